@@ -1,0 +1,119 @@
+package dev.cnn.zoo;
+
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.conf.layers.LocalResponseNormalization;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+/**
+ * Small fluent helper over DL4J's graph builder: each call adds one named layer fed by the previous one (or by the
+ * vertices given with {@link #from(String...)}). Convolutions use explicit padding with truncation, i.e. PyTorch's
+ * output-size rule {@code floor((in + 2p - k) / s) + 1}.
+ */
+final class Net {
+    static final String INPUT = "input";
+
+    private final ComputationGraphConfiguration.GraphBuilder g;
+    private final ModelSpec spec;
+    private String[] from = {INPUT};
+
+    Net(ModelSpec spec) {
+        this.spec = spec;
+        this.g = new NeuralNetConfiguration.Builder()
+                .seed(spec.seed())
+                .updater(new Adam(1e-3))
+                .weightInit(WeightInit.RELU)
+                .convolutionMode(ConvolutionMode.Truncate)
+                .graphBuilder()
+                .addInputs(INPUT)
+                .setInputTypes(InputType.convolutional(spec.height(), spec.width(), spec.channels()));
+    }
+
+    /** Makes the next layer read from these vertices. */
+    Net from(String... names) {
+        this.from = names;
+        return this;
+    }
+
+    /** The vertex the next layer reads from (single input). */
+    String last() {
+        return from[0];
+    }
+
+    private Net add(String name, org.deeplearning4j.nn.conf.layers.Layer layer) {
+        g.addLayer(name, layer, from);
+        from = new String[]{name};
+        return this;
+    }
+
+    Net conv(String name, int out, int k, int stride, int pad, boolean bias, Activation act) {
+        return add(name, new ConvolutionLayer.Builder(k, k).stride(stride, stride).padding(pad, pad)
+                .nOut(out).hasBias(bias).activation(act).build());
+    }
+
+    Net bn(String name) {
+        return add(name, new BatchNormalization.Builder().eps(1e-5).decay(0.9).build());
+    }
+
+    Net relu(String name) {
+        return add(name, new ActivationLayer.Builder().activation(Activation.RELU).build());
+    }
+
+    Net maxPool(String name, int k, int stride, int pad) {
+        return add(name, new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(k, k).stride(stride, stride)
+                .padding(pad, pad).build());
+    }
+
+    Net lrn(String name) {
+        return add(name, new LocalResponseNormalization.Builder().k(2).n(5).alpha(1e-4).beta(0.75).build());
+    }
+
+    Net globalAvgPool(String name) {
+        return add(name, new GlobalPoolingLayer.Builder(PoolingType.AVG).build());
+    }
+
+    /** Fully connected layer; {@code dropout} is the probability of dropping its input (0 = none). */
+    Net dense(String name, int out, Activation act, double dropout) {
+        DenseLayer.Builder b = new DenseLayer.Builder().nOut(out).activation(act).weightInit(WeightInit.XAVIER);
+        if (dropout > 0) {
+            b.dropOut(1.0 - dropout); // DL4J takes the retain probability
+        }
+        return add(name, b.build());
+    }
+
+    /** Softmax classifier with cross-entropy loss over {@link ModelSpec#numClasses()}. */
+    Net output(String name, double dropout) {
+        OutputLayer.Builder b = new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                .nOut(spec.numClasses()).activation(Activation.SOFTMAX).weightInit(WeightInit.XAVIER);
+        if (dropout > 0) {
+            b.dropOut(1.0 - dropout);
+        }
+        return add(name, b.build());
+    }
+
+    /** Element-wise sum of two vertices. */
+    Net sum(String name, String a, String b) {
+        g.addVertex(name, new ElementWiseVertex(ElementWiseVertex.Op.Add), a, b);
+        from = new String[]{name};
+        return this;
+    }
+
+    ComputationGraphConfiguration build() {
+        g.setOutputs(from);
+        return g.build();
+    }
+}

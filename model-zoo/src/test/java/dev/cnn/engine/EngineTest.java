@@ -1,0 +1,77 @@
+package dev.cnn.engine;
+
+import dev.cnn.zoo.ModelRegistry;
+import dev.cnn.zoo.ModelSpec;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The product must run DL4J's layers on oneDNN, and doing so must not change the numbers. */
+class EngineTest {
+
+    private static ComputationGraph simplecnn() {
+        ModelSpec spec = ModelSpec.builder().numClasses(4).input(3, 16, 16).seed(11).build();
+        return ModelRegistry.get("simplecnn").build(spec);
+    }
+
+    @Test
+    void oneDnnHelpersAreInUse() {
+        Engine.init();
+        assertTrue(Engine.oneDnnInUse(), "oneDNN not in use: " + Engine.describe());
+        ComputationGraph g = simplecnn();
+        g.outputSingle(Nd4j.rand(new int[]{2, 3, 16, 16}));
+        assertNotNull(g.getLayer("conv1").getHelper(), "conv layer has no oneDNN helper");
+        assertTrue(g.getLayer("conv1").getHelper().getClass().getSimpleName().startsWith("MKLDNN"));
+        assertNotNull(g.getLayer("bn1").getHelper(), "batch norm layer has no oneDNN helper");
+    }
+
+    @Test
+    void helpersOnAndOffAgree() {
+        Engine.init();
+        Nd4j.getRandom().setSeed(5);
+        INDArray x = Nd4j.rand(new int[]{4, 3, 16, 16});
+        INDArray y = Nd4j.zeros(4, 4);
+        for (int i = 0; i < 4; i++) {
+            y.putScalar(i, i, 1.0);
+        }
+        ComputationGraph on = simplecnn();
+        String old = System.getProperty(Engine.HELPERS_DISABLE);
+        ComputationGraph off;
+        try {
+            System.setProperty(Engine.HELPERS_DISABLE, "true");
+            off = simplecnn();
+            off.outputSingle(x); // helpers are created lazily: create them while disabled
+            assertNull(off.getLayer("conv1").getHelper());
+        } finally {
+            System.setProperty(Engine.HELPERS_DISABLE, old);
+        }
+        assertEquals(on.params(), off.params());
+        INDArray outOn = on.outputSingle(true, x);
+        INDArray outOff = off.outputSingle(true, x);
+        assertTrue(outOn.equalsWithEps(outOff, 1e-5), "outputs differ");
+
+        on.setInputs(x);
+        on.setLabels(y);
+        on.computeGradientAndScore();
+        off.setInputs(x);
+        off.setLabels(y);
+        off.computeGradientAndScore();
+        assertEquals(on.score(), off.score(), 1e-5);
+        Gradient gOn = on.gradient();
+        Gradient gOff = off.gradient();
+        for (String k : gOn.gradientForVariable().keySet()) {
+            INDArray a = gOn.getGradientFor(k);
+            INDArray b = gOff.getGradientFor(k);
+            double scale = Math.max(1e-3, a.norm2Number().doubleValue());
+            double diff = a.sub(b).norm2Number().doubleValue();
+            assertTrue(diff / scale < 1e-4, "gradient " + k + " differs: rel " + diff / scale);
+        }
+    }
+}

@@ -1,0 +1,137 @@
+package dev.cnn.zoo;
+
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** timm-style tests, parameterised over every registered architecture. */
+class ZooModelsTest {
+
+    /** torchvision's published parameter counts at 3x224x224 and 1000 classes (alexnet-lrn: single-tower 2012). */
+    static final Map<String, Long> PUBLISHED = Map.ofEntries(
+            Map.entry("alexnet", 61_100_840L),
+            Map.entry("alexnet-lrn", 62_378_344L),
+            Map.entry("vgg11", 132_863_336L),
+            Map.entry("vgg13", 133_047_848L),
+            Map.entry("vgg16", 138_357_544L),
+            Map.entry("vgg19", 143_667_240L),
+            Map.entry("vgg11_bn", 132_868_840L),
+            Map.entry("vgg13_bn", 133_053_736L),
+            Map.entry("vgg16_bn", 138_365_992L),
+            Map.entry("vgg19_bn", 143_678_248L),
+            Map.entry("resnet18", 11_689_512L),
+            Map.entry("resnet34", 21_797_672L),
+            Map.entry("resnet50", 25_557_032L),
+            Map.entry("resnet101", 44_549_160L),
+            Map.entry("resnet152", 60_192_808L));
+
+    static Stream<Arguments> architectures() {
+        return ModelRegistry.all().stream().map(a -> Arguments.of(a.name(), a));
+    }
+
+    /** Small, cheap input that the architecture accepts. */
+    static int smallSize(Architecture a) {
+        return Math.max(a.minInputSize(), 16);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("architectures")
+    void forwardBackwardAndShape(String name, Architecture a) {
+        int size = smallSize(a);
+        int classes = 5;
+        ModelSpec spec = ModelSpec.builder().numClasses(classes).input(3, size, size).seed(7).build();
+        ComputationGraph g = a.build(spec);
+
+        INDArray x = Nd4j.rand(new int[]{2, 3, size, size});
+        INDArray y = g.outputSingle(false, x);
+        assertArrayEquals(new long[]{2, classes}, y.shape(), name + " output shape");
+        INDArray sums = y.sum(1);
+        for (int i = 0; i < 2; i++) {
+            assertEquals(1.0, sums.getDouble(i), 1e-4, name + " softmax rows sum to 1");
+        }
+        assertFalse(y.isNaN().any() || y.isInfinite().any(), name + " output is finite");
+
+        // backward: one SGD step changes the parameters and produces finite gradients
+        INDArray labels = Nd4j.zeros(2, classes);
+        labels.putScalar(0, 1, 1.0);
+        labels.putScalar(1, 3, 1.0);
+        INDArray before = g.params().dup();
+        g.fit(new DataSet(x, labels));
+        INDArray after = g.params();
+        assertFalse(before.equals(after), name + " parameters change after a training step");
+        assertFalse(after.isNaN().any(), name + " parameters finite after a training step");
+
+        // summary agrees with the allocated network (BN running stats are state, counted apart)
+        ModelSummary s = ModelSummary.of(a, spec);
+        assertEquals(g.numParams(), s.totalParams() + s.totalState(), name + " summary count");
+        assertEquals(String.valueOf(classes), s.rows().get(s.rows().size() - 1).outputShape());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("architectures")
+    void layersAreNamedAndHeadIsTheOutput(String name, Architecture a) {
+        int size = smallSize(a);
+        ModelSpec spec = ModelSpec.builder().numClasses(3).input(1, size, size).build();
+        var conf = a.configuration(spec);
+        assertEquals(List.of(a.headLayer()), conf.getNetworkOutputs(), name + " head is the only output");
+        assertTrue(conf.getVertices().containsKey(a.featureLayer()), name + " feature layer exists");
+        assertEquals(List.of(a.featureLayer()), conf.getVertexInputs().get(a.headLayer()),
+                name + " feature layer feeds the head");
+        for (String v : conf.getVertices().keySet()) {
+            assertFalse(v.matches("layer\\d+") && !v.startsWith("layer"), "named: " + v);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("architectures")
+    void minimumInputSizeIsEnforced(String name, Architecture a) {
+        int min = a.minInputSize();
+        ModelSpec ok = ModelSpec.builder().numClasses(2).input(3, min, min).build();
+        ModelSummary s = ModelSummary.of(a, ok);
+        assertTrue(s.totalParams() > 0);
+        ModelSpec small = ModelSpec.builder().numClasses(2).input(3, min - 1, min - 1).build();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> a.configuration(small));
+        assertTrue(e.getMessage().contains(name) && e.getMessage().contains(String.valueOf(min)), e.getMessage());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("architectures")
+    void publishedParameterCountsAt224(String name, Architecture a) {
+        Long expected = PUBLISHED.get(name);
+        if (expected == null) {
+            return; // lenet/simplecnn are checked in their own tests
+        }
+        ModelSpec spec = ModelSpec.builder().numClasses(1000).input(3, 224, 224).build();
+        ModelSummary s = ModelSummary.of(a, spec);
+        assertEquals(expected.longValue(), s.totalParams(), name);
+        assertEquals(s.totalParams(), s.trainableParams());
+        assertNotNull(s.toTable());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("architectures")
+    void sameSeedSameWeights(String name, Architecture a) {
+        if (ModelSummary.of(a, ModelSpec.builder().numClasses(2).input(1, smallSize(a), smallSize(a)).build())
+                .totalParams() > 5_000_000) {
+            return; // large nets: init is covered by forwardBackwardAndShape
+        }
+        int size = smallSize(a);
+        ModelSpec spec = ModelSpec.builder().numClasses(2).input(1, size, size).seed(3).build();
+        assertEquals(a.build(spec).params(), a.build(spec).params(), name);
+    }
+}
