@@ -1,0 +1,30 @@
+package dev.cnn.cli;
+
+import picocli.AutoComplete;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.HelpCommand;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/** The root {@code cnn} command. */
+@Command(name = "cnn",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionProvider.class,
+        description = "Train, finetune and run convolutional image classifiers (Deeplearning4j).",
+        subcommands = {
+                ModelsCommand.class,
+                SummaryCommand.class,
+                HelpCommand.class,
+                AutoComplete.GenerateCompletion.class,
+        },
+        footer = {"", "Exit codes: 0 ok, 1 internal error, 2 usage, 3 data/input error, 4 model error, "
+                + "130 interrupted."})
+final class CnnCommand implements Runnable {
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+}

@@ -1,0 +1,9 @@
+package dev.cnn.cli;
+
+import picocli.CommandLine.Option;
+
+/** Options every command takes. */
+public class CommonOptions {
+    @Option(names = {"-v", "--verbose"}, description = "More log output (-vv for debug) and stack traces on errors.")
+    boolean[] verbose = new boolean[0];
+}

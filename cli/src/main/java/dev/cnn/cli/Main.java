@@ -1,0 +1,66 @@
+package dev.cnn.cli;
+
+import dev.cnn.engine.Engine;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+
+/** Entry point of the {@code cnn} command. */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        int code = run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+        System.out.flush();
+        System.exit(code);
+    }
+
+    /** Runs the CLI with the given streams and returns the exit code (used by tests, no System.exit). */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        int verbosity = verbosity(args);
+        configureLogging(verbosity);
+        Engine.init();
+        CommandLine cl = commandLine(out, err, verbosity);
+        return cl.execute(args);
+    }
+
+    static CommandLine commandLine(PrintWriter out, PrintWriter err, int verbosity) {
+        CommandLine cl = new CommandLine(new CnnCommand());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setExecutionExceptionHandler(new ErrorHandler(verbosity > 0));
+        cl.setParameterExceptionHandler(new ErrorHandler(verbosity > 0));
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setUsageHelpAutoWidth(true);
+        return cl;
+    }
+
+    /** -v / --verbose count, read before picocli so logging is set up before any logger exists. */
+    static int verbosity(String[] args) {
+        int v = 0;
+        for (String a : args) {
+            if (a.equals("--")) {
+                break;
+            }
+            if (a.equals("--verbose")) {
+                v++;
+            } else if (a.matches("-v+")) {
+                v += a.length() - 1;
+            }
+        }
+        return v;
+    }
+
+    private static void configureLogging(int verbosity) {
+        String level = verbosity >= 2 ? "debug" : verbosity == 1 ? "info" : "warn";
+        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null || verbosity > 0) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);
+        }
+        System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
+        System.setProperty("org.slf4j.simpleLogger.showThreadName", "false");
+        System.setProperty("org.slf4j.simpleLogger.showLogName", verbosity >= 2 ? "true" : "false");
+        System.setProperty("org.slf4j.simpleLogger.showShortLogName", "true");
+        System.setProperty("org.slf4j.simpleLogger.levelInBrackets", "false");
+    }
+}

@@ -1,0 +1,137 @@
+package dev.cnn.core;
+
+import dev.cnn.zoo.ModelRegistry;
+import dev.cnn.zoo.ModelSpec;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.util.ModelSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class TrainerTest {
+    static final ModelSpec SPEC = ModelSpec.builder().numClasses(4).input(1, ToyData.SIZE, ToyData.SIZE).seed(1).build();
+
+    static BundleMetadata meta() {
+        return new BundleMetadata(1, "simplecnn", ToyData.labels(), 1, ToyData.SIZE, ToyData.SIZE,
+                Map.of("kind", "test"), Map.of("data", "toy"), Map.of());
+    }
+
+    static TrainConfig config(Path dir, int epochs) {
+        return TrainConfig.builder().epochs(epochs).batchSize(16).lr(3e-3).seed(5).output(dir.resolve("model.zip"))
+                .warmupEpochs(0.5).build();
+    }
+
+    static Trainer.Result train(Path dir, int epochs, Trainer.Listener l) {
+        TrainConfig cfg = config(dir, epochs);
+        ToyData data = new ToyData(96, 32, 16, 9);
+        ComputationGraph net = Networks.forTraining(ModelRegistry.get("simplecnn"), SPEC, cfg,
+                data.batchesPerEpoch());
+        return new Trainer(cfg, l).fit(net, meta(), data);
+    }
+
+    @Test
+    void learnsWritesBundleAndCheckpoints(@TempDir Path dir) throws Exception {
+        Trainer.Result r = train(dir, 4, null);
+        assertEquals(Trainer.Status.COMPLETED, r.status());
+        assertEquals(4, r.history().size());
+        assertTrue(r.history().get(3).top1() > 0.9, "toy task learned: " + r.history());
+        assertTrue(r.history().get(3).trainLoss() < r.history().get(0).trainLoss());
+        Path model = dir.resolve("model.zip");
+        assertTrue(Files.isRegularFile(model));
+        assertTrue(Files.isRegularFile(dir.resolve("model.zip.checkpoints/last.zip")));
+        assertTrue(Files.isRegularFile(dir.resolve("model.zip.checkpoints/best.zip")));
+        // no temp files left behind
+        try (var s = Files.list(dir)) {
+            assertEquals(List.of("model.zip", "model.zip.checkpoints"), s.map(p -> p.getFileName().toString()).sorted().toList());
+        }
+        ModelBundle b = ModelBundle.load(model, false);
+        assertEquals(ToyData.labels(), b.metadata().labels());
+        assertEquals("simplecnn", b.metadata().architecture());
+        assertNotNull(b.metadata().provenance().get("metrics"));
+        // plain DL4J still loads it
+        ComputationGraph plain = ModelSerializer.restoreComputationGraph(model.toFile(), false);
+        assertEquals(b.network().params(), plain.params());
+    }
+
+    @Test
+    void sameSeedSameWeights(@TempDir Path dir) {
+        Trainer.Result a = train(dir.resolve("a"), 2, null);
+        Trainer.Result b = train(dir.resolve("b"), 2, null);
+        assertEquals(a.bundle().network().params(), b.bundle().network().params());
+    }
+
+    @Test
+    void resumeAfterInterruptEqualsUninterruptedRun(@TempDir Path dir) {
+        Trainer.Result full = train(dir.resolve("full"), 3, null);
+
+        Path d = dir.resolve("cut");
+        TrainConfig cfg = config(d, 3);
+        ToyData data = new ToyData(96, 32, 16, 9);
+        ComputationGraph net = Networks.forTraining(ModelRegistry.get("simplecnn"), SPEC, cfg, data.batchesPerEpoch());
+        Trainer[] holder = new Trainer[1];
+        holder[0] = new Trainer(cfg, new Trainer.Listener() {
+            @Override
+            public void onBatch(int epoch, int batch, int batches, double loss, double ips) {
+                if (epoch == 1 && batch == 3) {
+                    holder[0].requestStop(); // as Ctrl-C would, mid-epoch
+                }
+            }
+        });
+        Trainer.Result cut = holder[0].fit(net, meta(), data);
+        assertEquals(Trainer.Status.INTERRUPTED, cut.status());
+        assertTrue(cut.message().contains("--resume"));
+
+        ModelBundle ckpt = ModelBundle.load(cut.lastCheckpoint(), true);
+        assertEquals(1, ((Number) ckpt.metadata().training().get("epoch")).intValue());
+        assertEquals(3, ((Number) ckpt.metadata().training().get("batch")).intValue());
+        Trainer.Result resumed = new Trainer(cfg, null).fit(ckpt.network(), ckpt.metadata(), data);
+        assertEquals(Trainer.Status.COMPLETED, resumed.status());
+        assertEquals(3, resumed.history().size());
+        assertTrue(full.bundle().network().params().equalsWithEps(resumed.bundle().network().params(), 1e-6),
+                "resumed weights equal the uninterrupted run");
+    }
+
+    @Test
+    void nanLossStopsWithClearMessage(@TempDir Path dir) {
+        TrainConfig cfg = TrainConfig.builder().epochs(2).batchSize(16).lr(9.9).optimizer(TrainConfig.Optimizer.SGD)
+                .momentum(0).seed(1).output(dir.resolve("m.zip")).build();
+        ToyData data = new ToyData(64, 16, 16, 3);
+        // poison a batch: Inf in the input makes the loss non-finite
+        data.train.get(5).getFeatures().putScalar(0, Double.POSITIVE_INFINITY);
+        ComputationGraph net = Networks.forTraining(ModelRegistry.get("simplecnn"), SPEC, cfg, data.batchesPerEpoch());
+        Trainer.Result r = new Trainer(cfg, null).fit(net, meta(), data);
+        assertEquals(Trainer.Status.DIVERGED, r.status());
+        assertTrue(r.message().contains("lower --lr"), r.message());
+    }
+
+    @Test
+    void configValidatesOptions() {
+        CnnException e = assertThrows(CnnException.class, () -> TrainConfig.builder().epochs(0).build());
+        assertEquals(CnnException.USAGE, e.exitCode());
+        assertTrue(e.getMessage().contains("--epochs"));
+        assertThrows(CnnException.class, () -> TrainConfig.builder().build()); // no output
+        assertThrows(CnnException.class, () -> TrainConfig.builder().lr(-1).output(Path.of("x")).build());
+    }
+
+    @Test
+    void scheduleWarmsUpAndDecays() {
+        LrSchedule s = new LrSchedule(0.1, LrSchedule.Kind.COSINE, 10, 110, 1, 1);
+        assertEquals(0.01, s.valueAt(0, 0), 1e-12);
+        assertEquals(0.1, s.valueAt(10, 0), 1e-12);
+        assertEquals(0.05, s.valueAt(60, 0), 1e-9);
+        assertEquals(0.0, s.valueAt(110, 0), 1e-12);
+        LrSchedule step = new LrSchedule(1, LrSchedule.Kind.STEP, 0, 100, 10, 0.5);
+        assertEquals(0.25, step.valueAt(25, 0), 1e-12);
+        assertNotEquals(s, step);
+    }
+}
