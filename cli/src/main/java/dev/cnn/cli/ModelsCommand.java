@@ -16,8 +16,9 @@ import java.util.Map;
 /** {@code cnn models}: every architecture with parameters and multiply-adds at a chosen input. */
 @Command(name = "models", description = "List the architectures of the model zoo.")
 final class ModelsCommand extends BaseCommand {
-    @Option(names = "--input", defaultValue = "3x224x224", description = "Input shape CxHxW (default: ${DEFAULT-VALUE}).")
-    String input;
+    @Option(names = "--input", defaultValue = "3x224x224", converter = InputShape.Converter.class,
+            description = "Input shape CxHxW (default: ${DEFAULT-VALUE}).")
+    InputShape input;
 
     @Option(names = "--classes", defaultValue = "1000", description = "Number of classes (default: ${DEFAULT-VALUE}).")
     int classes;
@@ -28,7 +29,7 @@ final class ModelsCommand extends BaseCommand {
     @Override
     public Integer call() {
         requireFormat(format, Format.table, Format.json);
-        int[] in = ModelSpec.parseInput(input);
+        int[] in = {input.channels(), input.height(), input.width()};
         ModelSpec spec = ModelSpec.builder().numClasses(classes).input(in[0], in[1], in[2]).build();
         List<Map<String, Object>> rows = new ArrayList<>();
         for (Architecture a : ModelRegistry.all()) {

@@ -17,8 +17,9 @@ final class SummaryCommand extends BaseCommand {
     @Parameters(index = "0", paramLabel = "MODEL", description = "Zoo name (see 'cnn models').")
     String model;
 
-    @Option(names = "--input", defaultValue = "3x224x224", description = "Input shape CxHxW (default: ${DEFAULT-VALUE}).")
-    String input;
+    @Option(names = "--input", defaultValue = "3x224x224", converter = InputShape.Converter.class,
+            description = "Input shape CxHxW (default: ${DEFAULT-VALUE}).")
+    InputShape input;
 
     @Option(names = "--classes", defaultValue = "1000", description = "Number of classes (default: ${DEFAULT-VALUE}).")
     int classes;
@@ -29,7 +30,7 @@ final class SummaryCommand extends BaseCommand {
     @Override
     public Integer call() {
         requireFormat(format, Format.table, Format.json);
-        int[] in = ModelSpec.parseInput(input);
+        int[] in = {input.channels(), input.height(), input.width()};
         ModelSpec spec = ModelSpec.builder().numClasses(classes).input(in[0], in[1], in[2]).build();
         var arch = ModelRegistry.get(model);
         try {

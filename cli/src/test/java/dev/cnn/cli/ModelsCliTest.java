@@ -1,0 +1,74 @@
+package dev.cnn.cli;
+
+import dev.cnn.core.Json;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+
+import static dev.cnn.cli.CliTestSupport.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ModelsCliTest {
+
+    @Test
+    void helpAndVersion() {
+        CliTestSupport.Run help = run("--help");
+        assertEquals(0, help.code());
+        assertTrue(help.out().contains("models") && help.out().contains("summary"), help.out());
+        CliTestSupport.Run v = run("--version");
+        assertEquals(0, v.code());
+        assertTrue(v.out().startsWith("cnn "), v.out());
+        CliTestSupport.Run sub = run("help", "summary");
+        assertEquals(0, sub.code());
+        assertTrue(sub.out().contains("--input"));
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void modelsJsonListsEveryArchitectureWithCounts() {
+        CliTestSupport.Run r = run("models", "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        Map<String, Object> doc = Json.readMap(r.out());
+        List<Map<String, Object>> models = (List<Map<String, Object>>) doc.get("models");
+        Map<String, Object> resnet50 = models.stream().filter(m -> m.get("name").equals("resnet50")).findFirst()
+                .orElseThrow();
+        assertEquals(25_557_032L, ((Number) resnet50.get("params")).longValue());
+        assertTrue(models.size() >= 17);
+    }
+
+    @Test
+    void modelsTableAtSmallInputMarksTooSmallNets() {
+        CliTestSupport.Run r = run("models", "--input", "1x28x28", "--classes", "10");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("61,706"), r.out()); // lenet
+        assertTrue(r.out().contains("(min 63 px)"), r.out()); // alexnet
+    }
+
+    @Test
+    void summaryPrintsLayerTable() {
+        CliTestSupport.Run r = run("summary", "resnet18", "--input", "3x64x64", "--classes", "10");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("layer4.1.conv2"), r.out());
+        assertTrue(r.out().contains("Total params:         11,181,642"), r.out());
+        assertTrue(r.out().contains("512x2x2"), r.out());
+    }
+
+    @Test
+    void unknownModelIsUsageErrorWithSuggestions() {
+        CliTestSupport.Run r = run("summary", "resnt18");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("valid names (closest first): resnet18"), r.err());
+        assertFalse(r.err().contains("at dev.cnn"), "no stack trace without --verbose");
+    }
+
+    @Test
+    void usageErrors() {
+        assertEquals(2, run("models", "--input", "banana").code());
+        assertEquals(2, run("models", "--format", "xml").code());
+        assertEquals(2, run("nosuchcommand").code());
+        assertEquals(2, run("summary", "alexnet", "--input", "3x32x32").code());
+    }
+}

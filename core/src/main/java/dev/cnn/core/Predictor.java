@@ -1,0 +1,111 @@
+package dev.cnn.core;
+
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Batched inference with a bundle: images are decoded with the bundle's own preprocessing and classified in batches;
+ * an image that cannot be read yields an error record instead of stopping the run.
+ */
+public final class Predictor {
+
+    /** Decodes one image into a [1, C, H, W] tensor, or throws with a one-line message naming the file. */
+    @FunctionalInterface
+    public interface ImageLoader {
+        INDArray load(Path file) throws Exception;
+    }
+
+    /** One label and its probability. */
+    public record Scored(String label, double probability) {
+    }
+
+    /** Result for one input: top-k predictions and the full distribution, or an error. */
+    public record Prediction(String path, List<Scored> top, float[] probabilities, String error) {
+        public boolean ok() {
+            return error == null;
+        }
+
+        public Map<String, Object> toMap() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("path", path);
+            if (error != null) {
+                m.put("error", error);
+            } else {
+                m.put("predictions", top.stream().map(s -> Map.of("label", s.label(), "probability",
+                        s.probability())).toList());
+            }
+            return m;
+        }
+    }
+
+    private final ComputationGraph net;
+    private final List<String> labels;
+    private final ImageLoader loader;
+
+    public Predictor(ModelBundle bundle, ImageLoader loader) {
+        this.net = bundle.network();
+        this.labels = bundle.metadata().labels();
+        this.loader = loader;
+    }
+
+    /** Classifies {@code files} in batches, calling {@code sink} for each result in input order. */
+    public void classify(List<Path> files, int topK, int batchSize, Consumer<Prediction> sink) {
+        int k = Math.max(1, Math.min(topK, labels.size()));
+        List<Path> batchPaths = new ArrayList<>();
+        List<INDArray> batchX = new ArrayList<>();
+        List<Prediction> pending = new ArrayList<>();
+        for (Path f : files) {
+            try {
+                INDArray x = loader.load(f);
+                batchPaths.add(f);
+                batchX.add(x);
+                pending.add(null);
+            } catch (Exception e) {
+                pending.add(new Prediction(f.toString(), List.of(), null, ModelBundle.oneLine(e)));
+            }
+            if (batchX.size() >= batchSize) {
+                flush(batchPaths, batchX, pending, k, sink);
+            }
+        }
+        flush(batchPaths, batchX, pending, k, sink);
+    }
+
+    private void flush(List<Path> paths, List<INDArray> xs, List<Prediction> pending, int k,
+                       Consumer<Prediction> sink) {
+        float[][] probs = xs.isEmpty() ? new float[0][]
+                : net.outputSingle(false, Nd4j.concat(0, xs.toArray(new INDArray[0]))).toFloatMatrix();
+        int j = 0;
+        for (Prediction p : pending) {
+            if (p != null) {
+                sink.accept(p);
+            } else {
+                sink.accept(predictionOf(paths.get(j).toString(), probs[j], k));
+                j++;
+            }
+        }
+        paths.clear();
+        xs.clear();
+        pending.clear();
+    }
+
+    Prediction predictionOf(String path, float[] p, int k) {
+        Integer[] idx = new Integer[p.length];
+        for (int i = 0; i < p.length; i++) {
+            idx[i] = i;
+        }
+        java.util.Arrays.sort(idx, (a, b) -> Float.compare(p[b], p[a]));
+        List<Scored> top = new ArrayList<>();
+        for (int i = 0; i < k; i++) {
+            top.add(new Scored(labels.get(idx[i]), p[idx[i]]));
+        }
+        return new Prediction(path, top, p, null);
+    }
+}
