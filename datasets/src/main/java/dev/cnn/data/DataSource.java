@@ -1,0 +1,372 @@
+package dev.cnn.data;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+
+/**
+ * Opens the data named by a spec: an image folder ({@code root/<class>/...}, or {@code root/train|val|test/<class>/...}
+ * as in torchvision/timm), a CSV manifest ({@code path,label}, paths relative to the CSV), or
+ * {@code builtin:shapes[?n=3000&size=32&seed=1234]}. Classes are sorted by name, so a class has the same index in every
+ * reader. Without a validation folder, a seeded, stratified fraction of the training data is held out.
+ */
+public final class DataSource {
+    public static final String SHAPES = "builtin:shapes";
+
+    /** Options; build() validates. */
+    public record Options(double valSplit, long seed, boolean strict, long maxPixels) {
+        public Options {
+            if (valSplit < 0 || valSplit >= 1) {
+                throw new IllegalArgumentException("--val-split must be in [0, 1), got " + valSplit);
+            }
+            if (maxPixels < 1) {
+                throw new IllegalArgumentException("maxPixels must be >= 1");
+            }
+        }
+
+        public static Options defaults() {
+            return new Options(0.2, 42, false, ImageDecoder.DEFAULT_MAX_PIXELS);
+        }
+
+        public Options withValSplit(double v) {
+            return new Options(v, seed, strict, maxPixels);
+        }
+
+        public Options withSeed(long s) {
+            return new Options(valSplit, s, strict, maxPixels);
+        }
+
+        public Options withStrict(boolean s) {
+            return new Options(valSplit, seed, s, maxPixels);
+        }
+    }
+
+    private final String spec;
+    private final List<String> classes;
+    private final ImageDataset train;
+    private final ImageDataset validation;
+    private final ImageDataset test;
+    private final SkipReport skipped;
+
+    private DataSource(String spec, List<String> classes, ImageDataset train, ImageDataset validation,
+                       ImageDataset test, SkipReport skipped) {
+        this.spec = spec;
+        this.classes = List.copyOf(classes);
+        this.train = train;
+        this.validation = validation;
+        this.test = test;
+        this.skipped = skipped;
+    }
+
+    public String spec() {
+        return spec;
+    }
+
+    public List<String> classes() {
+        return classes;
+    }
+
+    public ImageDataset train() {
+        return train;
+    }
+
+    /** Validation data (a folder, or the held-out split), or null when there is none. */
+    public ImageDataset validation() {
+        return validation;
+    }
+
+    /** Test data from a {@code test/} folder, or null. */
+    public ImageDataset test() {
+        return test;
+    }
+
+    public SkipReport skipped() {
+        return skipped;
+    }
+
+    /** Opens {@code spec}; a missing path or an unusable layout is a {@link DataException}. */
+    public static DataSource open(String spec, Options o) {
+        SkipReport report = new SkipReport(o.strict());
+        if (spec.startsWith("builtin:")) {
+            return shapes(spec, o, report);
+        }
+        Path p = Path.of(spec);
+        if (!Files.exists(p)) {
+            throw new DataException(spec + ": no such file or directory; give an image folder, a CSV manifest or "
+                    + SHAPES);
+        }
+        if (Files.isRegularFile(p)) {
+            if (!p.getFileName().toString().toLowerCase().endsWith(".csv")) {
+                throw new DataException(spec + ": not a folder or a .csv manifest; give a folder of class "
+                        + "subfolders or a CSV with path,label lines");
+            }
+            List<Sample> all = new ArrayList<>();
+            List<String> classes = readCsv(p, o, report, all);
+            return split(spec, classes, all, o, report);
+        }
+        Path trainDir = firstDir(p, "train", "training");
+        if (trainDir != null) {
+            List<String> classes = classDirs(trainDir);
+            ImageDataset train = new ImageDataset(classes, scanFolder(trainDir, classes, o, report, true));
+            Path valDir = firstDir(p, "val", "valid", "validation");
+            Path testDir = firstDir(p, "test", "testing");
+            ImageDataset val = valDir == null ? null
+                    : new ImageDataset(classes, scanFolder(valDir, classes, o, report, false));
+            ImageDataset test = testDir == null ? null
+                    : new ImageDataset(classes, scanFolder(testDir, classes, o, report, false));
+            if (val == null) {
+                DataSource s = split(spec, classes, train.samples(), o, report);
+                return new DataSource(spec, classes, s.train, s.validation, test, report);
+            }
+            check(spec, classes, train, report);
+            return new DataSource(spec, classes, train, val, test, report);
+        }
+        List<String> classes = classDirs(p);
+        List<Sample> all = scanFolder(p, classes, o, report, true);
+        return split(spec, classes, all, o, report);
+    }
+
+    /** Opens one folder of class subfolders as a single dataset (no split), e.g. for evaluation. */
+    public static ImageDataset openFolder(Path dir, Options o, SkipReport report) {
+        if (!Files.isDirectory(dir)) {
+            throw new DataException(dir + ": not a directory; give a folder of class subfolders");
+        }
+        List<String> classes = classDirs(dir);
+        return new ImageDataset(classes, scanFolder(dir, classes, o, report, false));
+    }
+
+    private static DataSource shapes(String spec, Options o, SkipReport report) {
+        String[] parts = spec.split("\\?", 2);
+        if (!parts[0].equals(SHAPES)) {
+            throw new DataException(spec + ": unknown built-in dataset; the built-in one is " + SHAPES);
+        }
+        Map<String, String> q = new HashMap<>();
+        if (parts.length == 2) {
+            for (String kv : parts[1].split("&")) {
+                String[] a = kv.split("=", 2);
+                q.put(a[0], a.length == 2 ? a[1] : "");
+            }
+        }
+        int n;
+        int size;
+        long seed;
+        try {
+            n = Integer.parseInt(q.getOrDefault("n", "3000"));
+            size = Integer.parseInt(q.getOrDefault("size", "32"));
+            seed = Long.parseLong(q.getOrDefault("seed", "1234"));
+        } catch (NumberFormatException e) {
+            throw new DataException(spec + ": bad parameter (" + e.getMessage() + "); e.g. " + SHAPES
+                    + "?n=3000&size=32&seed=1234");
+        }
+        if (n < Shapes.CLASSES.size() * 2 || size < 8 || size > 512) {
+            throw new DataException(spec + ": n must be >= 8 and size in 8..512");
+        }
+        return split(spec, Shapes.CLASSES, Shapes.generate(n, size, seed), o, report);
+    }
+
+    private static DataSource split(String spec, List<String> classes, List<Sample> all, Options o,
+                                    SkipReport report) {
+        check(spec, classes, new ImageDataset(classes, all), report);
+        if (o.valSplit() == 0) {
+            return new DataSource(spec, classes, new ImageDataset(classes, all), null, null, report);
+        }
+        List<List<Sample>> byClass = new ArrayList<>();
+        for (int i = 0; i < classes.size(); i++) {
+            byClass.add(new ArrayList<>());
+        }
+        for (Sample s : all) {
+            byClass.get(s.label()).add(s);
+        }
+        List<Sample> train = new ArrayList<>();
+        List<Sample> val = new ArrayList<>();
+        Random rnd = new Random(o.seed());
+        for (List<Sample> c : byClass) {
+            List<Sample> shuffled = new ArrayList<>(c);
+            java.util.Collections.shuffle(shuffled, rnd);
+            int nVal = (int) Math.round(shuffled.size() * o.valSplit());
+            if (nVal == 0 && shuffled.size() >= 2) {
+                nVal = 1;
+            }
+            if (nVal >= shuffled.size()) {
+                nVal = shuffled.size() - 1;
+            }
+            val.addAll(shuffled.subList(0, Math.max(0, nVal)));
+            train.addAll(shuffled.subList(Math.max(0, nVal), shuffled.size()));
+        }
+        return new DataSource(spec, classes, new ImageDataset(classes, train),
+                val.isEmpty() ? null : new ImageDataset(classes, val), null, report);
+    }
+
+    private static void check(String spec, List<String> classes, ImageDataset d, SkipReport report) {
+        int[] counts = d.counts();
+        if (d.size() == 0) {
+            throw new DataException(spec + ": no usable images found; expected " + spec
+                    + "/<class>/<image>.jpg|png|bmp|gif|tif");
+        }
+        if (classes.size() == 1) {
+            report.warn(spec + ": only one class ('" + classes.get(0)
+                    + "'); a classifier needs at least two class folders", true);
+        }
+        int min = Integer.MAX_VALUE;
+        int max = 0;
+        for (int c : counts) {
+            min = Math.min(min, c);
+            max = Math.max(max, c);
+        }
+        if (min > 0 && max / (double) min >= 10) {
+            report.warn(String.format("%s: classes are imbalanced (largest %d images, smallest %d); consider "
+                    + "collecting more data for the small classes", spec, max, min), false);
+        }
+    }
+
+    private static Path firstDir(Path root, String... names) {
+        for (String n : names) {
+            Path p = root.resolve(n);
+            if (Files.isDirectory(p)) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    /** Non-hidden subfolders, sorted by name. */
+    static List<String> classDirs(Path root) {
+        try (Stream<Path> s = Files.list(root)) {
+            List<String> names = s.filter(Files::isDirectory).map(p -> p.getFileName().toString())
+                    .filter(n -> !n.startsWith(".")).sorted().toList();
+            if (names.isEmpty()) {
+                throw new DataException(root + ": no class subfolders; expected " + root
+                        + "/<class>/<image> (one folder per class)");
+            }
+            return names;
+        } catch (IOException e) {
+            throw new DataException(root + ": cannot list folder (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static List<Sample> scanFolder(Path root, List<String> classes, Options o, SkipReport report,
+                                           boolean dropEmpty) {
+        List<Sample> out = new ArrayList<>();
+        for (int label = 0; label < classes.size(); label++) {
+            Path dir = root.resolve(classes.get(label));
+            if (!Files.isDirectory(dir)) {
+                continue;
+            }
+            int found = 0;
+            for (Path f : imageFiles(dir)) {
+                try {
+                    ImageDecoder.probe(f, o.maxPixels());
+                    out.add(Sample.ofFile(f, label));
+                    found++;
+                } catch (BadImageException e) {
+                    report.skip(e);
+                }
+            }
+            if (found == 0 && dropEmpty) {
+                report.warn(dir + ": class folder has no usable images", true);
+            }
+        }
+        return out;
+    }
+
+    /** Image files under {@code dir} (recursively), hidden files and folders and other extensions ignored. */
+    static List<Path> imageFiles(Path dir) {
+        try (Stream<Path> s = Files.walk(dir)) {
+            return s.filter(p -> !hidden(dir, p)).filter(Files::isRegularFile)
+                    .filter(p -> ImageDecoder.isImageName(p.getFileName().toString())).sorted().toList();
+        } catch (IOException | UncheckedIOException e) {
+            throw new DataException(dir + ": cannot list folder (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static boolean hidden(Path root, Path p) {
+        for (Path part : root.relativize(p)) {
+            if (part.toString().startsWith(".")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static List<String> readCsv(Path csv, Options o, SkipReport report, List<Sample> out) {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(csv, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new DataException(csv + ": cannot read manifest (" + e.getMessage() + ")", e);
+        }
+        List<String[]> rows = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i).strip();
+            if (line.isEmpty() || line.startsWith("#")) {
+                continue;
+            }
+            String[] f = csvFields(line);
+            if (i == 0 && f.length >= 2 && f[0].equalsIgnoreCase("path") && f[1].equalsIgnoreCase("label")) {
+                continue;
+            }
+            if (f.length < 2 || f[0].isBlank() || f[1].isBlank()) {
+                throw new DataException(csv + ":" + (i + 1) + ": expected 'path,label', got '" + line + "'");
+            }
+            rows.add(f);
+        }
+        List<String> classes = new ArrayList<>(new TreeSet<>(rows.stream().map(r -> r[1].strip()).toList()));
+        Map<String, Integer> index = new LinkedHashMap<>();
+        for (int i = 0; i < classes.size(); i++) {
+            index.put(classes.get(i), i);
+        }
+        Path base = csv.toAbsolutePath().getParent();
+        for (String[] r : rows) {
+            Path f = base.resolve(r[0].strip());
+            try {
+                if (!Files.exists(f)) {
+                    throw new BadImageException(f, BadImageException.Reason.UNREADABLE, "listed in " + csv
+                            + " but missing");
+                }
+                ImageDecoder.probe(f, o.maxPixels());
+                out.add(Sample.ofFile(f, index.get(r[1].strip())));
+            } catch (BadImageException e) {
+                report.skip(e);
+            }
+        }
+        return classes;
+    }
+
+    static String[] csvFields(String line) {
+        List<String> f = new ArrayList<>();
+        StringBuilder cur = new StringBuilder();
+        boolean quoted = false;
+        for (int i = 0; i < line.length(); i++) {
+            char c = line.charAt(i);
+            if (quoted) {
+                if (c == '"' && i + 1 < line.length() && line.charAt(i + 1) == '"') {
+                    cur.append('"');
+                    i++;
+                } else if (c == '"') {
+                    quoted = false;
+                } else {
+                    cur.append(c);
+                }
+            } else if (c == '"') {
+                quoted = true;
+            } else if (c == ',') {
+                f.add(cur.toString());
+                cur.setLength(0);
+            } else {
+                cur.append(c);
+            }
+        }
+        f.add(cur.toString());
+        return f.toArray(new String[0]);
+    }
+}

@@ -1,0 +1,363 @@
+package dev.cnn.data;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.DataSetPreProcessor;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.awt.image.BufferedImage;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Random;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Batches of one epoch over an {@link ImageDataset}: features [N, C, H, W] (float32, preprocessed), labels one-hot
+ * [N, K]. Order and augmentation are functions of (seed, epoch) only, so the same epoch gives the same batches on every
+ * run. Decoding and augmentation run ahead of the consumer on background threads (a bounded prefetch queue). Files that
+ * fail to decode are skipped and counted in the {@link SkipReport} (strict mode: the consumer gets a
+ * {@link DataException}). With a {@link Cache}, decoded and resized images are kept in memory across epochs.
+ */
+public final class ImageBatchIterator implements DataSetIterator {
+
+    /** Decoded, resized (pre-augmentation) images by sample index, shared across epochs. */
+    public static final class Cache {
+        private final Map<Integer, BufferedImage> images = new ConcurrentHashMap<>();
+
+        public int size() {
+            return images.size();
+        }
+    }
+
+    private static final Object END = new Object();
+
+    private final ImageDataset data;
+    private final Preprocess pre;
+    private final int batchSize;
+    private final Augmentation aug;
+    private final long seed;
+    private final int epoch;
+    private final Cache cache;
+    private final SkipReport report;
+    private final int prefetch;
+    private final int workers;
+    private final long maxPixels;
+    private final int[] order;
+    private DataSetPreProcessor preProcessor;
+
+    private BlockingQueue<Object> queue;
+    private Thread producer;
+    private ExecutorService pool;
+    private Object head;
+    private volatile boolean cancelled;
+
+    private ImageBatchIterator(Builder b) {
+        this.data = b.data;
+        this.pre = b.preprocess;
+        this.batchSize = b.batchSize;
+        this.aug = b.augmentation;
+        this.seed = b.seed;
+        this.epoch = b.epoch;
+        this.cache = b.cache;
+        this.report = b.report;
+        this.prefetch = b.prefetch;
+        this.workers = b.workers;
+        this.maxPixels = b.maxPixels;
+        List<Integer> idx = new ArrayList<>();
+        for (int i = 0; i < data.size(); i++) {
+            idx.add(i);
+        }
+        if (b.shuffle) {
+            Collections.shuffle(idx, new Random(mix(seed, epoch, -1)));
+        }
+        this.order = idx.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    public static Builder builder(ImageDataset data, Preprocess preprocess) {
+        return new Builder(data, preprocess);
+    }
+
+    /** Batches per epoch (before any decode-time skips). */
+    public int batchesPerEpoch() {
+        return (order.length + batchSize - 1) / batchSize;
+    }
+
+    public SkipReport report() {
+        return report;
+    }
+
+    static long mix(long seed, int epoch, int i) {
+        long h = seed * 0x9E3779B97F4A7C15L ^ (epoch + 1) * 0xBF58476D1CE4E5B9L ^ (i + 7L) * 0x94D049BB133111EBL;
+        h ^= h >>> 31;
+        return h * 0xD6E8FEB86659FD93L;
+    }
+
+    private synchronized void start() {
+        if (queue != null) {
+            return;
+        }
+        cancelled = false;
+        queue = new ArrayBlockingQueue<>(Math.max(1, prefetch));
+        pool = workers > 1 ? Executors.newFixedThreadPool(workers, r -> daemon(r, "cnn-decode")) : null;
+        producer = daemon(this::produce, "cnn-prefetch");
+        producer.start();
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    private void produce() {
+        try {
+            for (int start = 0; start < order.length && !cancelled; start += batchSize) {
+                int end = Math.min(order.length, start + batchSize);
+                DataSet ds = makeBatch(start, end);
+                if (ds != null) {
+                    queue.put(ds);
+                }
+            }
+            queue.put(END);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Throwable t) {
+            try {
+                queue.put(t);
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private DataSet makeBatch(int start, int end) throws Exception {
+        int n = end - start;
+        int per = pre.channels() * pre.height() * pre.width();
+        float[][] slots = new float[n][];
+        List<Future<float[]>> futures = new ArrayList<>();
+        for (int j = 0; j < n; j++) {
+            final int pos = start + j;
+            if (pool != null) {
+                futures.add(pool.submit(() -> sampleTensor(pos, per)));
+            } else {
+                slots[j] = sampleTensor(pos, per);
+            }
+        }
+        for (int j = 0; j < futures.size(); j++) {
+            slots[j] = futures.get(j).get();
+        }
+        int ok = 0;
+        for (float[] s : slots) {
+            if (s != null) {
+                ok++;
+            }
+        }
+        if (ok == 0) {
+            return null;
+        }
+        float[] x = new float[ok * per];
+        float[] y = new float[ok * data.numClasses()];
+        int k = 0;
+        for (int j = 0; j < n; j++) {
+            if (slots[j] == null) {
+                continue;
+            }
+            System.arraycopy(slots[j], 0, x, k * per, per);
+            y[k * data.numClasses() + data.samples().get(order[start + j]).label()] = 1f;
+            k++;
+        }
+        INDArray features = Nd4j.create(x, new long[]{ok, pre.channels(), pre.height(), pre.width()});
+        INDArray labels = Nd4j.create(y, new long[]{ok, data.numClasses()});
+        return new DataSet(features, labels);
+    }
+
+    private float[] sampleTensor(int pos, int per) {
+        int idx = order[pos];
+        BufferedImage img = cache == null ? null : cache.images.get(idx);
+        if (img == null) {
+            Sample s = data.samples().get(idx);
+            try {
+                img = ImageDecoder.resize(s.decode(maxPixels, pre.background()), pre);
+            } catch (BadImageException e) {
+                report.skip(e);
+                return null;
+            }
+            if (cache != null) {
+                cache.images.put(idx, img);
+            }
+        }
+        if (!aug.isNone()) {
+            img = aug.apply(img, new Random(mix(seed, epoch, idx)));
+        }
+        float[] out = new float[per];
+        ImageDecoder.toTensor(img, pre, out, 0);
+        return out;
+    }
+
+    private Object peek() {
+        start();
+        if (head == null) {
+            try {
+                head = queue.take();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for data", e);
+            }
+        }
+        if (head instanceof DataException d) {
+            head = END;
+            throw d;
+        }
+        if (head instanceof Throwable t) {
+            head = END;
+            throw new DataException("image pipeline failed: " + t, t);
+        }
+        return head;
+    }
+
+    @Override
+    public boolean hasNext() {
+        return peek() != END;
+    }
+
+    @Override
+    public DataSet next() {
+        Object o = peek();
+        if (o == END) {
+            throw new NoSuchElementException();
+        }
+        head = null;
+        DataSet ds = (DataSet) o;
+        if (preProcessor != null) {
+            preProcessor.preProcess(ds);
+        }
+        return ds;
+    }
+
+    @Override
+    public DataSet next(int num) {
+        return next();
+    }
+
+    @Override
+    public int inputColumns() {
+        return pre.channels() * pre.height() * pre.width();
+    }
+
+    @Override
+    public int totalOutcomes() {
+        return data.numClasses();
+    }
+
+    @Override
+    public boolean resetSupported() {
+        return true;
+    }
+
+    @Override
+    public boolean asyncSupported() {
+        return false;
+    }
+
+    /** Restarts the same epoch from its first batch. */
+    @Override
+    public synchronized void reset() {
+        shutdown();
+        head = null;
+        queue = null;
+    }
+
+    /** Stops the background threads. */
+    public synchronized void shutdown() {
+        cancelled = true;
+        if (producer != null) {
+            producer.interrupt();
+            try {
+                producer.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            producer = null;
+        }
+        if (pool != null) {
+            pool.shutdownNow();
+            pool = null;
+        }
+    }
+
+    @Override
+    public int batch() {
+        return batchSize;
+    }
+
+    @Override
+    public void setPreProcessor(DataSetPreProcessor preProcessor) {
+        this.preProcessor = preProcessor;
+    }
+
+    @Override
+    public DataSetPreProcessor getPreProcessor() {
+        return preProcessor;
+    }
+
+    @Override
+    public List<String> getLabels() {
+        return data.classes();
+    }
+
+    /** Builder; {@link #build()} validates. */
+    public static final class Builder {
+        private final ImageDataset data;
+        private final Preprocess preprocess;
+        private int batchSize = 32;
+        private Augmentation augmentation = Augmentation.NONE;
+        private boolean shuffle;
+        private long seed = 42;
+        private int epoch;
+        private Cache cache;
+        private SkipReport report;
+        private int prefetch = 4;
+        private int workers = 1;
+        private long maxPixels = ImageDecoder.DEFAULT_MAX_PIXELS;
+
+        private Builder(ImageDataset data, Preprocess preprocess) {
+            this.data = data;
+            this.preprocess = preprocess;
+        }
+
+        public Builder batchSize(int v) { batchSize = v; return this; }
+        public Builder augmentation(Augmentation v) { augmentation = v; return this; }
+        public Builder shuffle(boolean v) { shuffle = v; return this; }
+        public Builder seed(long v) { seed = v; return this; }
+        public Builder epoch(int v) { epoch = v; return this; }
+        public Builder cache(Cache v) { cache = v; return this; }
+        public Builder report(SkipReport v) { report = v; return this; }
+        /** Batches decoded ahead of the consumer (default 4). */
+        public Builder prefetch(int v) { prefetch = v; return this; }
+        /** Decoding threads (default 1; the producer itself when 1). */
+        public Builder workers(int v) { workers = v; return this; }
+        public Builder maxPixels(long v) { maxPixels = v; return this; }
+
+        public ImageBatchIterator build() {
+            if (data == null || preprocess == null) {
+                throw new IllegalStateException("ImageBatchIterator: dataset and preprocess are required");
+            }
+            if (batchSize < 1 || prefetch < 1 || workers < 1 || epoch < 0) {
+                throw new IllegalArgumentException("batch size, prefetch and workers must be >= 1, epoch >= 0");
+            }
+            if (report == null) {
+                report = new SkipReport(false);
+            }
+            return new ImageBatchIterator(this);
+        }
+    }
+}

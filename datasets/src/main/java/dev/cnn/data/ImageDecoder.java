@@ -1,0 +1,373 @@
+package dev.cnn.data;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import javax.imageio.IIOException;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.event.IIOReadWarningListener;
+import javax.imageio.stream.ImageInputStream;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.color.ColorSpace;
+import java.awt.image.BufferedImage;
+import java.awt.image.ColorModel;
+import java.awt.image.IndexColorModel;
+import java.awt.image.Raster;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Pure-Java image decoding (javax.imageio: JPEG, PNG, BMP, GIF first frame, TIFF), so corrupt files raise exceptions
+ * and never print from native code. Every image is brought to one canonical form, 8-bit sRGB without alpha
+ * ({@code TYPE_INT_RGB}): gray, palette, 16-bit and CMYK images are converted, transparent pixels composited on the
+ * background. The declared size is read from the header before decoding, so decompression bombs are refused early.
+ */
+public final class ImageDecoder {
+    /** Default limit on declared pixels (64 megapixels). */
+    public static final long DEFAULT_MAX_PIXELS = 64L * 1024 * 1024;
+    public static final Set<String> EXTENSIONS = Set.of("jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff");
+
+    static {
+        ImageIO.setUseCache(false);
+    }
+
+    private ImageDecoder() {
+    }
+
+    /** True for the file extensions the pipeline reads (case-insensitive). */
+    public static boolean isImageName(String name) {
+        int dot = name.lastIndexOf('.');
+        return dot > 0 && EXTENSIONS.contains(name.substring(dot + 1).toLowerCase(Locale.ROOT));
+    }
+
+    /** Cheap header check: width and height without decoding pixels. */
+    public static int[] probe(Path file, long maxPixels) throws BadImageException {
+        try (ImageInputStream in = open(file)) {
+            ImageReader r = reader(file, in);
+            try {
+                int w = r.getWidth(0);
+                int h = r.getHeight(0);
+                checkSize(file, w, h, maxPixels);
+                return new int[]{w, h};
+            } finally {
+                r.dispose();
+            }
+        } catch (IOException | RuntimeException e) {
+            throw classify(file, e);
+        }
+    }
+
+    /** Decodes {@code file} into the canonical 8-bit RGB form (alpha composited on {@code background}). */
+    public static BufferedImage read(Path file, long maxPixels, int background) throws BadImageException {
+        try (ImageInputStream in = open(file)) {
+            ImageReader r = reader(file, in);
+            boolean[] truncated = {false};
+            r.addIIOReadWarningListener(new IIOReadWarningListener() {
+                @Override
+                public void warningOccurred(ImageReader source, String warning) {
+                    String w = warning.toLowerCase(Locale.ROOT);
+                    if (w.contains("premature") || w.contains("truncat") || w.contains("corrupt")) {
+                        truncated[0] = true;
+                    }
+                }
+            });
+            try {
+                checkSize(file, r.getWidth(0), r.getHeight(0), maxPixels);
+                BufferedImage img;
+                try {
+                    img = r.read(0);
+                } catch (IIOException e) {
+                    // CMYK/YCCK JPEGs: ImageIO cannot build a BufferedImage, but can read the raster
+                    String m = String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT);
+                    if (!m.contains("unsupported image type")) {
+                        throw e;
+                    }
+                    return fromCmyk(r.readRaster(0, null));
+                }
+                if (truncated[0]) {
+                    throw new BadImageException(file, BadImageException.Reason.TRUNCATED, "premature end of data");
+                }
+                return canonical(img, background);
+            } finally {
+                r.dispose();
+            }
+        } catch (IOException | RuntimeException e) {
+            throw classify(file, e);
+        }
+    }
+
+    /** {@link #read} with the default limit and a white background. */
+    public static BufferedImage read(Path file) throws BadImageException {
+        return read(file, DEFAULT_MAX_PIXELS, 0xFFFFFF);
+    }
+
+    /** Decodes and preprocesses one file into a [1, C, H, W] tensor. */
+    public static INDArray load(Path file, Preprocess p) throws BadImageException {
+        BufferedImage img = read(file, DEFAULT_MAX_PIXELS, p.background());
+        float[] data = new float[p.channels() * p.height() * p.width()];
+        toTensor(resize(img, p), p, data, 0);
+        return Nd4j.create(data, new long[]{1, p.channels(), p.height(), p.width()});
+    }
+
+    private static ImageInputStream open(Path file) throws IOException, BadImageException {
+        if (!Files.isReadable(file)) {
+            throw new BadImageException(file, BadImageException.Reason.UNREADABLE, null);
+        }
+        if (Files.size(file) == 0) {
+            throw new BadImageException(file, BadImageException.Reason.EMPTY_FILE, null);
+        }
+        ImageInputStream in = ImageIO.createImageInputStream(file.toFile());
+        if (in == null) {
+            throw new BadImageException(file, BadImageException.Reason.UNREADABLE, null);
+        }
+        return in;
+    }
+
+    private static ImageReader reader(Path file, ImageInputStream in) throws BadImageException {
+        Iterator<ImageReader> it = ImageIO.getImageReaders(in);
+        if (!it.hasNext()) {
+            throw new BadImageException(file, BadImageException.Reason.NOT_AN_IMAGE, null);
+        }
+        ImageReader r = it.next();
+        r.setInput(in, true, true);
+        return r;
+    }
+
+    private static void checkSize(Path file, int w, int h, long maxPixels) throws BadImageException {
+        if (w <= 0 || h <= 0) {
+            throw new BadImageException(file, BadImageException.Reason.DECODE_ERROR, "size " + w + "x" + h);
+        }
+        if ((long) w * h > maxPixels) {
+            throw new BadImageException(file, BadImageException.Reason.TOO_LARGE,
+                    w + "x" + h + " > " + maxPixels + " pixels");
+        }
+    }
+
+    private static BadImageException classify(Path file, Exception e) {
+        if (e instanceof BadImageException b) {
+            return b;
+        }
+        if (e instanceof AccessDeniedException) {
+            return new BadImageException(file, BadImageException.Reason.UNREADABLE, null);
+        }
+        Throwable t = e;
+        while (t != null) {
+            if (t instanceof EOFException) {
+                return new BadImageException(file, BadImageException.Reason.TRUNCATED, "unexpected end of file");
+            }
+            t = t.getCause();
+        }
+        String m = String.valueOf(e.getMessage());
+        if (m.toLowerCase(Locale.ROOT).contains("eof") || m.contains("end of")) {
+            return new BadImageException(file, BadImageException.Reason.TRUNCATED, m);
+        }
+        return new BadImageException(file, BadImageException.Reason.DECODE_ERROR,
+                e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + m.lines().findFirst().orElse("")));
+    }
+
+    /** Any decoded image to 8-bit RGB, alpha composited on {@code background}; bit depth scaled to 0..255. */
+    static BufferedImage canonical(BufferedImage img, int background) {
+        if (img.getType() == BufferedImage.TYPE_INT_RGB) {
+            return img;
+        }
+        int w = img.getWidth();
+        int h = img.getHeight();
+        BufferedImage out = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        ColorModel cm = img.getColorModel();
+        Raster raster = img.getRaster();
+        int bands = raster.getNumBands();
+        int bgR = (background >> 16) & 0xFF;
+        int bgG = (background >> 8) & 0xFF;
+        int bgB = background & 0xFF;
+        int[] row = new int[w];
+        boolean direct = cm instanceof IndexColorModel || cm.getColorSpace().getType() != ColorSpace.TYPE_GRAY
+                && cm.getColorSpace().isCS_sRGB() && allBytes(cm);
+        if (direct) {
+            for (int y = 0; y < h; y++) {
+                img.getRGB(0, y, w, 1, row, 0, w);
+                for (int x = 0; x < w; x++) {
+                    row[x] = composite(row[x], bgR, bgG, bgB);
+                }
+                out.setRGB(0, y, w, 1, row, 0, w);
+            }
+            return out;
+        }
+        int colorBands = cm.getNumColorComponents();
+        boolean alpha = cm.hasAlpha();
+        float[] max = new float[bands];
+        for (int b = 0; b < bands; b++) {
+            max[b] = (1 << cm.getComponentSize(Math.min(b, cm.getNumComponents() - 1))) - 1;
+        }
+        boolean gray = cm.getColorSpace().getType() == ColorSpace.TYPE_GRAY;
+        if (!gray && !cm.getColorSpace().isCS_sRGB()) {
+            // other colour spaces (linear RGB, ICC profiles): let Java2D convert
+            for (int y = 0; y < h; y++) {
+                img.getRGB(0, y, w, 1, row, 0, w);
+                for (int x = 0; x < w; x++) {
+                    row[x] = composite(row[x], bgR, bgG, bgB);
+                }
+                out.setRGB(0, y, w, 1, row, 0, w);
+            }
+            return out;
+        }
+        float[] px = new float[bands];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                raster.getPixel(x, y, px);
+                float r;
+                float g;
+                float b;
+                if (gray) {
+                    r = g = b = px[0] / max[0] * 255f;
+                } else {
+                    r = px[0] / max[0] * 255f;
+                    g = px[1] / max[1] * 255f;
+                    b = px[2] / max[2] * 255f;
+                }
+                if (alpha && bands > colorBands) {
+                    float a = px[colorBands] / max[colorBands];
+                    r = r * a + bgR * (1 - a);
+                    g = g * a + bgG * (1 - a);
+                    b = b * a + bgB * (1 - a);
+                }
+                row[x] = (clamp(r) << 16) | (clamp(g) << 8) | clamp(b);
+            }
+            out.setRGB(0, y, w, 1, row, 0, w);
+        }
+        return out;
+    }
+
+    private static boolean allBytes(ColorModel cm) {
+        for (int s : cm.getComponentSize()) {
+            if (s > 8) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int composite(int argb, int bgR, int bgG, int bgB) {
+        int a = (argb >>> 24) & 0xFF;
+        if (a == 255) {
+            return argb & 0xFFFFFF;
+        }
+        float f = a / 255f;
+        int r = clamp(((argb >> 16) & 0xFF) * f + bgR * (1 - f));
+        int g = clamp(((argb >> 8) & 0xFF) * f + bgG * (1 - f));
+        int b = clamp((argb & 0xFF) * f + bgB * (1 - f));
+        return (r << 16) | (g << 8) | b;
+    }
+
+    static int clamp(float v) {
+        return Math.max(0, Math.min(255, Math.round(v)));
+    }
+
+    /** Adobe CMYK JPEGs store inverted CMYK; convert naively to RGB. */
+    static BufferedImage fromCmyk(Raster raster) {
+        int w = raster.getWidth();
+        int h = raster.getHeight();
+        BufferedImage out = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        int bands = raster.getNumBands();
+        int[] px = new int[bands];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                raster.getPixel(x + raster.getMinX(), y + raster.getMinY(), px);
+                if (bands < 4) {
+                    out.setRGB(x, y, (px[0] << 16) | (px[Math.min(1, bands - 1)] << 8) | px[Math.min(2, bands - 1)]);
+                    continue;
+                }
+                // Adobe stores CMYK inverted: value = 255 - ink
+                float c = 1 - px[0] / 255f;
+                float m = 1 - px[1] / 255f;
+                float yy = 1 - px[2] / 255f;
+                float k = 1 - px[3] / 255f;
+                int r = clamp(255 * (1 - c) * (1 - k));
+                int g = clamp(255 * (1 - m) * (1 - k));
+                int b = clamp(255 * (1 - yy) * (1 - k));
+                out.setRGB(x, y, (r << 16) | (g << 8) | b);
+            }
+        }
+        return out;
+    }
+
+    /** Resizes a canonical image to the target size with the given policy (bilinear). */
+    public static BufferedImage resize(BufferedImage img, Preprocess p) {
+        int tw = p.width();
+        int th = p.height();
+        int w = img.getWidth();
+        int h = img.getHeight();
+        if (w == tw && h == th) {
+            return img;
+        }
+        BufferedImage out = new BufferedImage(tw, th, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = out.createGraphics();
+        try {
+            g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+            g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
+            switch (p.resize()) {
+                case STRETCH -> g.drawImage(img, 0, 0, tw, th, null);
+                case CENTER_CROP -> {
+                    double s = Math.max(tw / (double) w, th / (double) h);
+                    int sw = (int) Math.round(tw / s);
+                    int sh = (int) Math.round(th / s);
+                    int sx = (w - sw) / 2;
+                    int sy = (h - sh) / 2;
+                    g.drawImage(img, 0, 0, tw, th, sx, sy, sx + sw, sy + sh, null);
+                }
+                case PAD -> {
+                    g.setColor(new java.awt.Color(p.background()));
+                    g.fillRect(0, 0, tw, th);
+                    double s = Math.min(tw / (double) w, th / (double) h);
+                    int dw = Math.max(1, (int) Math.round(w * s));
+                    int dh = Math.max(1, (int) Math.round(h * s));
+                    g.drawImage(img, (tw - dw) / 2, (th - dh) / 2, dw, dh, null);
+                }
+            }
+        } finally {
+            g.dispose();
+        }
+        return out;
+    }
+
+    /**
+     * Writes a canonical image of the target size into {@code out} at {@code offset} as C x H x W floats, in the
+     * preprocess channel order with its normalisation.
+     */
+    public static void toTensor(BufferedImage img, Preprocess p, float[] out, int offset) {
+        int w = p.width();
+        int h = p.height();
+        int plane = w * h;
+        int[] row = new int[w];
+        Normalization n = p.normalization();
+        boolean bgr = p.order() == Preprocess.ChannelOrder.BGR;
+        for (int y = 0; y < h; y++) {
+            img.getRGB(0, y, w, 1, row, 0, w);
+            for (int x = 0; x < w; x++) {
+                int v = row[x];
+                float r = (v >> 16) & 0xFF;
+                float g = (v >> 8) & 0xFF;
+                float b = v & 0xFF;
+                int i = offset + y * w + x;
+                if (p.channels() == 1) {
+                    out[i] = n.apply(0, 0.299f * r + 0.587f * g + 0.114f * b);
+                } else if (bgr) {
+                    out[i] = n.apply(0, b);
+                    out[i + plane] = n.apply(1, g);
+                    out[i + 2 * plane] = n.apply(2, r);
+                } else {
+                    out[i] = n.apply(0, r);
+                    out[i + plane] = n.apply(1, g);
+                    out[i + 2 * plane] = n.apply(2, b);
+                }
+            }
+        }
+    }
+}

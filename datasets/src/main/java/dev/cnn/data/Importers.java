@@ -1,0 +1,249 @@
+package dev.cnn.data;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.IntConsumer;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * Converters from standard formats to image folders ({@code out/train/<class>/00001.png}, {@code out/test/...}):
+ * MNIST-style IDX files (gzip or not), the CIFAR-10 binary batches, and the built-in shapes set.
+ */
+public final class Importers {
+    public static final List<String> FASHION_MNIST = List.of("T-shirt_top", "Trouser", "Pullover", "Dress", "Coat",
+            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot");
+    public static final List<String> DIGITS = List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9");
+    public static final List<String> CIFAR10 = List.of("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+            "horse", "ship", "truck");
+
+    private Importers() {
+    }
+
+    /** Class names by preset: {@code digits}/{@code mnist} or {@code fashion-mnist}. */
+    public static List<String> names(String preset) {
+        return switch (preset.toLowerCase()) {
+            case "digits", "mnist" -> DIGITS;
+            case "fashion-mnist", "fashion", "fashion_mnist" -> FASHION_MNIST;
+            case "cifar10", "cifar-10" -> CIFAR10;
+            default -> throw new IllegalArgumentException("unknown class-name preset '" + preset
+                    + "': use digits, mnist, fashion-mnist or cifar10");
+        };
+    }
+
+    /**
+     * Imports IDX files from {@code dir}: {@code train-images-idx3-ubyte[.gz]} + {@code train-labels-idx1-ubyte[.gz]}
+     * into {@code out/train}, {@code t10k-*} into {@code out/test}.
+     *
+     * @param limitPerClass at most this many images per class and split (0 = all)
+     * @return images written per split
+     */
+    public static Map<String, Integer> importIdx(Path dir, Path out, List<String> names, int limitPerClass,
+                                                 IntConsumer progress) throws IOException {
+        Map<String, Integer> written = new LinkedHashMap<>();
+        for (String[] split : new String[][]{{"train", "train"}, {"t10k", "test"}}) {
+            Path images = find(dir, split[0] + "-images-idx3-ubyte");
+            Path labels = find(dir, split[0] + "-labels-idx1-ubyte");
+            if (images == null && labels == null) {
+                continue;
+            }
+            if (images == null || labels == null) {
+                throw new DataException(dir + ": found only one of " + split[0] + "-images-idx3-ubyte and "
+                        + split[0] + "-labels-idx1-ubyte; both are needed");
+            }
+            written.put(split[1], writeIdx(images, labels, out.resolve(split[1]), names, limitPerClass, progress));
+        }
+        if (written.isEmpty()) {
+            throw new DataException(dir + ": no IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz]"
+                    + ", t10k-...) found");
+        }
+        return written;
+    }
+
+    private static Path find(Path dir, String base) {
+        for (String name : List.of(base + ".gz", base, base.replace("-idx", ".idx") + ".gz", base.replace("-idx", ".idx"))) {
+            Path p = dir.resolve(name);
+            if (Files.isRegularFile(p)) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    private static InputStream open(Path p) throws IOException {
+        InputStream in = new BufferedInputStream(Files.newInputStream(p), 1 << 16);
+        in.mark(2);
+        int b1 = in.read();
+        int b2 = in.read();
+        in.reset();
+        return b1 == 0x1f && b2 == 0x8b ? new BufferedInputStream(new GZIPInputStream(in, 1 << 16)) : in;
+    }
+
+    static int writeIdx(Path imagesFile, Path labelsFile, Path out, List<String> names, int limitPerClass,
+                        IntConsumer progress) throws IOException {
+        try (DataInputStream im = new DataInputStream(open(imagesFile));
+             DataInputStream lb = new DataInputStream(open(labelsFile))) {
+            int magicI = im.readInt();
+            int magicL = lb.readInt();
+            if (magicI != 0x00000803) {
+                throw new DataException(imagesFile + ": not an IDX image file (magic " + Integer.toHexString(magicI)
+                        + ", expected 803)");
+            }
+            if (magicL != 0x00000801) {
+                throw new DataException(labelsFile + ": not an IDX label file (magic " + Integer.toHexString(magicL)
+                        + ", expected 801)");
+            }
+            int n = im.readInt();
+            int rows = im.readInt();
+            int cols = im.readInt();
+            int nl = lb.readInt();
+            if (n != nl) {
+                throw new DataException(imagesFile + ": " + n + " images but " + labelsFile + " has " + nl + " labels");
+            }
+            byte[] px = new byte[rows * cols];
+            int[] perClass = new int[256];
+            int written = 0;
+            for (int i = 0; i < n; i++) {
+                try {
+                    im.readFully(px);
+                } catch (EOFException e) {
+                    throw new DataException(imagesFile + ": truncated after " + i + " of " + n + " images", e);
+                }
+                int label = lb.readUnsignedByte();
+                if (label >= names.size()) {
+                    throw new DataException(labelsFile + ": label " + label + " at index " + i + " has no class name ("
+                            + names.size() + " names given)");
+                }
+                if (limitPerClass > 0 && perClass[label] >= limitPerClass) {
+                    continue;
+                }
+                perClass[label]++;
+                BufferedImage img = new BufferedImage(cols, rows, BufferedImage.TYPE_BYTE_GRAY);
+                img.getRaster().setDataElements(0, 0, cols, rows, px);
+                writePng(img, out.resolve(names.get(label)).resolve(String.format("%05d.png", i)));
+                written++;
+                if (progress != null) {
+                    progress.accept(written);
+                }
+            }
+            return written;
+        }
+    }
+
+    /**
+     * Imports CIFAR-10 binary batches ({@code data_batch_1..5.bin} into train, {@code test_batch.bin} into test) from
+     * {@code dir} (or its {@code cifar-10-batches-bin} subfolder).
+     */
+    public static Map<String, Integer> importCifar10(Path dir, Path out, int limitPerClass, IntConsumer progress)
+            throws IOException {
+        Path d = Files.isDirectory(dir.resolve("cifar-10-batches-bin")) ? dir.resolve("cifar-10-batches-bin") : dir;
+        Map<String, Integer> written = new LinkedHashMap<>();
+        List<Path> train = new ArrayList<>();
+        for (int i = 1; i <= 5; i++) {
+            Path p = d.resolve("data_batch_" + i + ".bin");
+            if (Files.isRegularFile(p)) {
+                train.add(p);
+            }
+        }
+        int[] perClass = new int[10];
+        int count = 0;
+        int index = 0;
+        for (Path p : train) {
+            int[] r = writeCifar(p, out.resolve("train"), limitPerClass, perClass, index, progress, count);
+            count = r[0];
+            index = r[1];
+        }
+        if (!train.isEmpty()) {
+            written.put("train", count);
+        }
+        Path test = d.resolve("test_batch.bin");
+        if (Files.isRegularFile(test)) {
+            written.put("test", writeCifar(test, out.resolve("test"), limitPerClass, new int[10], 0, progress, 0)[0]);
+        }
+        if (written.isEmpty()) {
+            throw new DataException(dir + ": no CIFAR-10 binary batches (data_batch_1.bin ... test_batch.bin) found");
+        }
+        return written;
+    }
+
+    private static int[] writeCifar(Path file, Path out, int limit, int[] perClass, int index, IntConsumer progress,
+                                    int count) throws IOException {
+        long size = Files.size(file);
+        if (size % 3073 != 0) {
+            throw new DataException(file + ": size " + size + " is not a multiple of 3073 bytes; not a CIFAR-10 "
+                    + "binary batch (or truncated)");
+        }
+        try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
+            byte[] rec = new byte[3073];
+            for (long r = 0; r < size / 3073; r++) {
+                in.readFully(rec);
+                int label = rec[0] & 0xFF;
+                if (label > 9) {
+                    throw new DataException(file + ": label " + label + " in record " + r + " is not 0..9");
+                }
+                index++;
+                if (limit > 0 && perClass[label] >= limit) {
+                    continue;
+                }
+                perClass[label]++;
+                BufferedImage img = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
+                for (int p = 0; p < 1024; p++) {
+                    int rr = rec[1 + p] & 0xFF;
+                    int gg = rec[1 + 1024 + p] & 0xFF;
+                    int bb = rec[1 + 2048 + p] & 0xFF;
+                    img.setRGB(p % 32, p / 32, (rr << 16) | (gg << 8) | bb);
+                }
+                writePng(img, out.resolve(CIFAR10.get(label)).resolve(String.format("%05d.png", index)));
+                count++;
+                if (progress != null) {
+                    progress.accept(count);
+                }
+            }
+        }
+        return new int[]{count, index};
+    }
+
+    /** Writes the built-in shapes set to {@code out/train|val/<class>/NNNNN.png}. */
+    public static Map<String, Integer> writeShapes(Path out, int n, int size, long seed, double valSplit)
+            throws IOException {
+        DataSource src = DataSource.open(DataSource.SHAPES + "?n=" + n + "&size=" + size + "&seed=" + seed,
+                DataSource.Options.defaults().withValSplit(valSplit).withSeed(seed));
+        Map<String, Integer> written = new LinkedHashMap<>();
+        written.put("train", writeAll(src.train(), out.resolve("train")));
+        if (src.validation() != null) {
+            written.put("val", writeAll(src.validation(), out.resolve("val")));
+        }
+        return written;
+    }
+
+    private static int writeAll(ImageDataset d, Path out) throws IOException {
+        int i = 0;
+        for (Sample s : d.samples()) {
+            String name = s.path().getFileName().toString();
+            writePng(s.image(), out.resolve(d.classes().get(s.label())).resolve(name + ".png"));
+            i++;
+        }
+        return i;
+    }
+
+    /** Writes a PNG atomically (temp file + rename). */
+    static void writePng(BufferedImage img, Path file) throws IOException {
+        Files.createDirectories(file.getParent());
+        Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
+        if (!ImageIO.write(img, "png", tmp.toFile())) {
+            throw new IOException("no PNG writer");
+        }
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+}
