@@ -12,6 +12,10 @@ import picocli.CommandLine.Spec;
         versionProvider = VersionProvider.class,
         description = "Train, finetune and run convolutional image classifiers (Deeplearning4j).",
         subcommands = {
+                TrainCommand.class,
+                ClassifyCommand.class,
+                EvaluateCommand.class,
+                DataCommand.class,
                 ModelsCommand.class,
                 SummaryCommand.class,
                 HelpCommand.class,

@@ -53,6 +53,9 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
             if (t instanceof CnnException c) {
                 return c.exitCode();
             }
+            if (t instanceof dev.cnn.data.DataException) {
+                return ExitCodes.DATA;
+            }
             if (t instanceof UnknownModelException || t instanceof CommandLine.ParameterException) {
                 return ExitCodes.USAGE;
             }
@@ -68,7 +71,8 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
 
     static String message(Throwable ex) {
         for (Throwable t = ex; t != null; t = t.getCause()) {
-            if (t instanceof CnnException || t instanceof UnknownModelException) {
+            if (t instanceof CnnException || t instanceof UnknownModelException
+                    || t instanceof dev.cnn.data.DataException) {
                 return t.getMessage();
             }
             if (t instanceof NoSuchFileException n) {

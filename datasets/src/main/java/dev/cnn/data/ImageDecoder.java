@@ -118,6 +118,9 @@ public final class ImageDecoder {
     }
 
     private static ImageInputStream open(Path file) throws IOException, BadImageException {
+        if (!Files.exists(file)) {
+            throw new BadImageException(file, BadImageException.Reason.UNREADABLE, "no such file");
+        }
         if (!Files.isReadable(file)) {
             throw new BadImageException(file, BadImageException.Reason.UNREADABLE, null);
         }

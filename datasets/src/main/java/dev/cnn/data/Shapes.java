@@ -39,7 +39,7 @@ public final class Shapes {
     static BufferedImage render(int label, int size, Random rnd) {
         BufferedImage img = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
         float bgHue = rnd.nextFloat();
-        float bgBright = 0.15f + 0.7f * rnd.nextFloat();
+        float bgBright = 0.05f + 0.4f * rnd.nextFloat();
         Color bg = Color.getHSBColor(bgHue, 0.3f * rnd.nextFloat(), bgBright);
         int[] px = new int[size * size];
         for (int i = 0; i < px.length; i++) {
@@ -50,10 +50,10 @@ public final class Shapes {
             px[i] = (r << 16) | (g << 8) | b;
         }
         img.setRGB(0, 0, size, size, px, 0, size);
-        // shape colour: far in brightness from the background so the shape is visible
-        float fgBright = bgBright > 0.5f ? 0.05f + 0.25f * rnd.nextFloat() : 0.75f + 0.25f * rnd.nextFloat();
+        // shape colour: bright on a darker background so the shape is always visible
+        float fgBright = 0.7f + 0.3f * rnd.nextFloat();
         Color fg = Color.getHSBColor(rnd.nextFloat(), 0.4f + 0.6f * rnd.nextFloat(), fgBright);
-        double scale = size * (0.35 + 0.35 * rnd.nextDouble());
+        double scale = size * (0.45 + 0.35 * rnd.nextDouble());
         double half = scale / 2;
         double cx = half + rnd.nextDouble() * (size - scale);
         double cy = half + rnd.nextDouble() * (size - scale);

@@ -1,0 +1,124 @@
+package dev.cnn.cli;
+
+import dev.cnn.core.CnnException;
+import dev.cnn.core.Json;
+import dev.cnn.core.ModelBundle;
+import dev.cnn.core.Predictor;
+import dev.cnn.data.ImageDecoder;
+import dev.cnn.data.Preprocess;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** {@code cnn classify}: top-k predictions for images and folders. */
+@Command(name = "classify", description = "Classify images with a trained model.",
+        footer = {"", "PATH is an image or a folder (searched recursively); '-' reads image paths from stdin.",
+                "Exit code 3 if any input could not be read (each gets an error record), else 0."})
+final class ClassifyCommand extends BaseCommand {
+    @Option(names = {"-m", "--model"}, defaultValue = "model.zip", description = "Model bundle (default: ${DEFAULT-VALUE}).")
+    Path model;
+    @Parameters(paramLabel = "PATH", arity = "1..*", description = "Images, folders, or - for stdin.")
+    List<String> inputs;
+    @Option(names = {"-k", "--top-k"}, defaultValue = "5", description = "Predictions per image (default: ${DEFAULT-VALUE}).")
+    int topK;
+    @Option(names = "--batch-size", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
+    int batchSize;
+    @Option(names = "--format", defaultValue = "table", description = "table, json, jsonl or csv (default: ${DEFAULT-VALUE}).")
+    Format format;
+
+    @Override
+    public Integer call() throws IOException {
+        if (topK < 1 || batchSize < 1) {
+            throw CnnException.usage("--top-k and --batch-size must be >= 1");
+        }
+        List<Path> files = collect();
+        ModelBundle bundle = ModelBundle.load(model, false);
+        Preprocess pre = Preprocess.fromMap(bundle.metadata().preprocess());
+        Predictor predictor = new Predictor(bundle, f -> ImageDecoder.load(f, pre));
+        int[] failed = {0};
+        List<Predictor.Prediction> all = new ArrayList<>();
+        if (format == Format.csv) {
+            out().println("path,rank,label,probability,error");
+        }
+        predictor.classify(files, topK, batchSize, p -> {
+            if (!p.ok()) {
+                failed[0]++;
+                err().println("cnn: warning: " + p.error());
+            }
+            switch (format) {
+                case jsonl -> out().println(Json.write(p.toMap()));
+                case csv -> {
+                    if (!p.ok()) {
+                        out().println(csv(p.path()) + ",,,," + csv(p.error()));
+                    }
+                    for (int i = 0; i < p.top().size(); i++) {
+                        out().printf(java.util.Locale.ROOT, "%s,%d,%s,%.6f,%n", csv(p.path()), i + 1,
+                                csv(p.top().get(i).label()), p.top().get(i).probability());
+                    }
+                }
+                case table -> {
+                    if (p.ok()) {
+                        StringBuilder b = new StringBuilder(p.path()).append(':');
+                        for (Predictor.Scored s : p.top()) {
+                            b.append(String.format("  %s %.4f", s.label(), s.probability()));
+                        }
+                        out().println(b);
+                    } else {
+                        out().println(p.path() + ":  ERROR " + p.error());
+                    }
+                }
+                case json -> all.add(p);
+            }
+            out().flush();
+        });
+        if (format == Format.json) {
+            out().println(Json.pretty(all.stream().map(Predictor.Prediction::toMap).toList()));
+        }
+        if (failed[0] > 0) {
+            err().printf("cnn: %d of %d inputs could not be classified%n", failed[0], files.size());
+            return ExitCodes.DATA;
+        }
+        return ExitCodes.OK;
+    }
+
+    private List<Path> collect() throws IOException {
+        List<Path> files = new ArrayList<>();
+        for (String in : inputs) {
+            if (in.equals("-")) {
+                BufferedReader r = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+                String line;
+                while ((line = r.readLine()) != null) {
+                    if (!line.isBlank()) {
+                        files.add(Path.of(line.strip()));
+                    }
+                }
+                continue;
+            }
+            Path p = Path.of(in);
+            if (Files.isDirectory(p)) {
+                try (Stream<Path> s = Files.walk(p)) {
+                    s.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith("."))
+                            .filter(f -> ImageDecoder.isImageName(f.getFileName().toString())).sorted()
+                            .forEach(files::add);
+                }
+            } else {
+                files.add(p); // missing files get an error record
+            }
+        }
+        return files;
+    }
+
+    static String csv(String s) {
+        return s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replace("\"", "\"\"") + "\"" : s;
+    }
+}

@@ -1,0 +1,133 @@
+package dev.cnn.cli;
+
+import dev.cnn.core.Json;
+import dev.cnn.data.Importers;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import static dev.cnn.cli.CliTestSupport.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** End to end through the CLI entry point on a small synthetic set. */
+class TrainClassifyEvaluateCliTest {
+    @TempDir
+    static Path dir;
+    static Path model;
+    static Path data;
+
+    @BeforeAll
+    static void train() throws Exception {
+        data = dir.resolve("shapes");
+        Importers.writeShapes(data, 160, 16, 7, 0.25);
+        model = dir.resolve("m.zip");
+        CliTestSupport.Run r = run("train", "--data", data.toString(), "--image-size", "16", "--epochs", "2",
+                "--batch-size", "32", "--output", model.toString(), "--augment", "flip", "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        Map<String, Object> doc = Json.readMap(r.out());
+        assertEquals("completed", doc.get("status"));
+        assertEquals(2, ((List<?>) doc.get("history")).size());
+        assertTrue(Files.isRegularFile(model));
+        assertTrue(Files.isRegularFile(dir.resolve("m.history.csv")));
+        assertTrue(r.err().contains("epoch 2:"), r.err());
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void classifyJsonlWithAFailure() throws Exception {
+        Path img = Files.list(data.resolve("val/circle")).findFirst().orElseThrow();
+        Path broken = dir.resolve("broken.png");
+        Files.writeString(broken, "not a png");
+        CliTestSupport.Run r = run("classify", "--model", model.toString(), "--format", "jsonl", "--top-k", "9",
+                img.toString(), broken.toString());
+        assertEquals(3, r.code(), "any failed input -> exit 3");
+        List<String> lines = r.out().lines().toList();
+        assertEquals(2, lines.size(), r.out());
+        Map<String, Object> ok = Json.readMap(lines.get(0));
+        List<Map<String, Object>> preds = (List<Map<String, Object>>) ok.get("predictions");
+        assertEquals(4, preds.size(), "top-k capped at the class count");
+        double sum = preds.stream().mapToDouble(p -> ((Number) p.get("probability")).doubleValue()).sum();
+        assertEquals(1.0, sum, 1e-4);
+        assertTrue(Json.readMap(lines.get(1)).get("error").toString().contains("broken.png"));
+        CliTestSupport.Run folder = run("classify", "--model", model.toString(), "--format", "csv",
+                data.resolve("val").toString());
+        assertEquals(0, folder.code(), folder.err());
+        assertEquals(1 + 40 * 4, folder.out().lines().count(), "header + 40 images x 4 ranks");
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void evaluateMatchesLabelsByName() throws Exception {
+        // a folder with a class missing, one renamed-order subset and one unknown class
+        Path ev = dir.resolve("eval");
+        for (String c : List.of("triangle", "circle")) {
+            Path to = ev.resolve(c);
+            Files.createDirectories(to);
+            try (var s = Files.list(data.resolve("val").resolve(c))) {
+                for (Path p : s.toList()) {
+                    Files.copy(p, to.resolve(p.getFileName()));
+                }
+            }
+        }
+        Files.createDirectories(ev.resolve("zebra"));
+        Files.copy(Files.list(data.resolve("val/cross")).findFirst().orElseThrow(), ev.resolve("zebra/z.png"));
+        CliTestSupport.Run r = run("evaluate", "--model", model.toString(), "--data", ev.toString(), "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        Map<String, Object> doc = Json.readMap(r.out());
+        assertEquals(20, ((Number) doc.get("images")).intValue());
+        assertEquals(Map.of("zebra", 1), doc.get("unknownClasses"));
+        assertEquals(List.of("circle", "cross", "square", "triangle"), doc.get("labels"));
+        List<List<Number>> cm = (List<List<Number>>) doc.get("confusion");
+        long circleRow = cm.get(0).stream().mapToLong(Number::longValue).sum();
+        long crossRow = cm.get(1).stream().mapToLong(Number::longValue).sum();
+        assertEquals(10, circleRow);
+        assertEquals(0, crossRow);
+    }
+
+    @Test
+    void damagedModelIsExit4WithoutStackTrace() throws Exception {
+        byte[] bytes = Files.readAllBytes(model);
+        Path bad = dir.resolve("bad.zip");
+        Files.write(bad, Arrays.copyOf(bytes, bytes.length / 3));
+        CliTestSupport.Run r = run("classify", "--model", bad.toString(), data.resolve("val").toString());
+        assertEquals(4, r.code());
+        assertTrue(r.err().contains(bad.toString()), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+        CliTestSupport.Run v = run("classify", "--verbose", "--model", bad.toString(), data.resolve("val").toString());
+        assertEquals(4, v.code());
+        assertTrue(v.err().contains("\tat "), "stack trace with --verbose");
+    }
+
+    @Test
+    void dataErrorsAreExit3() {
+        assertEquals(3, run("train", "--data", dir.resolve("nope").toString(), "--output",
+                dir.resolve("x.zip").toString()).code());
+        assertEquals(3, run("evaluate", "--model", model.toString(), "--data", dir.resolve("nope").toString()).code());
+        assertEquals(2, run("train", "--epochs", "0").code());
+        assertEquals(2, run("train", "--augment", "wobble").code());
+        assertEquals(2, run("train", "--model", "resnet9000").code());
+    }
+
+    @Test
+    void resumeContinuesFromCheckpoint() {
+        Path out = dir.resolve("r.zip");
+        CliTestSupport.Run first = run("train", "--data", data.toString(), "--image-size", "16", "--epochs", "1",
+                "--batch-size", "32", "--output", out.toString());
+        assertEquals(0, first.code(), first.err());
+        // a finished run's last checkpoint has epoch == epochs: resuming it completes immediately
+        CliTestSupport.Run again = run("train", "--resume", dir.resolve("r.zip.checkpoints/last.zip").toString(),
+                "--output", out.toString(), "--format", "json");
+        assertEquals(0, again.code(), again.err());
+        assertTrue(again.out().contains("\"completed\""), again.out());
+        CliTestSupport.Run notCkpt = run("train", "--resume", model.toString(), "--output", out.toString());
+        assertEquals(4, notCkpt.code(), notCkpt.err());
+    }
+}

@@ -1,0 +1,227 @@
+package dev.cnn.core;
+
+import dev.cnn.data.Augmentation;
+import dev.cnn.data.DataException;
+import dev.cnn.data.DataSource;
+import dev.cnn.data.ImageBatchIterator;
+import dev.cnn.data.ImageDataset;
+import dev.cnn.data.Normalization;
+import dev.cnn.data.Preprocess;
+import dev.cnn.zoo.Architecture;
+import dev.cnn.zoo.ModelRegistry;
+import dev.cnn.zoo.ModelSpec;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.dataset.DataSet;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * {@code cnn train} as a library call: opens the data, builds the zoo network, trains, writes the bundle and an
+ * epoch log ({@code <output>.history.csv} and {@code .json}) next to it. Resuming takes data, model, preprocessing and
+ * settings from the checkpoint.
+ */
+public final class TrainJob {
+    public static final String VERSION = "0.1.0";
+
+    /** Everything {@code cnn train} takes. */
+    public record Request(String data, String model, Integer imageSize, int channels, Preprocess.ResizePolicy resize,
+                          String normalize, String augment, double valSplit, boolean strict, boolean cache,
+                          int workers, TrainConfig config, Path resume) {
+    }
+
+    /** What happened, for the CLI to report. */
+    public record Outcome(Trainer.Result result, DataSource source, Preprocess preprocess, Path historyCsv,
+                          int trainImages, int valImages) {
+    }
+
+    private TrainJob() {
+    }
+
+    public static Outcome run(Request req, Trainer.Listener listener, Consumer<Trainer> onTrainer) {
+        if (req.resume() != null) {
+            return resume(req, listener, onTrainer);
+        }
+        Architecture arch = ModelRegistry.get(req.model());
+        TrainConfig cfg = req.config();
+        DataSource src = open(req.data(), req.valSplit(), cfg.seed(), req.strict());
+        int size = req.imageSize() != null ? req.imageSize()
+                : Math.max(arch.minInputSize(), req.data().startsWith("builtin:") ? 32 : 64);
+        Augmentation aug = parseAug(req.augment());
+        Preprocess pre = Preprocess.builder().size(req.channels(), size, size).resize(req.resize())
+                .normalization(normalization(req.normalize(), src.train(), req.channels(), size)).build();
+        ModelSpec spec = ModelSpec.builder().numClasses(src.classes().size()).input(req.channels(), size, size)
+                .seed(cfg.seed()).build();
+        ImageData data = new ImageData(src.train(), src.validation(), pre, aug, cfg.batchSize(), cfg.seed(),
+                src.skipped(), req.cache() || req.data().startsWith("builtin:"), req.workers());
+        ComputationGraph net = Networks.forTraining(arch, spec, cfg, data.batchesPerEpoch());
+        Map<String, Object> prov = new LinkedHashMap<>();
+        prov.put("data", req.data());
+        prov.put("valSplit", req.valSplit());
+        prov.put("augment", aug.toSpec());
+        prov.put("cache", req.cache());
+        prov.put("strict", req.strict());
+        prov.put("trainImages", src.train().size());
+        prov.put("valImages", src.validation() == null ? 0 : src.validation().size());
+        prov.put("config", cfg.toMap());
+        prov.put("version", VERSION);
+        prov.put("createdAt", Instant.now().toString());
+        BundleMetadata meta = new BundleMetadata(BundleMetadata.FORMAT_VERSION, arch.name(), src.classes(),
+                req.channels(), size, size, pre.toMap(), prov, Map.of());
+        return fit(cfg, net, meta, data, src, pre, listener, onTrainer);
+    }
+
+    private static Outcome resume(Request req, Trainer.Listener listener, Consumer<Trainer> onTrainer) {
+        ModelBundle ckpt = ModelBundle.load(req.resume(), true);
+        BundleMetadata meta = ckpt.metadata();
+        if (meta.training().isEmpty()) {
+            throw CnnException.model(req.resume() + ": not a training checkpoint (no training state); resume from "
+                    + "<output>.checkpoints/last.zip");
+        }
+        Map<String, Object> prov = meta.provenance();
+        @SuppressWarnings("unchecked")
+        Map<String, Object> c = (Map<String, Object>) meta.training().get("config");
+        TrainConfig cfg = TrainConfig.builder().epochs(num(c, "epochs").intValue())
+                .batchSize(num(c, "batchSize").intValue()).lr(num(c, "lr").doubleValue())
+                .optimizer(TrainConfig.Optimizer.valueOf(((String) c.get("optimizer")).toUpperCase()))
+                .momentum(num(c, "momentum").doubleValue()).nesterov(Boolean.TRUE.equals(c.get("nesterov")))
+                .weightDecay(num(c, "weightDecay").doubleValue())
+                .schedule(LrSchedule.Kind.valueOf(((String) c.get("schedule")).toUpperCase()))
+                .warmupEpochs(num(c, "warmupEpochs").doubleValue()).stepEpochs(num(c, "stepEpochs").intValue())
+                .stepGamma(num(c, "stepGamma").doubleValue()).labelSmoothing(num(c, "labelSmoothing").doubleValue())
+                .seed(num(c, "seed").longValue()).earlyStoppingPatience(num(c, "earlyStoppingPatience").intValue())
+                .output(req.config().output()).checkpointDir(req.resume().toAbsolutePath().getParent())
+                .build();
+        String dataSpec = (String) prov.get("data");
+        DataSource src = open(dataSpec, num(prov, "valSplit").doubleValue(), cfg.seed(),
+                Boolean.TRUE.equals(prov.get("strict")));
+        if (!src.classes().equals(meta.labels())) {
+            throw CnnException.data(dataSpec + ": classes " + src.classes() + " differ from the checkpoint's "
+                    + meta.labels() + "; resume needs the same data");
+        }
+        Preprocess pre = Preprocess.fromMap(meta.preprocess());
+        ImageData data = new ImageData(src.train(), src.validation(), pre, parseAug((String) prov.get("augment")),
+                cfg.batchSize(), cfg.seed(), src.skipped(),
+                Boolean.TRUE.equals(prov.get("cache")) || dataSpec.startsWith("builtin:"), req.workers());
+        return fit(cfg, ckpt.network(), meta, data, src, pre, listener, onTrainer);
+    }
+
+    private static Outcome fit(TrainConfig cfg, ComputationGraph net, BundleMetadata meta, ImageData data,
+                               DataSource src, Preprocess pre, Trainer.Listener listener, Consumer<Trainer> onTrainer) {
+        Trainer trainer = new Trainer(cfg, listener);
+        if (onTrainer != null) {
+            onTrainer.accept(trainer);
+        }
+        Trainer.Result r = trainer.fit(net, meta, data);
+        Path csv = writeHistory(cfg.output(), r.history());
+        return new Outcome(r, src, pre, csv, src.train().size(),
+                src.validation() == null ? 0 : src.validation().size());
+    }
+
+    private static Number num(Map<String, Object> m, String k) {
+        Object o = m.get(k);
+        if (!(o instanceof Number n)) {
+            throw CnnException.model("checkpoint metadata lacks '" + k + "'; it was not written by cnn train");
+        }
+        return n;
+    }
+
+    static DataSource open(String spec, double valSplit, long seed, boolean strict) {
+        try {
+            DataSource src = DataSource.open(spec, DataSource.Options.defaults().withValSplit(valSplit)
+                    .withSeed(seed).withStrict(strict));
+            if (src.classes().size() < 2) {
+                throw CnnException.data(spec + ": found " + src.classes().size()
+                        + " class; training a classifier needs at least two class folders");
+            }
+            return src;
+        } catch (DataException e) {
+            throw CnnException.data(e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw CnnException.usage(e.getMessage());
+        }
+    }
+
+    static Augmentation parseAug(String spec) {
+        try {
+            return Augmentation.parse(spec);
+        } catch (IllegalArgumentException e) {
+            throw CnnException.usage("--augment: " + e.getMessage());
+        }
+    }
+
+    /** unit | imagenet | vgg | dataset (per-channel mean/std of up to 1,000 training images). */
+    static Normalization normalization(String kind, ImageDataset train, int channels, int size) {
+        if (!"dataset".equalsIgnoreCase(kind)) {
+            try {
+                return Normalization.parse(kind);
+            } catch (IllegalArgumentException e) {
+                throw CnnException.usage("--normalize: " + e.getMessage());
+            }
+        }
+        List<dev.cnn.data.Sample> some = train.samples().subList(0, Math.min(1000, train.size()));
+        Preprocess unit = Preprocess.builder().size(channels, size, size).normalization(Normalization.unit()).build();
+        ImageBatchIterator it = ImageBatchIterator.builder(new ImageDataset(train.classes(), some), unit)
+                .batchSize(100).build();
+        double[] sum = new double[channels];
+        double[] sq = new double[channels];
+        long n = 0;
+        while (it.hasNext()) {
+            DataSet ds = it.next();
+            for (int c = 0; c < channels; c++) {
+                var plane = ds.getFeatures().get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                        org.nd4j.linalg.indexing.NDArrayIndex.point(c));
+                sum[c] += plane.sumNumber().doubleValue();
+                sq[c] += plane.mul(plane).sumNumber().doubleValue();
+            }
+            n += ds.numExamples() * (long) size * size;
+        }
+        float[] mean = new float[channels];
+        float[] std = new float[channels];
+        for (int c = 0; c < channels; c++) {
+            mean[c] = (float) (sum[c] / n);
+            std[c] = (float) Math.max(1e-3, Math.sqrt(sq[c] / n - mean[c] * (double) mean[c]));
+        }
+        return Normalization.meanStd(mean, std);
+    }
+
+    /** Writes {@code <stem>.history.csv} and {@code .json} next to the model, atomically. */
+    static Path writeHistory(Path output, List<Trainer.EpochStats> history) {
+        String name = output.getFileName().toString();
+        String stem = name.endsWith(".zip") ? name.substring(0, name.length() - 4) : name;
+        Path csv = output.toAbsolutePath().resolveSibling(stem + ".history.csv");
+        Path json = output.toAbsolutePath().resolveSibling(stem + ".history.json");
+        StringBuilder b = new StringBuilder("epoch,train_loss,val_loss,top1,top5,lr,seconds,images_per_second,best\n");
+        for (Trainer.EpochStats s : history) {
+            b.append(String.format(java.util.Locale.ROOT, "%d,%.6f,%s,%s,%s,%.6g,%.2f,%.1f,%s%n", s.epoch(),
+                    s.trainLoss(), fmt(s.valLoss()), fmt(s.top1()), fmt(s.top5()), s.lr(), s.seconds(),
+                    s.imagesPerSecond(), s.best()));
+        }
+        try {
+            atomicWrite(csv, b.toString());
+            atomicWrite(json, Json.pretty(history.stream().map(Trainer.EpochStats::toMap).toList()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return csv;
+    }
+
+    private static String fmt(double v) {
+        return Double.isFinite(v) ? String.format(java.util.Locale.ROOT, "%.6f", v) : "";
+    }
+
+    static void atomicWrite(Path file, String text) throws IOException {
+        Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
+        Files.writeString(tmp, text, StandardCharsets.UTF_8);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+}
