@@ -17,6 +17,7 @@ import picocli.CommandLine.Spec;
                 EvaluateCommand.class,
                 DataCommand.class,
                 ModelsCommand.class,
+                BenchCommand.class,
                 SummaryCommand.class,
                 HelpCommand.class,
                 AutoComplete.GenerateCompletion.class,
