@@ -50,14 +50,16 @@ final class DataCommand implements Runnable {
         String names;
         @Option(names = "--limit-per-class", defaultValue = "0", description = "At most N images per class and split.")
         int limit;
+        @Option(names = "--strict", description = "Fail (exit 3) on a truncated file instead of keeping its complete images.")
+        boolean strict;
 
         @Override
         public Integer call() throws Exception {
             Progress bar = new Progress(err(), "import", 0, "img");
             Map<String, Integer> n = data(() -> switch (kind.toLowerCase()) {
-                case "idx" -> Importers.importIdx(dir, out, Importers.names(names), limit, i -> {
+                case "idx" -> Importers.importIdx(dir, out, Importers.names(names), limit, strict, i -> {
                     if (i % 1000 == 0) {
-                        err().printf("\rimported %d images", i);
+                        err().printf("\rimported %d images ", i);
                         err().flush();
                     }
                 });

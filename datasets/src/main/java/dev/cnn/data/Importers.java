@@ -22,6 +22,7 @@ import java.util.zip.GZIPInputStream;
  * MNIST-style IDX files (gzip or not), the CIFAR-10 binary batches, and the built-in shapes set.
  */
 public final class Importers {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Importers.class);
     public static final List<String> FASHION_MNIST = List.of("T-shirt_top", "Trouser", "Pullover", "Dress", "Coat",
             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot");
     public static final List<String> DIGITS = List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9");
@@ -51,6 +52,15 @@ public final class Importers {
      */
     public static Map<String, Integer> importIdx(Path dir, Path out, List<String> names, int limitPerClass,
                                                  IntConsumer progress) throws IOException {
+        return importIdx(dir, out, names, limitPerClass, false, progress);
+    }
+
+    /**
+     * As {@link #importIdx(Path, Path, List, int, IntConsumer)}; a truncated image file keeps its complete images
+     * with a warning, or fails when {@code strict}.
+     */
+    public static Map<String, Integer> importIdx(Path dir, Path out, List<String> names, int limitPerClass,
+                                                 boolean strict, IntConsumer progress) throws IOException {
         Map<String, Integer> written = new LinkedHashMap<>();
         for (String[] split : new String[][]{{"train", "train"}, {"t10k", "test"}}) {
             Path images = find(dir, split[0] + "-images-idx3-ubyte");
@@ -62,7 +72,8 @@ public final class Importers {
                 throw new DataException(dir + ": found only one of " + split[0] + "-images-idx3-ubyte and "
                         + split[0] + "-labels-idx1-ubyte; both are needed");
             }
-            written.put(split[1], writeIdx(images, labels, out.resolve(split[1]), names, limitPerClass, progress));
+            written.put(split[1], writeIdx(images, labels, out.resolve(split[1]), names, limitPerClass, strict,
+                    progress));
         }
         if (written.isEmpty()) {
             throw new DataException(dir + ": no IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz]"
@@ -91,7 +102,7 @@ public final class Importers {
     }
 
     static int writeIdx(Path imagesFile, Path labelsFile, Path out, List<String> names, int limitPerClass,
-                        IntConsumer progress) throws IOException {
+                        boolean strict, IntConsumer progress) throws IOException {
         try (DataInputStream im = new DataInputStream(open(imagesFile));
              DataInputStream lb = new DataInputStream(open(labelsFile))) {
             int magicI = im.readInt();
@@ -118,7 +129,13 @@ public final class Importers {
                 try {
                     im.readFully(px);
                 } catch (EOFException e) {
-                    throw new DataException(imagesFile + ": truncated after " + i + " of " + n + " images", e);
+                    if (strict) {
+                        throw new DataException(imagesFile + ": truncated after " + i + " of " + n
+                                + " images; re-download the file, or import without --strict to keep the " + i
+                                + " complete ones", e);
+                    }
+                    LOG.warn("{}: truncated after {} of {} images; imported the {} complete ones", imagesFile, i, n, i);
+                    break;
                 }
                 int label = lb.readUnsignedByte();
                 if (label >= names.size()) {

@@ -310,6 +310,14 @@ class PipelineTest {
         assertEquals(3, first.getRaster().getSample(1, 1, 0));
         assertTrue(Files.exists(out.resolve("test/Ankle_boot/00001.png")));
         assertEquals(Map.of("train", 2, "test", 2), Importers.importIdx(dir, dir.resolve("lim"), Importers.DIGITS, 1, null));
+        // a truncated image file (last image cut short) keeps the complete images, or fails with strict
+        byte[] cut = java.util.Arrays.copyOf(images, images.length - 2);
+        Files.write(dir.resolve("train-images-idx3-ubyte"), cut);
+        Files.delete(dir.resolve("t10k-images-idx3-ubyte.gz"));
+        Files.delete(dir.resolve("t10k-labels-idx1-ubyte.gz"));
+        assertEquals(Map.of("train", 2), Importers.importIdx(dir, dir.resolve("cut"), Importers.DIGITS, 0, null));
+        assertThrows(DataException.class, () -> Importers.importIdx(dir, dir.resolve("cut2"), Importers.DIGITS, 0,
+                true, null));
         Files.write(dir.resolve("train-images-idx3-ubyte"), new byte[]{1, 2, 3, 4, 5, 6, 7, 8});
         assertThrows(DataException.class, () -> Importers.importIdx(dir, dir.resolve("bad"), Importers.DIGITS, 0, null));
     }
