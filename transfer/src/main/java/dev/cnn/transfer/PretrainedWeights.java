@@ -1,0 +1,407 @@
+package dev.cnn.transfer;
+
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.util.ModelSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.net.ConnectException;
+import java.net.HttpURLConnection;
+import java.net.URI;
+import java.net.URLConnection;
+import java.net.UnknownHostException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Downloads and caches pretrained model files (DL4J zoo {@code .zip}s, loadable with {@link #load(Path)}).
+ *
+ * <p>Where from: {@code <base URL><file name>}; the base URL is the system property {@value #URL_PROPERTY}, else
+ * the environment variable {@value #URL_ENV}, else {@value #DEFAULT_BASE_URL} (where DL4J 1.0.0-M2.1's zoo fetches
+ * its models: {@code DL4JResources} base {@code https://dl4jdata.blob.core.windows.net/} + {@code models/...}).
+ * Where to: the directory in system property {@value #CACHE_PROPERTY}, else {@value #CACHE_ENV}, else
+ * {@code ~/.cnn/weights}.
+ *
+ * <p>A file is downloaded to a temporary file in the cache directory, its checksum verified, then atomically renamed
+ * into place, so the cache never holds a partial or corrupt file under the final name. A cached file is verified
+ * again on use and fetched anew if it does not match. Transient failures (connection refused or reset, timeouts,
+ * truncated transfers, HTTP 5xx/408/429) are retried with exponential back-off; HTTP 4xx, unknown hosts and
+ * checksum mismatches fail at once. Failures are {@link WeightsDownloadException}s whose one-line message names the
+ * URL and says to use {@code --weights FILE} offline.
+ *
+ * <p>Instances are immutable; the {@code with...} methods return changed copies.
+ */
+public final class PretrainedWeights {
+    private static final Logger log = LoggerFactory.getLogger(PretrainedWeights.class);
+
+    public static final String URL_PROPERTY = "cnn.weights.url";
+    public static final String URL_ENV = "CNN_WEIGHTS_URL";
+    public static final String CACHE_PROPERTY = "cnn.cache.dir";
+    public static final String CACHE_ENV = "CNN_CACHE_DIR";
+    public static final String DEFAULT_BASE_URL = "https://dl4jdata.blob.core.windows.net/models/";
+
+    /** Called as bytes arrive; {@code total} is -1 when the server does not say. */
+    @FunctionalInterface
+    public interface Progress {
+        void update(long done, long total);
+
+        Progress NONE = (d, t) -> {
+        };
+    }
+
+    /**
+     * What a pretrained network expects as input, as plain fields.
+     *
+     * @param height       input height in pixels
+     * @param width        input width in pixels
+     * @param channels     input channels
+     * @param channelOrder colour order of the channels, e.g. {@code BGR}
+     * @param mean         per-channel value subtracted, in {@code channelOrder} order (pixel scale 0..255)
+     * @param scale        multiplier applied after mean subtraction (1 = raw 0..255 values minus mean)
+     * @param layout       array layout, {@code NCHW} or {@code NHWC}
+     */
+    public record Preprocessing(int height, int width, int channels, String channelOrder, List<Double> mean,
+                                double scale, String layout) {
+        public Preprocessing {
+            mean = List.copyOf(mean);
+        }
+
+        /** Caffe/VGG style (Keras {@code preprocess_input} "caffe" mode), as DL4J's VGG16ImagePreProcessor. */
+        public static Preprocessing vgg(int size) {
+            return new Preprocessing(size, size, 3, "BGR", List.of(103.939, 116.779, 123.68), 1.0, "NCHW");
+        }
+    }
+
+    /**
+     * A known pretrained file.
+     *
+     * @param name          registry name, {@code model:dataset}
+     * @param fileName      file name under the base URL and in the cache
+     * @param checksum      expected checksum
+     * @param preprocessing the input the network expects
+     * @param numClasses    classes of its original classifier
+     * @param description   one line for listings
+     */
+    public record Entry(String name, String fileName, WeightsChecksum checksum, Preprocessing preprocessing,
+                        int numClasses, String description) {
+    }
+
+    private static final Map<String, Entry> REGISTRY = new LinkedHashMap<>();
+
+    static {
+        // File names and Adler-32 values as in DL4J 1.0.0-M2.1's zoo (VGG16.java / ResNet50.java pretrainedUrl and
+        // pretrainedChecksum for PretrainedType.IMAGENET). Both were converted from Keras applications, whose
+        // "caffe" preprocessing is BGR with the ImageNet mean subtracted, no scaling.
+        register(new Entry("vgg16:imagenet", "vgg16_dl4j_inference.zip", WeightsChecksum.adler32(3501732770L),
+                Preprocessing.vgg(224), 1000, "VGG-16, ImageNet (from Keras), ~530 MB"));
+        register(new Entry("resnet50:imagenet", "resnet50_dl4j_inference.v3.zip",
+                WeightsChecksum.adler32(3914447815L), Preprocessing.vgg(224), 1000,
+                "ResNet-50, ImageNet (from Keras), ~100 MB"));
+    }
+
+    private static void register(Entry e) {
+        REGISTRY.put(e.name(), e);
+    }
+
+    /** The known pretrained entries, by name. */
+    public static Map<String, Entry> registry() {
+        return java.util.Collections.unmodifiableMap(REGISTRY);
+    }
+
+    /** A registry entry; the name is case-insensitive and {@code :imagenet} may be left out. */
+    public static Optional<Entry> find(String name) {
+        if (name == null) {
+            return Optional.empty();
+        }
+        String n = name.trim().toLowerCase(Locale.ROOT);
+        Entry e = REGISTRY.get(n);
+        if (e == null && !n.contains(":")) {
+            e = REGISTRY.get(n + ":imagenet");
+        }
+        return Optional.ofNullable(e);
+    }
+
+    private final URI baseUrl;
+    private final Path cacheDir;
+    private final int attempts;
+    private final Duration baseDelay;
+    private final Duration maxDelay;
+    private final Duration connectTimeout;
+    private final Duration readTimeout;
+    private final Progress progress;
+
+    private PretrainedWeights(URI baseUrl, Path cacheDir, int attempts, Duration baseDelay, Duration maxDelay,
+                              Duration connectTimeout, Duration readTimeout, Progress progress) {
+        this.baseUrl = withSlash(baseUrl);
+        this.cacheDir = cacheDir;
+        this.attempts = attempts;
+        this.baseDelay = baseDelay;
+        this.maxDelay = maxDelay;
+        this.connectTimeout = connectTimeout;
+        this.readTimeout = readTimeout;
+        this.progress = progress;
+    }
+
+    /**
+     * Settings from system properties / environment (see class doc): 4 attempts, back-off 1 s doubling to at most
+     * 30 s, 15 s connect and 60 s read timeouts, no progress output.
+     */
+    public static PretrainedWeights fromEnvironment() {
+        String url = firstNonBlank(System.getProperty(URL_PROPERTY), System.getenv(URL_ENV), DEFAULT_BASE_URL);
+        String dir = firstNonBlank(System.getProperty(CACHE_PROPERTY), System.getenv(CACHE_ENV),
+                Path.of(System.getProperty("user.home"), ".cnn", "weights").toString());
+        return new PretrainedWeights(URI.create(url), Path.of(dir), 4, Duration.ofSeconds(1), Duration.ofSeconds(30),
+                Duration.ofSeconds(15), Duration.ofSeconds(60), Progress.NONE);
+    }
+
+    public PretrainedWeights withBaseUrl(URI url) {
+        return new PretrainedWeights(url, cacheDir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
+                progress);
+    }
+
+    public PretrainedWeights withCacheDir(Path dir) {
+        return new PretrainedWeights(baseUrl, dir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
+                progress);
+    }
+
+    /** Tries at most {@code attempts} times, waiting baseDelay, 2 x baseDelay, ... (at most maxDelay) in between. */
+    public PretrainedWeights withRetries(int attempts, Duration baseDelay, Duration maxDelay) {
+        if (attempts < 1) {
+            throw new IllegalArgumentException("attempts must be >= 1, got " + attempts);
+        }
+        return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
+                progress);
+    }
+
+    public PretrainedWeights withTimeouts(Duration connect, Duration read) {
+        return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connect, read, progress);
+    }
+
+    public PretrainedWeights withProgress(Progress p) {
+        return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
+                p == null ? Progress.NONE : p);
+    }
+
+    public URI baseUrl() {
+        return baseUrl;
+    }
+
+    public Path cacheDir() {
+        return cacheDir;
+    }
+
+    /** Where an entry is downloaded from. */
+    public URI urlOf(Entry e) {
+        return baseUrl.resolve(e.fileName());
+    }
+
+    /** Where an entry is cached (whether or not it is there yet). */
+    public Path cachedPath(Entry e) {
+        return cacheDir.resolve(e.fileName());
+    }
+
+    /** The cached file of a registry entry, downloading it first if needed. */
+    public Path fetch(String name) throws IOException {
+        Entry e = find(name).orElseThrow(() -> new IllegalArgumentException("unknown pretrained weights '" + name
+                + "'; known: " + REGISTRY.keySet()));
+        return fetch(e);
+    }
+
+    public Path fetch(Entry e) throws IOException {
+        return fetch(urlOf(e), e.fileName(), e.checksum());
+    }
+
+    /**
+     * The file {@code fileName} in the cache directory, downloaded from {@code url} unless a copy matching
+     * {@code checksum} is already there. A null checksum skips verification.
+     */
+    public Path fetch(URI url, String fileName, WeightsChecksum checksum) throws IOException {
+        if (fileName.contains("/") || fileName.contains("\\") || fileName.startsWith(".")) {
+            throw new IllegalArgumentException("bad cache file name: " + fileName);
+        }
+        Path target = cacheDir.resolve(fileName);
+        if (Files.isRegularFile(target)) {
+            if (checksum == null || checksum.matches(target)) {
+                log.debug("using cached {}", target);
+                return target;
+            }
+            log.warn("cached {} does not match {}; downloading it again", target, checksum);
+            Files.deleteIfExists(target);
+        }
+        try {
+            Files.createDirectories(cacheDir);
+        } catch (IOException ex) {
+            throw new WeightsDownloadException(url, "cannot create cache directory " + cacheDir + " (" + ex + ")",
+                    ex);
+        }
+        WeightsDownloadException last = null;
+        for (int attempt = 1; attempt <= attempts; attempt++) {
+            if (attempt > 1) {
+                sleep(delay(attempt - 1));
+            }
+            try {
+                downloadOnce(url, target, checksum);
+                return target;
+            } catch (WeightsDownloadException ex) {
+                last = ex;
+                if (!ex.retryable()) {
+                    throw ex;
+                }
+                if (attempt < attempts) {
+                    log.warn("download of {} failed (attempt {}/{}), retrying: {}", url, attempt, attempts,
+                            ex.reason());
+                }
+            }
+        }
+        throw new WeightsDownloadException(url, last.reason() + " (after " + attempts + " attempts)", last);
+    }
+
+    /** Loads a DL4J model file (a zoo {@code .zip} or a ModelSerializer file) as a graph, without updater state. */
+    public static ComputationGraph load(Path file) throws IOException {
+        return ModelSerializer.restoreComputationGraph(file.toFile(), false);
+    }
+
+    // ------------------------------------------------------------------------------------------------ internals
+
+    private Duration delay(int retry) {
+        long ms = baseDelay.toMillis();
+        for (int i = 1; i < retry && ms < maxDelay.toMillis(); i++) {
+            ms *= 2;
+        }
+        return Duration.ofMillis(Math.min(ms, maxDelay.toMillis()));
+    }
+
+    private static void sleep(Duration d) throws InterruptedIOException {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting to retry a download");
+        }
+    }
+
+    private void downloadOnce(URI url, Path target, WeightsChecksum checksum) throws WeightsDownloadException {
+        Path tmp = null;
+        HttpURLConnection conn = null;
+        try {
+            conn = connect(url);
+            long total = conn.getContentLengthLong();
+            tmp = Files.createTempFile(cacheDir, target.getFileName() + ".", ".part");
+            long done = 0;
+            progress.update(0, total);
+            byte[] buf = new byte[1 << 16];
+            try (InputStream in = conn.getInputStream(); OutputStream out = Files.newOutputStream(tmp)) {
+                for (int n; (n = in.read(buf)) >= 0; ) {
+                    out.write(buf, 0, n);
+                    done += n;
+                    progress.update(done, total);
+                }
+            }
+            if (total >= 0 && done != total) {
+                throw new WeightsDownloadException(url, "transfer ended after " + done + " of " + total + " bytes",
+                        null, true);
+            }
+            if (checksum != null) {
+                WeightsChecksum got = checksum.of(tmp);
+                if (!got.equals(checksum)) {
+                    throw new WeightsDownloadException(url, "checksum mismatch: expected " + checksum + ", got "
+                            + got, null, false);
+                }
+            }
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+            tmp = null;
+        } catch (WeightsDownloadException e) {
+            throw e;
+        } catch (UnknownHostException e) {
+            throw new WeightsDownloadException(url, "unknown host " + e.getMessage(), e, false);
+        } catch (ConnectException e) {
+            throw new WeightsDownloadException(url, "cannot connect (" + describe(e) + ")", e, true);
+        } catch (IOException e) {
+            throw new WeightsDownloadException(url, describe(e), e, true);
+        } finally {
+            if (conn != null) {
+                conn.disconnect();
+            }
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException e) {
+                    log.warn("could not delete temporary file {}: {}", tmp, e.toString());
+                }
+            }
+        }
+    }
+
+    /** Opens a GET connection with a 2xx response, following up to 5 redirects (including http to https). */
+    private HttpURLConnection connect(URI url) throws IOException {
+        URI u = url;
+        for (int hop = 0; hop <= 5; hop++) {
+            URLConnection uc = u.toURL().openConnection();
+            if (!(uc instanceof HttpURLConnection c)) {
+                throw new WeightsDownloadException(url, "not an http(s) URL", null, false);
+            }
+            c.setInstanceFollowRedirects(false);
+            c.setConnectTimeout((int) connectTimeout.toMillis());
+            c.setReadTimeout((int) readTimeout.toMillis());
+            c.setRequestProperty("User-Agent", "cnn-transfer");
+            c.setRequestProperty("Accept-Encoding", "identity");
+            int code = c.getResponseCode();
+            if (code >= 200 && code < 300) {
+                return c;
+            }
+            if (code == 301 || code == 302 || code == 303 || code == 307 || code == 308) {
+                String loc = c.getHeaderField("Location");
+                c.disconnect();
+                if (loc == null) {
+                    throw new WeightsDownloadException(url, "HTTP " + code + " without Location", null, false);
+                }
+                u = u.resolve(loc);
+                continue;
+            }
+            c.disconnect();
+            boolean retry = code >= 500 || code == 408 || code == 429;
+            String msg = "HTTP " + code + (c.getResponseMessage() != null ? " " + c.getResponseMessage() : "")
+                    + (u.equals(url) ? "" : " from " + u);
+            throw new WeightsDownloadException(url, msg, null, retry);
+        }
+        throw new WeightsDownloadException(url, "too many redirects", null, false);
+    }
+
+    private static String describe(Throwable e) {
+        String m = e.getMessage();
+        if (m == null || m.isBlank()) {
+            return e.getClass().getSimpleName();
+        }
+        return e.getClass().getSimpleName() + ": " + m.replace('\n', ' ').replace('\r', ' ');
+    }
+
+    private static String firstNonBlank(String... s) {
+        for (String x : s) {
+            if (x != null && !x.isBlank()) {
+                return x.trim();
+            }
+        }
+        return null;
+    }
+
+    private static URI withSlash(URI u) {
+        String s = u.toString();
+        return s.endsWith("/") ? u : URI.create(s + "/");
+    }
+}

@@ -1,0 +1,283 @@
+package dev.cnn.transfer;
+
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.graph.FrozenVertex;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.misc.FrozenLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.schedule.ScheduleType;
+import org.nd4j.linalg.schedule.StepSchedule;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static dev.cnn.transfer.TinyNets.assertSameParams;
+import static dev.cnn.transfer.TinyNets.param;
+import static dev.cnn.transfer.TinyNets.sameBits;
+import static dev.cnn.transfer.TinyNets.snapshot;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class GraphSurgeryTest {
+
+    private static final List<DataSet> DATA = TinyNets.data(3, 8, 7);
+
+    /** Fits each batch once. */
+    private static void fit(ComputationGraph g) {
+        for (DataSet d : DATA) {
+            g.fit(d);
+        }
+    }
+
+    /** The input graph is untouched: same configuration JSON and bit-identical parameters. */
+    private record Untouched(ComputationGraph g, String json, Map<String, float[]> params) {
+        static Untouched of(ComputationGraph g) {
+            return new Untouched(g, g.getConfiguration().toJson(), snapshot(g));
+        }
+
+        void check() {
+            assertEquals(json, g.getConfiguration().toJson(), "input configuration was modified");
+            assertSameParams(params, snapshot(g), null);
+        }
+    }
+
+    @Test
+    void listsLayersInTopologicalOrderAndDefaultCut() {
+        ComputationGraph g = TinyNets.convBnDropout(1);
+        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop", "fc", "out"), GraphSurgery.layerNames(g));
+        assertEquals(List.of(), GraphSurgery.frozenLayers(g));
+        LayerInfo bn = GraphSurgery.layers(g).get(1);
+        assertEquals("BatchNormalization", bn.type());
+        assertEquals(16, bn.numParams()); // gamma, beta, mean, var x 4 channels
+        assertEquals(List.of("conv1"), bn.inputs());
+        assertEquals("fc", GraphSurgery.defaultCut(g));
+        assertEquals("fc2", GraphSurgery.defaultCut(TinyNets.zooStyle()));
+        assertEquals("fc", GraphSurgery.defaultCut(TinyNets.withLossLayer()));
+        assertEquals(Set.of("conv1", "bn1", "relu1"), GraphSurgery.ancestors(g, "pool"));
+        assertEquals(Set.of("fc", "out"), GraphSurgery.descendants(g, "drop"));
+    }
+
+    @Test
+    void freezeUpToFreezesTheCutAndItsAncestors() {
+        ComputationGraph g = TinyNets.convBnDropout(1);
+        Untouched in = Untouched.of(g);
+        ComputationGraph f = GraphSurgery.freezeUpTo(g, "drop");
+        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop"), GraphSurgery.frozenLayers(f));
+        assertSameParams(in.params(), snapshot(f), null);
+        in.check();
+
+        // Branches: only what the cut depends on is frozen; non-layer vertices become FrozenVertex.
+        ComputationGraph b = TinyNets.branches(2);
+        ComputationGraph fb = GraphSurgery.freezeUpTo(b, "a");
+        assertEquals(List.of("a"), GraphSurgery.frozenLayers(fb));
+        ComputationGraph fm = GraphSurgery.freezeUpTo(b, "merge");
+        assertEquals(Set.of("a", "b", "merge"), Set.copyOf(GraphSurgery.frozenLayers(fm)));
+        assertInstanceOf(FrozenVertex.class, fm.getConfiguration().getVertices().get("merge"));
+
+        assertThrows(IllegalArgumentException.class, () -> GraphSurgery.freezeUpTo(g, "out"));
+        assertThrows(IllegalArgumentException.class, () -> GraphSurgery.freezeUpTo(g, "nope"));
+    }
+
+    @Test
+    void frozenLayersRunInInferenceModeEvenWhenTraining() {
+        ComputationGraph g = TinyNets.convBnDropout(1);
+        INDArray x = DATA.get(0).getFeatures();
+        // Sanity: trainable BN (batch statistics) and dropout make training-mode activations differ.
+        INDArray trainAct = g.feedForward(x, true).get("drop");
+        INDArray testAct = g.feedForward(x, false).get("drop");
+        assertFalse(trainAct.equalsWithEps(testAct, 1e-4));
+
+        ComputationGraph f = GraphSurgery.freezeUpTo(g, "drop");
+        INDArray frozenTrain = f.feedForward(x, true).get("drop");
+        INDArray frozenTest = f.feedForward(x, false).get("drop");
+        assertArrayEquals(frozenTest.dup().data().asFloat(), frozenTrain.dup().data().asFloat());
+        assertArrayEquals(testAct.dup().data().asFloat(), frozenTest.dup().data().asFloat());
+    }
+
+    @Test
+    void freezeAndTrainLeavesFrozenParamsBitForBitAndChangesTheHead() {
+        ComputationGraph f = GraphSurgery.freezeUpTo(TinyNets.convBnDropout(1), "drop");
+        Map<String, float[]> before = snapshot(f);
+        fit(f);
+        Map<String, float[]> after = snapshot(f);
+        assertSameParams(before, after, "conv1");
+        assertSameParams(before, after, "bn1"); // gamma, beta and running mean/var
+        assertFalse(sameBits(before.get("fc/W"), after.get("fc/W")), "fc did not train");
+        assertFalse(sameBits(before.get("out/W"), after.get("out/W")), "out did not train");
+    }
+
+    @Test
+    void unfreezeRestoresIdenticalTrainableWeights() {
+        ComputationGraph f = GraphSurgery.freezeUpTo(TinyNets.convBnDropout(1), "drop");
+        fit(f);
+        Untouched in = Untouched.of(f);
+        ComputationGraph u = GraphSurgery.unfreeze(f);
+        in.check();
+        assertEquals(List.of(), GraphSurgery.frozenLayers(u));
+        assertArrayEquals(f.params().dup().data().asFloat(), u.params().dup().data().asFloat());
+        assertSameParams(in.params(), snapshot(u), null);
+        for (var v : u.getConfiguration().getVertices().values()) {
+            assertFalse(((LayerVertex) v).getLayerConf().getLayer() instanceof FrozenLayer);
+        }
+        // Same updater config as the original layers had.
+        IUpdater upd = ((BaseLayer) ((LayerVertex) u.getConfiguration().getVertices().get("conv1"))
+                .getLayerConf().getLayer()).getIUpdater();
+        assertEquals(new Adam(1e-2), upd);
+
+        Map<String, float[]> before = snapshot(u);
+        fit(u);
+        Map<String, float[]> after = snapshot(u);
+        assertFalse(sameBits(before.get("conv1/W"), after.get("conv1/W")), "conv1 not trainable after unfreeze");
+        assertFalse(sameBits(before.get("bn1/gamma"), after.get("bn1/gamma")), "bn1 not trainable after unfreeze");
+        assertFalse(sameBits(before.get("bn1/mean"), after.get("bn1/mean")), "bn1 statistics not updated");
+    }
+
+    @Test
+    void unfreezeFromSplitsAtTheLayer() {
+        ComputationGraph f = GraphSurgery.freezeUpTo(TinyNets.convBnDropout(1), "drop");
+        Untouched in = Untouched.of(f);
+        ComputationGraph u = GraphSurgery.unfreezeFrom(f, "bn1");
+        in.check();
+        assertEquals(List.of("conv1"), GraphSurgery.frozenLayers(u));
+        assertSameParams(in.params(), snapshot(u), null);
+        Map<String, float[]> before = snapshot(u);
+        fit(u);
+        Map<String, float[]> after = snapshot(u);
+        assertSameParams(before, after, "conv1");
+        assertFalse(sameBits(before.get("bn1/gamma"), after.get("bn1/gamma")));
+        assertFalse(sameBits(before.get("fc/W"), after.get("fc/W")));
+
+        // Vertices: unfreezing from a branch layer unwraps the merge vertex too.
+        ComputationGraph fm = GraphSurgery.freezeUpTo(TinyNets.branches(2), "merge");
+        assertEquals(List.of("b"), GraphSurgery.frozenLayers(GraphSurgery.unfreezeFrom(fm, "a")));
+    }
+
+    @Test
+    void replaceHeadOnConvCutAddsGlobalPoolingAndNewClassCount() {
+        ComputationGraph g = TinyNets.convBnDropout(1);
+        Untouched in = Untouched.of(g);
+        ComputationGraph h = GraphSurgery.replaceHead(g, "pool", 5);
+        in.check();
+        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "head_pool", "head"), GraphSurgery.layerNames(h));
+        assertEquals("GlobalPoolingLayer", GraphSurgery.layers(h).get(4).type());
+        assertEquals(List.of("head"), h.getConfiguration().getNetworkOutputs());
+        INDArray out = h.outputSingle(DATA.get(0).getFeatures());
+        assertArrayEquals(new long[]{8, 5}, out.shape());
+        Map<String, float[]> p = snapshot(h);
+        for (String l : List.of("conv1", "bn1")) {
+            assertSameParams(in.params(), p, l);
+        }
+        // Seeded: same seed, same head; another seed, another head.
+        ComputationGraph h2 = GraphSurgery.replaceHead(g, "pool", 5);
+        assertArrayEquals(param(h, "head", "W"), param(h2, "head", "W"));
+        ComputationGraph h3 = GraphSurgery.replaceHead(g, "pool", HeadSpec.of(5).withSeed(99));
+        assertFalse(sameBits(param(h, "head", "W"), param(h3, "head", "W")));
+        // The configuration's seed is not changed by the head seed.
+        assertEquals(g.getConfiguration().getDefaultConfiguration().getSeed(),
+                h3.getConfiguration().getDefaultConfiguration().getSeed());
+        // Trains, and survives a JSON round trip.
+        h.fit(new DataSet(DATA.get(0).getFeatures(), TinyNets.labels(8, 5)));
+        assertEquals(h.getConfiguration(), ComputationGraphConfiguration.fromJson(h.getConfiguration().toJson()));
+    }
+
+    @Test
+    void replaceHeadOnDenseCutAndOnFrozenGraph() {
+        ComputationGraph g = TinyNets.convBnDropout(1);
+        ComputationGraph h = GraphSurgery.replaceHead(g, "fc", HeadSpec.of(7).withHidden(6, 0.25)
+                .withInputTypes(InputType.convolutional(16, 16, 3)));
+        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop", "fc", "head_fc", "head"),
+                GraphSurgery.layerNames(h));
+        assertArrayEquals(new long[]{8, 7}, h.outputSingle(DATA.get(0).getFeatures()).shape());
+
+        // Frozen base stays frozen; only the new head trains.
+        ComputationGraph f = GraphSurgery.replaceHead(GraphSurgery.freezeUpTo(g, "drop"), "drop", 4);
+        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop"), GraphSurgery.frozenLayers(f));
+        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop", "head_pool", "head"), GraphSurgery.layerNames(f));
+        Map<String, float[]> before = snapshot(f);
+        f.fit(new DataSet(DATA.get(0).getFeatures(), TinyNets.labels(8, 4)));
+        Map<String, float[]> after = snapshot(f);
+        assertSameParams(before, after, "conv1");
+        assertSameParams(before, after, "bn1");
+        assertFalse(sameBits(before.get("head/W"), after.get("head/W")));
+
+        assertThrows(IllegalArgumentException.class, () -> GraphSurgery.replaceHead(g, "out", 3));
+        // Zoo-style dense head is replaced too.
+        ComputationGraph z = GraphSurgery.replaceHead(TinyNets.zooStyle(), "fc2", 2);
+        assertEquals(List.of("fc1", "fc2", "head"), GraphSurgery.layerNames(z));
+    }
+
+    @Test
+    void discriminativeLearningRatesKeepUpdaterType() {
+        ComputationGraph g = TinyNets.convBnDropout(1);
+        Untouched in = Untouched.of(g);
+        ComputationGraph d = GraphSurgery.withLearningRates(g, 0.0, 0.05, List.of("fc", "out"));
+        in.check();
+        assertEquals(0.0, GraphSurgery.learningRate(d, "conv1"));
+        assertEquals(0.05, GraphSurgery.learningRate(d, "out"));
+        IUpdater u = ((BaseLayer) ((LayerVertex) d.getConfiguration().getVertices().get("conv1")).getLayerConf()
+                .getLayer()).getIUpdater();
+        assertInstanceOf(Adam.class, u);
+        assertEquals(new Adam(1e-2).getBeta2(), ((Adam) u).getBeta2());
+        assertSameParams(in.params(), snapshot(d), null);
+
+        // Base rate 0: base weights do not move, the head does. (DL4J's native Adam step with lr 0 still moves
+        // weights by about one float ulp, so this is a tolerance check; FrozenLayer is the bit-exact freeze.)
+        Map<String, float[]> before = snapshot(d);
+        fit(d);
+        Map<String, float[]> after = snapshot(d);
+        assertTrue(maxDiff(before.get("conv1/W"), after.get("conv1/W")) < 1e-6);
+        assertTrue(maxDiff(before.get("bn1/gamma"), after.get("bn1/gamma")) < 1e-6);
+        assertTrue(maxDiff(before.get("fc/W"), after.get("fc/W")) > 1e-3);
+    }
+
+    private static double maxDiff(float[] a, float[] b) {
+        double m = 0;
+        for (int i = 0; i < a.length; i++) {
+            m = Math.max(m, Math.abs(a[i] - b[i]));
+        }
+        return m;
+    }
+
+    @Test
+    void scaledRatesKeepTheSchedule() {
+        IUpdater stepped = new Adam(new StepSchedule(ScheduleType.ITERATION, 0.01, 0.5, 10));
+        ComputationGraph g = TinyNets.convBnDropout(1, stepped);
+        ComputationGraph s = GraphSurgery.scaleLearningRates(g, Map.of("conv1", 0.1, "bn1", 0.1));
+        IUpdater u = ((BaseLayer) ((LayerVertex) s.getConfiguration().getVertices().get("conv1")).getLayerConf()
+                .getLayer()).getIUpdater();
+        assertInstanceOf(Adam.class, u);
+        assertEquals(0.1 * 0.01 * 0.25, u.getLearningRate(20, 0), 1e-12);
+        IUpdater head = ((BaseLayer) ((LayerVertex) s.getConfiguration().getVertices().get("out")).getLayerConf()
+                .getLayer()).getIUpdater();
+        assertEquals(0.01 * 0.25, head.getLearningRate(20, 0), 1e-12);
+        // The scaled schedule is saved with the configuration.
+        ComputationGraphConfiguration back = ComputationGraphConfiguration.fromJson(s.getConfiguration().toJson());
+        IUpdater u2 = ((BaseLayer) ((LayerVertex) back.getVertices().get("conv1")).getLayerConf().getLayer())
+                .getIUpdater();
+        assertEquals(0.1 * 0.01 * 0.25, u2.getLearningRate(20, 0), 1e-12);
+        assertNotEquals(GraphSurgery.learningRate(s, "conv1"), GraphSurgery.learningRate(s, "out"));
+        fit(s);
+    }
+
+    @Test
+    void unknownLayerNamesFailClearly() {
+        ComputationGraph g = TinyNets.convBnDropout(1);
+        var e = assertThrows(IllegalArgumentException.class, () -> GraphSurgery.unfreezeFrom(g, "conv9"));
+        assertTrue(e.getMessage().contains("conv9"));
+        var e2 = assertThrows(IllegalArgumentException.class, () -> GraphSurgery.freezeUpTo(g, "in"));
+        assertTrue(e2.getMessage().contains("network input"));
+    }
+}
