@@ -55,19 +55,23 @@ final class DataCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            Progress bar = new Progress(err(), "import", 0, "img");
+            boolean tty = Progress.isTerminal();
             Map<String, Integer> n = data(() -> switch (kind.toLowerCase()) {
                 case "idx" -> Importers.importIdx(dir, out, Importers.names(names), limit, strict, i -> {
-                    if (i % 1000 == 0) {
+                    if (tty && i % 1000 == 0) {
                         err().printf("\rimported %d images ", i);
+                        err().flush();
+                    } else if (!tty && i % 20000 == 0) {
+                        err().printf("imported %d images%n", i);
                         err().flush();
                     }
                 });
                 case "cifar10", "cifar-10" -> Importers.importCifar10(dir, out, limit, null);
                 default -> throw new IllegalArgumentException("unknown format '" + kind + "': use idx or cifar10");
             });
-            bar.close();
-            err().println();
+            if (tty) {
+                err().println();
+            }
             out().println("wrote " + n + " to " + out);
             return ExitCodes.OK;
         }

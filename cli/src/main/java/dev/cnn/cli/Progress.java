@@ -17,7 +17,12 @@ final class Progress {
     private boolean open;
 
     Progress(PrintWriter err, String label, long total, String unit) {
-        this(err, label, total, unit, System.console() != null && System.getenv("CI") == null);
+        this(err, label, total, unit, isTerminal());
+    }
+
+    /** Whether progress may redraw one line (an interactive terminal, not CI). */
+    static boolean isTerminal() {
+        return System.console() != null && System.getenv("CI") == null;
     }
 
     Progress(PrintWriter err, String label, long total, String unit, boolean tty) {

@@ -135,7 +135,7 @@ public final class TrainJob {
         return n;
     }
 
-    static DataSource open(String spec, double valSplit, long seed, boolean strict) {
+    public static DataSource open(String spec, double valSplit, long seed, boolean strict) {
         try {
             DataSource src = DataSource.open(spec, DataSource.Options.defaults().withValSplit(valSplit)
                     .withSeed(seed).withStrict(strict));
@@ -151,7 +151,7 @@ public final class TrainJob {
         }
     }
 
-    static Augmentation parseAug(String spec) {
+    public static Augmentation parseAug(String spec) {
         try {
             return Augmentation.parse(spec);
         } catch (IllegalArgumentException e) {
@@ -195,7 +195,7 @@ public final class TrainJob {
     }
 
     /** Writes {@code <stem>.history.csv} and {@code .json} next to the model, atomically. */
-    static Path writeHistory(Path output, List<Trainer.EpochStats> history) {
+    public static Path writeHistory(Path output, List<Trainer.EpochStats> history) {
         String name = output.getFileName().toString();
         String stem = name.endsWith(".zip") ? name.substring(0, name.length() - 4) : name;
         Path csv = output.toAbsolutePath().resolveSibling(stem + ".history.csv");

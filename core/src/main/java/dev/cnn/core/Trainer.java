@@ -77,10 +77,20 @@ public final class Trainer {
     private final TrainConfig config;
     private final Listener listener;
     private final AtomicBoolean stopRequested = new AtomicBoolean();
+    private java.util.function.UnaryOperator<ComputationGraph> export = g -> g;
 
     public Trainer(TrainConfig config, Listener listener) {
         this.config = config;
         this.listener = listener == null ? new Listener() { } : listener;
+    }
+
+    /**
+     * What is written to checkpoints and the output file, and returned, for the trained network: by default the
+     * network itself. Feature-cached transfer learning trains a head-only graph and exports the full network.
+     */
+    public Trainer exportWith(java.util.function.UnaryOperator<ComputationGraph> f) {
+        this.export = java.util.Objects.requireNonNull(f);
+        return this;
     }
 
     /** Asks the loop to stop after the current batch and write a resumable checkpoint (thread-safe). */
@@ -159,7 +169,7 @@ public final class Trainer {
                     state.put("batch", b);
                     writeState(state, history, bestTop1, badEpochs);
                     saveQuietly(net, meta.withTraining(state), last, true);
-                    return new Result(Status.INTERRUPTED, new ModelBundle(net, meta.withTraining(Map.of())),
+                    return new Result(Status.INTERRUPTED, new ModelBundle(export.apply(net), meta.withTraining(Map.of())),
                             history, last, "interrupted at epoch " + (epoch + 1) + ", batch " + b
                             + "; resume with --resume " + last);
                 }
@@ -215,9 +225,9 @@ public final class Trainer {
             prov.put("selectedEpoch", chosen.epoch());
             prov.put("metrics", chosen.toMap());
         }
-        ModelBundle out = new ModelBundle(net, meta.withTraining(Map.of()).withProvenance(prov));
+        ModelBundle out = new ModelBundle(export.apply(net), meta.withTraining(Map.of()).withProvenance(prov));
         if (status != Status.DIVERGED || !history.isEmpty()) {
-            saveQuietly(net, out.metadata(), config.output(), false);
+            saveQuietly(out.network(), out.metadata(), config.output(), false, false);
         }
         return new Result(status, out, history, last, message);
     }
@@ -229,9 +239,14 @@ public final class Trainer {
         state.put("config", config.toMap());
     }
 
-    private static void saveQuietly(ComputationGraph net, BundleMetadata meta, Path file, boolean updater) {
+    private void saveQuietly(ComputationGraph net, BundleMetadata meta, Path file, boolean updater) {
+        saveQuietly(net, meta, file, updater, true);
+    }
+
+    private void saveQuietly(ComputationGraph net, BundleMetadata meta, Path file, boolean updater,
+                             boolean doExport) {
         try {
-            new ModelBundle(net, meta).save(file, updater);
+            new ModelBundle(doExport ? export.apply(net) : net, meta).save(file, updater);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
         }

@@ -56,12 +56,14 @@ public final class Importers {
     }
 
     /**
-     * As {@link #importIdx(Path, Path, List, int, IntConsumer)}; a truncated image file keeps its complete images
-     * with a warning, or fails when {@code strict}.
+     * As {@link #importIdx(Path, Path, List, int, IntConsumer)}. An image file that holds fewer images than its
+     * header and label file say fails when {@code strict}. Otherwise, when one image is missing and the other split is
+     * complete, the missing image is located (see {@link #locateMissing}) and the labels re-aligned; failing that, the
+     * complete images are kept with the first labels, and a warning says the alignment is unverified.
      */
     public static Map<String, Integer> importIdx(Path dir, Path out, List<String> names, int limitPerClass,
                                                  boolean strict, IntConsumer progress) throws IOException {
-        Map<String, Integer> written = new LinkedHashMap<>();
+        Map<String, IdxSplit> splits = new LinkedHashMap<>();
         for (String[] split : new String[][]{{"train", "train"}, {"t10k", "test"}}) {
             Path images = find(dir, split[0] + "-images-idx3-ubyte");
             Path labels = find(dir, split[0] + "-labels-idx1-ubyte");
@@ -72,12 +74,232 @@ public final class Importers {
                 throw new DataException(dir + ": found only one of " + split[0] + "-images-idx3-ubyte and "
                         + split[0] + "-labels-idx1-ubyte; both are needed");
             }
-            written.put(split[1], writeIdx(images, labels, out.resolve(split[1]), names, limitPerClass, strict,
-                    progress));
+            splits.put(split[1], readIdx(images, labels, names, strict));
         }
-        if (written.isEmpty()) {
+        if (splits.isEmpty()) {
             throw new DataException(dir + ": no IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz]"
                     + ", t10k-...) found");
+        }
+        for (Map.Entry<String, IdxSplit> e : splits.entrySet()) {
+            IdxSplit sp = e.getValue();
+            int missing = sp.labels.length - sp.images.length;
+            if (missing == 0) {
+                continue;
+            }
+            IdxSplit ref = splits.values().stream().filter(o -> o != sp && o.labels.length == o.images.length
+                    && o.rows == sp.rows && o.cols == sp.cols).findFirst().orElse(null);
+            Alignment a = missing == 1 && ref != null ? locateMissing(sp, ref, names.size()) : null;
+            if (a != null && a.convincing()) {
+                LOG.warn("{}: holds {} of {} images; located the missing one at index {} by comparing with the "
+                                + "complete {} split (nearest class mean agrees with {}% of the re-aligned labels, "
+                                + "{}% if the last image were the missing one); imported {} images with their labels "
+                                + "re-aligned", sp.imagesFile, sp.images.length, sp.labels.length, a.index(),
+                        ref == splits.get("test") ? "test" : "train", pct(a.agreement()), pct(a.agreementIfLast()),
+                        sp.images.length);
+                sp.dropLabel(a.index());
+            } else {
+                LOG.warn("{}: holds {} of {} images; could not tell which {} missing, so the {} complete images keep "
+                                + "the first {} labels (alignment unverified: re-download the file, or use --strict "
+                                + "to refuse it)", sp.imagesFile, sp.images.length, sp.labels.length,
+                        missing == 1 ? "one is" : "ones are", sp.images.length, sp.images.length);
+                sp.truncateLabels();
+            }
+        }
+        Map<String, Integer> written = new LinkedHashMap<>();
+        int[] done = {0};
+        for (Map.Entry<String, IdxSplit> e : splits.entrySet()) {
+            written.put(e.getKey(), writeIdx(e.getValue(), out.resolve(e.getKey()), names, limitPerClass, progress,
+                    done));
+        }
+        return written;
+    }
+
+    private static String pct(double v) {
+        return String.format(java.util.Locale.ROOT, "%.1f", 100 * v);
+    }
+
+    /** One IDX split in memory: the complete images and all labels, with the original index of each label. */
+    static final class IdxSplit {
+        final Path imagesFile;
+        final byte[][] images;
+        int[] labels;
+        int[] index;
+        final int rows;
+        final int cols;
+
+        IdxSplit(Path imagesFile, byte[][] images, int[] labels, int rows, int cols) {
+            this.imagesFile = imagesFile;
+            this.images = images;
+            this.labels = labels;
+            this.rows = rows;
+            this.cols = cols;
+            this.index = new int[labels.length];
+            for (int i = 0; i < index.length; i++) {
+                index[i] = i;
+            }
+        }
+
+        void dropLabel(int at) {
+            int[] l = new int[labels.length - 1];
+            int[] x = new int[labels.length - 1];
+            for (int i = 0, j = 0; i < labels.length; i++) {
+                if (i != at) {
+                    l[j] = labels[i];
+                    x[j++] = index[i];
+                }
+            }
+            labels = l;
+            index = x;
+        }
+
+        void truncateLabels() {
+            labels = java.util.Arrays.copyOf(labels, images.length);
+            index = java.util.Arrays.copyOf(index, images.length);
+        }
+    }
+
+    /**
+     * Where one lost image was, found from the pixels: the mean image of each class in a complete split is a weak
+     * classifier; image {@code i} of the short file matches label {@code i} before the gap and label {@code i+1}
+     * after it, so the gap is the index that maximises agreement with the labels (one pass over prefix sums).
+     *
+     * @param index           label index whose image is missing
+     * @param agreement       fraction of images whose nearest class mean equals their label with the gap there
+     * @param agreementIfLast the same if the last image were the missing one (the naive reading)
+     */
+    record Alignment(int index, double agreement, double agreementIfLast, int classes) {
+        /** Clearly better than chance and than the naive reading. */
+        boolean convincing() {
+            return agreement > 2.0 / classes && agreement > agreementIfLast + 0.1;
+        }
+    }
+
+    static Alignment locateMissing(IdxSplit sp, IdxSplit ref, int classes) {
+        int px = sp.rows * sp.cols;
+        double[][] mean = new double[classes][px];
+        int[] count = new int[classes];
+        for (int i = 0; i < ref.images.length; i++) {
+            int k = ref.labels[i];
+            count[k]++;
+            for (int j = 0; j < px; j++) {
+                mean[k][j] += ref.images[i][j] & 0xFF;
+            }
+        }
+        for (int k = 0; k < classes; k++) {
+            for (int j = 0; j < px && count[k] > 0; j++) {
+                mean[k][j] /= count[k];
+            }
+        }
+        int n = sp.images.length;
+        int[] pred = new int[n];
+        java.util.stream.IntStream.range(0, n).parallel().forEach(i -> {
+            double best = Double.MAX_VALUE;
+            for (int k = 0; k < classes; k++) {
+                if (count[k] == 0) {
+                    continue;
+                }
+                double d = 0;
+                for (int j = 0; j < px; j++) {
+                    double v = (sp.images[i][j] & 0xFF) - mean[k][j];
+                    d += v * v;
+                }
+                if (d < best) {
+                    best = d;
+                    pred[i] = k;
+                }
+            }
+        });
+        // score(p) = #{i < p : pred = label[i]} + #{i >= p : pred = label[i+1]}; p = n means the last one is lost
+        int[] before = new int[n + 1];
+        int[] after = new int[n + 1];
+        for (int i = 0; i < n; i++) {
+            before[i + 1] = before[i] + (pred[i] == sp.labels[i] ? 1 : 0);
+        }
+        for (int i = n - 1; i >= 0; i--) {
+            after[i] = after[i + 1] + (pred[i] == sp.labels[i + 1] ? 1 : 0);
+        }
+        int bestP = n;
+        for (int p = 0; p <= n; p++) {
+            if (before[p] + after[p] > before[bestP] + after[bestP]) {
+                bestP = p;
+            }
+        }
+        return new Alignment(bestP, (before[bestP] + after[bestP]) / (double) n, before[n] / (double) n, classes);
+    }
+
+    static IdxSplit readIdx(Path imagesFile, Path labelsFile, List<String> names, boolean strict) throws IOException {
+        try (DataInputStream im = new DataInputStream(open(imagesFile));
+             DataInputStream lb = new DataInputStream(open(labelsFile))) {
+            int magicI = im.readInt();
+            int magicL = lb.readInt();
+            if (magicI != 0x00000803) {
+                throw new DataException(imagesFile + ": not an IDX image file (magic " + Integer.toHexString(magicI)
+                        + ", expected 803)");
+            }
+            if (magicL != 0x00000801) {
+                throw new DataException(labelsFile + ": not an IDX label file (magic " + Integer.toHexString(magicL)
+                        + ", expected 801)");
+            }
+            int n = im.readInt();
+            int rows = im.readInt();
+            int cols = im.readInt();
+            int nl = lb.readInt();
+            if (n != nl) {
+                throw new DataException(imagesFile + ": " + n + " images but " + labelsFile + " has " + nl + " labels");
+            }
+            if (rows < 1 || cols < 1 || (long) rows * cols > 1 << 24 || n < 0) {
+                throw new DataException(imagesFile + ": implausible IDX header (" + n + " images of " + rows + "x"
+                        + cols + ")");
+            }
+            int[] labels = new int[n];
+            try {
+                for (int i = 0; i < n; i++) {
+                    labels[i] = lb.readUnsignedByte();
+                    if (labels[i] >= names.size()) {
+                        throw new DataException(labelsFile + ": label " + labels[i] + " at index " + i
+                                + " has no class name (" + names.size() + " names given)");
+                    }
+                }
+            } catch (EOFException e) {
+                throw new DataException(labelsFile + ": truncated (fewer than the " + n + " labels its header says);"
+                        + " re-download it", e);
+            }
+            List<byte[]> imgs = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                byte[] px = new byte[rows * cols];
+                try {
+                    im.readFully(px);
+                } catch (EOFException e) {
+                    if (strict) {
+                        throw new DataException(imagesFile + ": holds " + i + " of " + n + " images (truncated or "
+                                + "an image missing); re-download the file, or import without --strict to keep the "
+                                + i + " complete ones", e);
+                    }
+                    break;
+                }
+                imgs.add(px);
+            }
+            return new IdxSplit(imagesFile, imgs.toArray(new byte[0][]), labels, rows, cols);
+        }
+    }
+
+    private static int writeIdx(IdxSplit sp, Path out, List<String> names, int limitPerClass, IntConsumer progress,
+                                int[] done) throws IOException {
+        int[] perClass = new int[256];
+        int written = 0;
+        for (int i = 0; i < sp.images.length; i++) {
+            int label = sp.labels[i];
+            if (limitPerClass > 0 && perClass[label] >= limitPerClass) {
+                continue;
+            }
+            perClass[label]++;
+            BufferedImage img = new BufferedImage(sp.cols, sp.rows, BufferedImage.TYPE_BYTE_GRAY);
+            img.getRaster().setDataElements(0, 0, sp.cols, sp.rows, sp.images[i]);
+            writePng(img, out.resolve(names.get(label)).resolve(String.format("%05d.png", sp.index[i])));
+            written++;
+            if (progress != null) {
+                progress.accept(++done[0]);
+            }
         }
         return written;
     }
@@ -99,63 +321,6 @@ public final class Importers {
         int b2 = in.read();
         in.reset();
         return b1 == 0x1f && b2 == 0x8b ? new BufferedInputStream(new GZIPInputStream(in, 1 << 16)) : in;
-    }
-
-    static int writeIdx(Path imagesFile, Path labelsFile, Path out, List<String> names, int limitPerClass,
-                        boolean strict, IntConsumer progress) throws IOException {
-        try (DataInputStream im = new DataInputStream(open(imagesFile));
-             DataInputStream lb = new DataInputStream(open(labelsFile))) {
-            int magicI = im.readInt();
-            int magicL = lb.readInt();
-            if (magicI != 0x00000803) {
-                throw new DataException(imagesFile + ": not an IDX image file (magic " + Integer.toHexString(magicI)
-                        + ", expected 803)");
-            }
-            if (magicL != 0x00000801) {
-                throw new DataException(labelsFile + ": not an IDX label file (magic " + Integer.toHexString(magicL)
-                        + ", expected 801)");
-            }
-            int n = im.readInt();
-            int rows = im.readInt();
-            int cols = im.readInt();
-            int nl = lb.readInt();
-            if (n != nl) {
-                throw new DataException(imagesFile + ": " + n + " images but " + labelsFile + " has " + nl + " labels");
-            }
-            byte[] px = new byte[rows * cols];
-            int[] perClass = new int[256];
-            int written = 0;
-            for (int i = 0; i < n; i++) {
-                try {
-                    im.readFully(px);
-                } catch (EOFException e) {
-                    if (strict) {
-                        throw new DataException(imagesFile + ": truncated after " + i + " of " + n
-                                + " images; re-download the file, or import without --strict to keep the " + i
-                                + " complete ones", e);
-                    }
-                    LOG.warn("{}: truncated after {} of {} images; imported the {} complete ones", imagesFile, i, n, i);
-                    break;
-                }
-                int label = lb.readUnsignedByte();
-                if (label >= names.size()) {
-                    throw new DataException(labelsFile + ": label " + label + " at index " + i + " has no class name ("
-                            + names.size() + " names given)");
-                }
-                if (limitPerClass > 0 && perClass[label] >= limitPerClass) {
-                    continue;
-                }
-                perClass[label]++;
-                BufferedImage img = new BufferedImage(cols, rows, BufferedImage.TYPE_BYTE_GRAY);
-                img.getRaster().setDataElements(0, 0, cols, rows, px);
-                writePng(img, out.resolve(names.get(label)).resolve(String.format("%05d.png", i)));
-                written++;
-                if (progress != null) {
-                    progress.accept(written);
-                }
-            }
-            return written;
-        }
     }
 
     /**

@@ -22,6 +22,7 @@ import java.util.zip.GZIPOutputStream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -310,7 +311,8 @@ class PipelineTest {
         assertEquals(3, first.getRaster().getSample(1, 1, 0));
         assertTrue(Files.exists(out.resolve("test/Ankle_boot/00001.png")));
         assertEquals(Map.of("train", 2, "test", 2), Importers.importIdx(dir, dir.resolve("lim"), Importers.DIGITS, 1, null));
-        // a truncated image file (last image cut short) keeps the complete images, or fails with strict
+        // a truncated image file without a complete split to check against keeps the complete images, or fails with
+        // strict
         byte[] cut = java.util.Arrays.copyOf(images, images.length - 2);
         Files.write(dir.resolve("train-images-idx3-ubyte"), cut);
         Files.delete(dir.resolve("t10k-images-idx3-ubyte.gz"));
@@ -320,6 +322,66 @@ class PipelineTest {
                 true, null));
         Files.write(dir.resolve("train-images-idx3-ubyte"), new byte[]{1, 2, 3, 4, 5, 6, 7, 8});
         assertThrows(DataException.class, () -> Importers.importIdx(dir, dir.resolve("bad"), Importers.DIGITS, 0, null));
+    }
+
+    /** 4x4 image of class k: pixel k bright, the rest dim noise. */
+    private static byte[] patternImages(int[] labels, java.util.Random r, int skip) {
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        for (int i = 0; i < labels.length; i++) {
+            if (i == skip) {
+                continue;
+            }
+            for (int j = 0; j < 16; j++) {
+                b.write(j == labels[i] ? 200 + r.nextInt(50) : r.nextInt(60));
+            }
+        }
+        return b.toByteArray();
+    }
+
+    @Test
+    void idxImporterLocatesAnImageMissingMidFileAndRealignsTheLabels(@TempDir Path dir) throws IOException {
+        java.util.Random r = new java.util.Random(3);
+        int[] train = new int[300];
+        int[] test = new int[100];
+        for (int i = 0; i < train.length; i++) {
+            train[i] = r.nextInt(10);
+        }
+        for (int i = 0; i < test.length; i++) {
+            test[i] = i % 10;
+        }
+        int lost = 117;
+        byte[] tl = new byte[train.length];
+        for (int i = 0; i < train.length; i++) {
+            tl[i] = (byte) train[i];
+        }
+        byte[] vl = new byte[test.length];
+        for (int i = 0; i < test.length; i++) {
+            vl[i] = (byte) test[i];
+        }
+        // header says 300 images, the file holds 299: image 117 is gone
+        Files.write(dir.resolve("train-images-idx3-ubyte"), idx(0x803, new int[]{300, 4, 4}, patternImages(train, r, lost)));
+        Files.write(dir.resolve("train-labels-idx1-ubyte"), idx(0x801, new int[]{300}, tl));
+        Files.write(dir.resolve("t10k-images-idx3-ubyte"), idx(0x803, new int[]{100, 4, 4}, patternImages(test, r, -1)));
+        Files.write(dir.resolve("t10k-labels-idx1-ubyte"), idx(0x801, new int[]{100}, vl));
+        Path out = dir.resolve("out");
+        assertEquals(Map.of("train", 299, "test", 100), Importers.importIdx(dir, out, Importers.DIGITS, 0, null));
+        int checked = 0;
+        for (int k = 0; k < 10; k++) {
+            try (var files = Files.list(out.resolve("train").resolve(Importers.DIGITS.get(k)))) {
+                for (Path f : files.toList()) {
+                    BufferedImage img = ImageIO.read(f.toFile());
+                    assertTrue(img.getRaster().getSample(k % 4, k / 4, 0) >= 200, f + " is not an image of class " + k);
+                    int index = Integer.parseInt(f.getFileName().toString().replace(".png", ""));
+                    assertEquals(train[index], k, f + " keeps its original index");
+                    checked++;
+                }
+            }
+        }
+        assertEquals(299, checked);
+        assertFalse(Files.exists(out.resolve("train").resolve(Importers.DIGITS.get(train[lost]))
+                .resolve(String.format("%05d.png", lost))), "the lost image's label is dropped");
+        assertThrows(DataException.class, () -> Importers.importIdx(dir, dir.resolve("strict"), Importers.DIGITS, 0,
+                true, null));
     }
 
     @Test

@@ -1,0 +1,198 @@
+package dev.cnn.transfer;
+
+import dev.cnn.core.CnnException;
+import dev.cnn.core.LrSchedule;
+import dev.cnn.core.ModelBundle;
+import dev.cnn.core.TrainConfig;
+import dev.cnn.core.TrainJob;
+import dev.cnn.core.Trainer;
+import dev.cnn.data.Preprocess;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** End-to-end strategies of {@link FinetuneJob} on a small simplecnn base trained on the built-in shapes. */
+class FinetuneJobTest {
+    static final String BASE_DATA = "builtin:shapes?n=320&size=16&seed=1";
+    static final String NEW_DATA = "builtin:shapes?n=160&size=16&seed=99";
+
+    @TempDir
+    static Path dir;
+    static Path basePath;
+    static ModelBundle base;
+
+    @BeforeAll
+    static void trainBase() {
+        basePath = dir.resolve("base.zip");
+        TrainConfig cfg = TrainConfig.builder().epochs(3).batchSize(32).lr(3e-3).schedule(LrSchedule.Kind.CONSTANT)
+                .seed(5).output(basePath).build();
+        TrainJob.run(new TrainJob.Request(BASE_DATA, "simplecnn", 16, 3, Preprocess.ResizePolicy.STRETCH, "unit",
+                "none", 0.25, false, true, 1, cfg, null), null, null);
+        base = ModelBundle.load(basePath, false);
+    }
+
+    static FinetuneJob.Request request(String name, FinetuneJob.Strategy s, String augment, boolean cache,
+                                       String unfreezeFrom, int epochs) {
+        return request(name, s, augment, cache, unfreezeFrom, epochs, 3e-3);
+    }
+
+    static FinetuneJob.Request request(String name, FinetuneJob.Strategy s, String augment, boolean cache,
+                                       String unfreezeFrom, int epochs, double lr) {
+        TrainConfig cfg = TrainConfig.builder().epochs(epochs).batchSize(32).lr(lr)
+                .schedule(LrSchedule.Kind.CONSTANT).seed(11).output(dir.resolve(name + ".zip")).build();
+        return new FinetuneJob.Request(NEW_DATA, basePath.toString(), null, s, null, unfreezeFrom, 1e-3, 1, cache,
+                augment, 0.25, false, true, 1, cfg);
+    }
+
+    /** Layers of the base up to and including the cut. */
+    static List<String> baseLayers(String cut) {
+        Set<String> s = GraphSurgery.ancestors(base.network(), cut);
+        s.add(cut);
+        List<String> out = new ArrayList<>();
+        for (String n : GraphSurgery.topologicalOrder(base.network())) {
+            if (s.contains(n) && base.network().getVertex(n) != null && base.network().getVertex(n).hasLayer()
+                    && base.network().getLayer(n).numParams() > 0) {
+                out.add(n);
+            }
+        }
+        return out;
+    }
+
+    static boolean sameParams(ComputationGraph a, ComputationGraph b, String layer) {
+        Layer la = a.getLayer(layer);
+        Layer lb = b.getLayer(layer);
+        return la.params().equals(lb.params());
+    }
+
+    @Test
+    void featureExtractionWithCacheKeepsEveryBaseParameterAndTrainsTheHead() {
+        FinetuneJob.Outcome o = FinetuneJob.run(request("fe", FinetuneJob.Strategy.FEATURE_EXTRACTION, "none", true,
+                null, 6, 2e-2), null, null);
+        assertEquals(Trainer.Status.COMPLETED, o.status());
+        assertTrue(o.phases().get(0).featureCache(), "feature cache used without augmentation");
+        ModelBundle out = ModelBundle.load(dir.resolve("fe.zip"), false);
+        List<String> kept = baseLayers(o.cut());
+        assertFalse(kept.isEmpty());
+        for (String n : kept) {
+            assertTrue(sameParams(base.network(), out.network(), n), n + " changed under feature extraction");
+        }
+        // the head differs from its seeded initialisation
+        ComputationGraph init = GraphSurgery.replaceHead(base.network(), o.cut(),
+                HeadSpec.of(4).withSeed(11));
+        assertFalse(init.getLayer("head").params().equals(out.network().getLayer("head").params()),
+                "head trained");
+        assertTrue(GraphSurgery.frozenLayers(out.network()).isEmpty(), "the result is a plain trainable bundle");
+        assertEquals(List.of("circle", "cross", "square", "triangle"), out.metadata().labels());
+        assertEquals("feature-extraction", out.metadata().provenance().get("strategy"));
+        assertEquals(6, o.history().size());
+        assertTrue(o.history().stream().mapToDouble(Trainer.EpochStats::top1).max().orElse(0) > 0.4,
+                "head beats chance (0.25) on the new task: " + o.history());
+        assertTrue(o.history().get(5).valLoss() < 0.85 * o.history().get(0).valLoss(), "val loss falls: " + o.history());
+        assertTrue(o.history().get(5).trainLoss() < o.history().get(0).trainLoss(), "loss falls: " + o.history());
+    }
+
+    @Test
+    void featureExtractionWithAugmentationRunsTheFrozenBaseInInferenceMode() {
+        FinetuneJob.Outcome o = FinetuneJob.run(request("fe-aug", FinetuneJob.Strategy.FEATURE_EXTRACTION, "flip",
+                true, null, 1), null, null);
+        assertFalse(o.phases().get(0).featureCache());
+        assertTrue(o.featureCacheNote().contains("--augment"), o.featureCacheNote());
+        ModelBundle out = ModelBundle.load(dir.resolve("fe-aug.zip"), false);
+        // batch-norm running statistics are parameters in DL4J: bit-for-bit equal means BN ran in inference mode
+        for (String n : baseLayers(o.cut())) {
+            assertTrue(sameParams(base.network(), out.network(), n), n + " changed");
+        }
+    }
+
+    @Test
+    void finetuneChangesTheBase() {
+        FinetuneJob.Outcome o = FinetuneJob.run(request("ft", FinetuneJob.Strategy.FINETUNE, "none", true, null, 1),
+                null, null);
+        ModelBundle out = ModelBundle.load(dir.resolve("ft.zip"), false);
+        List<String> kept = baseLayers(o.cut());
+        long changed = kept.stream().filter(n -> !sameParams(base.network(), out.network(), n)).count();
+        assertEquals(kept.size(), changed, "every base layer trained");
+        assertFalse(o.phases().get(0).featureCache());
+        assertEquals(out.network().numParams(), (long) o.phases().get(0).trainableParams(), "everything trainable");
+    }
+
+    @Test
+    void unfreezeFromTrainsOnlyFromThatLayerUp() {
+        List<String> kept = baseLayers(GraphSurgery.defaultCut(base.network()));
+        String from = kept.get(kept.size() - 2); // the last conv-bn pair of the base
+        FinetuneJob.Outcome o = FinetuneJob.run(request("uf", FinetuneJob.Strategy.FINETUNE, "none", true, from, 1),
+                null, null);
+        ModelBundle out = ModelBundle.load(dir.resolve("uf.zip"), false);
+        Set<String> above = GraphSurgery.descendants(base.network(), from);
+        above.add(from);
+        for (String n : kept) {
+            boolean same = sameParams(base.network(), out.network(), n);
+            assertEquals(!above.contains(n), same, n + (same ? " unchanged" : " changed"));
+        }
+        assertEquals(from, out.metadata().provenance().get("unfreezeFrom"));
+        assertNotNull(o);
+    }
+
+    @Test
+    void gradualTrainsTheHeadFirstThenEverything() {
+        FinetuneJob.Outcome o = FinetuneJob.run(request("gr", FinetuneJob.Strategy.GRADUAL, "none", true, null, 1),
+                null, null);
+        assertEquals(2, o.phases().size());
+        assertEquals(2, o.history().size(), "1 frozen + 1 unfrozen epoch");
+        assertTrue(o.phases().get(0).featureCache());
+        assertTrue(o.phases().get(1).trainableParams() > 10 * o.phases().get(0).trainableParams());
+        ComputationGraph phase1 = o.phases().get(0).result().bundle().network();
+        ModelBundle out = ModelBundle.load(dir.resolve("gr.zip"), false);
+        for (String n : baseLayers(o.cut())) {
+            assertTrue(sameParams(base.network(), phase1, n), n + " changed in the frozen phase");
+            assertFalse(sameParams(base.network(), out.network(), n), n + " unchanged after unfreezing");
+        }
+    }
+
+    @Test
+    void aFinetunedBundleIsAValidBaseAndClassifies() {
+        FinetuneJob.run(request("first", FinetuneJob.Strategy.FEATURE_EXTRACTION, "none", true, null, 1), null, null);
+        TrainConfig cfg = TrainConfig.builder().epochs(1).batchSize(32).lr(3e-3).seed(3)
+                .output(dir.resolve("second.zip")).build();
+        FinetuneJob.Outcome o = FinetuneJob.run(new FinetuneJob.Request(NEW_DATA, dir.resolve("first.zip").toString(),
+                null, FinetuneJob.Strategy.FEATURE_EXTRACTION, null, null, 1e-4, 1, true, "none", 0.25, false, true, 1,
+                cfg), null, null);
+        ModelBundle second = ModelBundle.load(dir.resolve("second.zip"), false);
+        INDArray x = org.nd4j.linalg.factory.Nd4j.rand(new int[]{2, 3, 16, 16});
+        assertEquals(4, second.network().outputSingle(false, x).size(1));
+        assertTrue(o.cut() != null && !o.cut().startsWith("head"), o.cut());
+    }
+
+    @Test
+    void badCutAndUnfreezeNamesAreUsageErrors() {
+        TrainConfig cfg = TrainConfig.builder().epochs(1).batchSize(32).lr(1e-3).output(dir.resolve("x.zip")).build();
+        CnnException e = assertThrows(CnnException.class, () -> FinetuneJob.run(new FinetuneJob.Request(NEW_DATA,
+                basePath.toString(), null, FinetuneJob.Strategy.FEATURE_EXTRACTION, "nope", null, 1e-4, 1, true,
+                "none", 0.25, false, true, 1, cfg), null, null));
+        assertEquals(CnnException.USAGE, e.exitCode());
+        assertTrue(e.getMessage().contains("--cut nope"), e.getMessage());
+        assertEquals(CnnException.USAGE, assertThrows(CnnException.class, () -> FinetuneJob.run(
+                new FinetuneJob.Request(NEW_DATA, basePath.toString(), null, FinetuneJob.Strategy.FINETUNE, null,
+                        "head", 1e-4, 1, true, "none", 0.25, false, true, 1, cfg), null, null)).exitCode());
+        assertEquals(CnnException.MODEL, assertThrows(CnnException.class, () -> FinetuneJob.run(
+                new FinetuneJob.Request(NEW_DATA, "zoo:vgg16:imagenet", dir.resolve("missing.zip"),
+                        FinetuneJob.Strategy.FINETUNE, null, null, 1e-4, 1, true, "none", 0.25, false, true, 1, cfg),
+                null, null)).exitCode());
+        assertEquals(CnnException.USAGE, assertThrows(CnnException.class, () -> FinetuneJob.Strategy.parse("half"))
+                .exitCode());
+    }
+}
