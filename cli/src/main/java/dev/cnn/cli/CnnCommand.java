@@ -13,6 +13,7 @@ import picocli.CommandLine.Spec;
         description = "Train, finetune and run convolutional image classifiers (Deeplearning4j).",
         subcommands = {
                 TrainCommand.class,
+                FinetuneCommand.class,
                 ClassifyCommand.class,
                 EvaluateCommand.class,
                 DataCommand.class,

@@ -56,6 +56,9 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
             if (t instanceof dev.cnn.data.DataException) {
                 return ExitCodes.DATA;
             }
+            if (t instanceof dev.cnn.transfer.WeightsDownloadException) {
+                return ExitCodes.MODEL;
+            }
             if (t instanceof UnknownModelException || t instanceof CommandLine.ParameterException) {
                 return ExitCodes.USAGE;
             }
@@ -72,7 +75,7 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
     static String message(Throwable ex) {
         for (Throwable t = ex; t != null; t = t.getCause()) {
             if (t instanceof CnnException || t instanceof UnknownModelException
-                    || t instanceof dev.cnn.data.DataException) {
+                    || t instanceof dev.cnn.data.DataException || t instanceof dev.cnn.transfer.WeightsDownloadException) {
                 return t.getMessage();
             }
             if (t instanceof NoSuchFileException n) {

@@ -155,7 +155,7 @@ final class TrainCommand extends BaseCommand {
     }
 
     /** Per-epoch progress bar and epoch lines on stderr. */
-    static final class EpochReporter implements Trainer.Listener {
+    static class EpochReporter implements Trainer.Listener {
         private final java.io.PrintWriter err;
         private Progress bar;
 

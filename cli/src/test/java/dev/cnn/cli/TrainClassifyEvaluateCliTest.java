@@ -130,4 +130,66 @@ class TrainClassifyEvaluateCliTest {
         CliTestSupport.Run notCkpt = run("train", "--resume", model.toString(), "--output", out.toString());
         assertEquals(4, notCkpt.code(), notCkpt.err());
     }
+
+    @Test
+    void finetuneToTwoNewClassesThenClassifyAndEvaluate() throws Exception {
+        Path two = dir.resolve("two");
+        for (String split : List.of("train", "val")) {
+            for (String cls : List.of("circle", "square")) {
+                Path from = data.resolve(split).resolve(cls);
+                Path to = two.resolve(split).resolve(cls.equals("circle") ? "round" : "boxy");
+                Files.createDirectories(to);
+                try (var files = Files.list(from)) {
+                    for (Path f : files.toList()) {
+                        Files.copy(f, to.resolve(f.getFileName()));
+                    }
+                }
+            }
+        }
+        Path ft = dir.resolve("ft.zip");
+        CliTestSupport.Run r = run("finetune", "--base", model.toString(), "--data", two.toString(), "--epochs", "2",
+                "--lr", "0.01", "--output", ft.toString(), "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        Map<String, Object> doc = Json.readMap(r.out());
+        assertEquals("completed", doc.get("status"));
+        assertEquals(2, ((List<?>) doc.get("history")).size());
+        assertEquals(Boolean.TRUE, ((Map<?, ?>) ((List<?>) doc.get("phases")).get(0)).get("featureCache"));
+        assertTrue(r.err().contains("training the new head only"), r.err());
+
+        CliTestSupport.Run c = run("classify", "--model", ft.toString(), "--format", "jsonl",
+                two.resolve("val/round").toString());
+        assertEquals(0, c.code(), c.err());
+        for (String line : c.out().strip().split("\n")) {
+            Object label = ((Map<?, ?>) ((List<?>) Json.readMap(line).get("predictions")).get(0)).get("label");
+            assertTrue(List.of("round", "boxy").contains(label), line);
+        }
+        CliTestSupport.Run e = run("evaluate", "--model", ft.toString(), "--data", two.resolve("val").toString(),
+                "--format", "json");
+        assertEquals(0, e.code(), e.err());
+
+        // gradual from the finetuned bundle: it is a valid base
+        CliTestSupport.Run g = run("finetune", "--base", ft.toString(), "--data", two.toString(), "--strategy",
+                "gradual", "--frozen-epochs", "1", "--epochs", "1", "--output", dir.resolve("gr.zip").toString());
+        assertEquals(0, g.code(), g.err());
+        assertTrue(g.out().contains("phase frozen") && g.out().contains("phase unfrozen"), g.out());
+
+        CliTestSupport.Run layers = run("finetune", "--base", model.toString(), "--list-layers");
+        assertEquals(0, layers.code(), layers.err());
+        assertTrue(layers.out().contains("fc") && layers.out().contains("OutputLayer"), layers.out());
+    }
+
+    @Test
+    void finetuneErrorsHaveExitCodes() {
+        assertEquals(2, run("finetune", "--base", model.toString(), "--strategy", "half").code());
+        CliTestSupport.Run cut = run("finetune", "--base", model.toString(), "--cut", "nope", "--output",
+                dir.resolve("x.zip").toString());
+        assertEquals(2, cut.code(), cut.err());
+        assertTrue(cut.err().contains("--cut nope"), cut.err());
+        CliTestSupport.Run w = run("finetune", "--base", "zoo:vgg16:imagenet", "--weights",
+                dir.resolve("missing.zip").toString());
+        assertEquals(4, w.code(), w.err());
+        assertTrue(w.err().contains("--weights"), w.err());
+        assertEquals(4, run("finetune", "--base", dir.resolve("none.zip").toString()).code());
+        assertEquals(2, run("finetune", "--base", "zoo:alexnet:imagenet").code());
+    }
 }

@@ -1,0 +1,203 @@
+package dev.cnn.cli;
+
+import dev.cnn.core.Json;
+import dev.cnn.core.LrSchedule;
+import dev.cnn.core.TrainConfig;
+import dev.cnn.core.Trainer;
+import dev.cnn.transfer.FinetuneJob;
+import dev.cnn.transfer.LayerInfo;
+import dev.cnn.transfer.PretrainedWeights;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** {@code cnn finetune}: transfer a trained network (a bundle or ImageNet weights) to new classes. */
+@Command(name = "finetune", description = "Reuse a trained network for new classes (feature extraction or finetuning).",
+        footer = {"", "Strategies:",
+                "  feature-extraction  freeze the base up to --cut, train a new head only (features cached once)",
+                "  finetune            new head, then train end to end (--base-lr for the base, --lr for the head)",
+                "  gradual             fastai fine_tune: head only for --frozen-epochs, then unfreeze and train",
+                "                      --epochs more (head at --lr/2, base at --base-lr)",
+                "", "Examples:",
+                "  cnn finetune --base model.zip --data photos/ --strategy feature-extraction --epochs 5",
+                "  cnn finetune --base zoo:resnet50:imagenet --data photos/ --strategy gradual --epochs 3",
+                "  cnn finetune --base zoo:vgg16:imagenet --weights vgg16_dl4j_inference.zip --data photos/",
+                "  cnn finetune --base model.zip --list-layers",
+                "", "Pretrained weights are downloaded from $CNN_WEIGHTS_URL (default "
+                + PretrainedWeights.DEFAULT_BASE_URL + ") into $CNN_CACHE_DIR (default ~/.cnn/weights)."})
+final class FinetuneCommand extends BaseCommand {
+    @Option(names = "--base", required = true, paramLabel = "MODEL",
+            description = "A model.zip from cnn train/finetune, or zoo:NAME:imagenet (vgg16, resnet50).")
+    String base;
+    @Option(names = "--weights", paramLabel = "FILE", description = "Pretrained zip on disk for a zoo: base (offline).")
+    Path weights;
+    @Option(names = "--data", description = "Image folder of the new task (default: builtin:shapes).",
+            defaultValue = "builtin:shapes")
+    String data;
+    @Option(names = "--strategy", defaultValue = "feature-extraction",
+            description = "feature-extraction, finetune or gradual (default: ${DEFAULT-VALUE}).")
+    String strategy;
+    @Option(names = "--cut", paramLabel = "LAYER", description = "Last base layer kept (default: the layer before the classifier).")
+    String cut;
+    @Option(names = "--unfreeze-from", paramLabel = "LAYER", description = "Train from this layer up; keep the layers below frozen.")
+    String unfreezeFrom;
+    @Option(names = "--epochs", defaultValue = "5", description = "Epochs (for gradual: after the frozen ones) (default: ${DEFAULT-VALUE}).")
+    int epochs;
+    @Option(names = "--frozen-epochs", defaultValue = "1", description = "gradual: head-only epochs first (default: ${DEFAULT-VALUE}).")
+    int frozenEpochs;
+    @Option(names = {"--lr", "--head-lr"}, defaultValue = "0.001", description = "Head learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+    @Option(names = "--base-lr", defaultValue = "0.0001", description = "Base learning rate when it trains (default: ${DEFAULT-VALUE}).")
+    double baseLr;
+    @Option(names = "--batch-size", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
+    int batchSize;
+    @Option(names = "--optimizer", defaultValue = "adam", description = "adam, adamw or sgd (default: ${DEFAULT-VALUE}).")
+    TrainConfig.Optimizer optimizer;
+    @Option(names = "--weight-decay", defaultValue = "0", description = "L2 (adam, sgd) or decoupled (adamw).")
+    double weightDecay;
+    @Option(names = "--schedule", defaultValue = "cosine", description = "constant, step or cosine (default: ${DEFAULT-VALUE}).")
+    LrSchedule.Kind schedule;
+    @Option(names = "--augment", defaultValue = "none",
+            description = "Training augmentation (turns the feature cache off), e.g. flip,crop:0.8.")
+    String augment;
+    @Option(names = "--feature-cache", defaultValue = "true", negatable = true,
+            description = "Compute frozen features once (default: on, unless --augment).")
+    boolean featureCache;
+    @Option(names = "--val-split", defaultValue = "0.2", description = "Held-out fraction when there is no val/ folder.")
+    double valSplit;
+    @Option(names = "--seed", defaultValue = "42")
+    long seed;
+    @Option(names = "--early-stopping", defaultValue = "0", paramLabel = "PATIENCE")
+    int patience;
+    @Option(names = {"-o", "--output"}, defaultValue = "finetuned.zip", description = "Model file (default: ${DEFAULT-VALUE}).")
+    Path output;
+    @Option(names = "--cache", description = "Keep decoded images in memory.")
+    boolean cache;
+    @Option(names = "--workers", defaultValue = "1", description = "Image decoding threads (default: ${DEFAULT-VALUE}).")
+    int workers;
+    @Option(names = "--strict", description = "Fail (exit 3) on the first unreadable image instead of skipping it.")
+    boolean strict;
+    @Option(names = "--list-layers", description = "Print the base's layers (names for --cut/--unfreeze-from) and exit.")
+    boolean listLayers;
+    @Option(names = "--format", defaultValue = "table", description = "table or json summary on stdout.")
+    Format format;
+
+    @Override
+    public Integer call() {
+        requireFormat(format, Format.table, Format.json);
+        FinetuneJob.Strategy s = FinetuneJob.Strategy.parse(strategy);
+        PretrainedWeights downloader = PretrainedWeights.fromEnvironment().withProgress(downloadProgress());
+        FinetuneJob.Base b = FinetuneJob.loadBase(base, weights, downloader);
+        if (listLayers) {
+            out().printf("%-28s %-22s %12s  %s%n", "layer", "type", "params", "inputs");
+            for (LayerInfo l : FinetuneJob.layers(b)) {
+                out().printf("%-28s %-22s %,12d  %s%n", l.name(), l.type(), l.numParams(), String.join(",", l.inputs()));
+            }
+            return ExitCodes.OK;
+        }
+        TrainConfig cfg = TrainConfig.builder().epochs(epochs).batchSize(batchSize).lr(lr).optimizer(optimizer)
+                .momentum(optimizer == TrainConfig.Optimizer.SGD ? 0.9 : 0).nesterov(true).weightDecay(weightDecay)
+                .schedule(schedule).seed(seed).earlyStoppingPatience(patience).output(output).build();
+        FinetuneJob.Request req = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,
+                frozenEpochs, featureCache, augment, valSplit, strict, cache, workers, cfg);
+        Reporter reporter = new Reporter(err());
+        Trainer[] trainer = new Trainer[1];
+        Signals.Handle sigint = Signals.onInterrupt(() -> {
+            err().println();
+            err().println("cnn: interrupt: finishing the current batch and writing a checkpoint");
+            err().flush();
+            if (trainer[0] != null) {
+                trainer[0].requestStop();
+            }
+        });
+        err().printf("cnn finetune: %s from %s on %s (%s)%n", s.cliName(), b.source(), data,
+                s == FinetuneJob.Strategy.GRADUAL ? frozenEpochs + " frozen + " + epochs + " epochs" : epochs + " epochs");
+        err().flush();
+        FinetuneJob.Outcome o;
+        try {
+            o = FinetuneJob.run(req, b, reporter, t -> trainer[0] = t);
+        } finally {
+            sigint.restore();
+            reporter.close();
+        }
+        if (o.featureCacheNote() != null) {
+            err().println("cnn: " + o.featureCacheNote());
+        }
+        String skipped = o.source().skipped().summary();
+        if (!skipped.isEmpty()) {
+            err().println("cnn: " + skipped);
+        }
+        if (format == Format.json) {
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("status", o.status().name().toLowerCase());
+            doc.put("output", output.toString());
+            doc.put("cut", o.cut());
+            doc.put("phases", o.bundle().metadata().provenance().get("phases"));
+            doc.put("history", o.history().stream().map(Trainer.EpochStats::toMap).toList());
+            out().println(Json.pretty(doc));
+        }
+        switch (o.status()) {
+            case INTERRUPTED -> {
+                err().println("cnn: " + o.message() + " (finetune cannot resume yet: rerun, or use the checkpoint as --base)");
+                return ExitCodes.INTERRUPTED;
+            }
+            case DIVERGED -> {
+                err().println("cnn: error: " + o.message());
+                return ExitCodes.MODEL;
+            }
+            case EARLY_STOPPED -> err().println("cnn: " + o.message());
+            default -> {
+            }
+        }
+        if (format == Format.table) {
+            Trainer.EpochStats last = o.history().isEmpty() ? null : o.history().get(o.history().size() - 1);
+            out().printf("saved %s (%s from %s, cut at %s, %d classes%s)%n", output, s.cliName(), b.architecture(),
+                    o.cut(), o.bundle().metadata().numClasses(), last == null || !Double.isFinite(last.top1()) ? ""
+                            : String.format(", val top-1 %.4f", o.history().stream()
+                            .mapToDouble(Trainer.EpochStats::top1).max().orElse(Double.NaN)));
+            for (FinetuneJob.Phase p : o.phases()) {
+                out().printf("phase %-9s %d epoch(s), %,d trainable params%s%n", p.name(), p.result().history().size(),
+                        p.trainableParams(), p.featureCache() ? String.format(", feature cache built in %.1fs (%.1f MB)",
+                                p.cacheSeconds(), p.cacheBytes() / 1e6) : "");
+            }
+            out().printf("epoch log: %s%n", o.historyCsv());
+            out().printf("try: ./cnn classify --model %s IMAGE_OR_FOLDER%n", output);
+        }
+        return ExitCodes.OK;
+    }
+
+    private PretrainedWeights.Progress downloadProgress() {
+        Progress[] bar = new Progress[1];
+        return (done, total) -> {
+            if (bar[0] == null) {
+                bar[0] = new Progress(err(), "download", Math.max(total, 1), "MB");
+            }
+            double secs = Math.max(1e-3, (System.nanoTime() - start) / 1e9);
+            bar[0].update(total > 0 ? done : 0, done / 1e6 / secs, String.format("%.0f MB", done / 1e6));
+            if (total > 0 && done >= total) {
+                bar[0] = null;
+            }
+        };
+    }
+
+    private final long start = System.nanoTime();
+
+    /** Epoch bars and lines, plus a line per phase. */
+    static final class Reporter extends TrainCommand.EpochReporter implements FinetuneJob.Listener {
+        private final java.io.PrintWriter err;
+
+        Reporter(java.io.PrintWriter err) {
+            super(err);
+            this.err = err;
+        }
+
+        @Override
+        public void onPhase(String name, String description) {
+            err.println("cnn: " + description);
+            err.flush();
+        }
+    }
+}
