@@ -279,9 +279,12 @@ public final class DataSource {
         return out;
     }
 
-    /** Image files under {@code dir} (recursively), hidden files and folders and other extensions ignored. */
+    /**
+     * Image files under {@code dir} (recursively, following symbolic links), hidden files and folders and other
+     * extensions ignored.
+     */
     static List<Path> imageFiles(Path dir) {
-        try (Stream<Path> s = Files.walk(dir)) {
+        try (Stream<Path> s = Files.walk(dir, java.nio.file.FileVisitOption.FOLLOW_LINKS)) {
             return s.filter(p -> !hidden(dir, p)).filter(Files::isRegularFile)
                     .filter(p -> ImageDecoder.isImageName(p.getFileName().toString())).sorted().toList();
         } catch (IOException | UncheckedIOException e) {

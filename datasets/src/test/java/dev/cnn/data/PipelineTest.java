@@ -96,6 +96,20 @@ class PipelineTest {
     }
 
     @Test
+    void symlinkedClassFoldersAndFilesAreFollowed(@TempDir Path dir) throws IOException {
+        Path real = folder(dir.resolve("real"), 3);
+        Path linked = dir.resolve("linked");
+        Files.createDirectories(linked.resolve("c_third"));
+        Files.createSymbolicLink(linked.resolve("a_first"), real.resolve("a_first"));
+        Files.createSymbolicLink(linked.resolve("b_second"), real.resolve("b_second"));
+        for (int i = 0; i < 3; i++) {
+            Files.createSymbolicLink(linked.resolve("c_third/img" + i + ".png"), real.resolve("c_third/img" + i + ".png"));
+        }
+        DataSource s = DataSource.open(linked.toString(), DataSource.Options.defaults().withValSplit(0));
+        assertArrayEquals(new int[]{3, 3, 3}, s.train().counts());
+    }
+
+    @Test
     void csvManifest(@TempDir Path dir) throws IOException {
         png(solid(4, 4, 0xFFFFFF), dir.resolve("x/one.png"));
         png(solid(4, 4, 0), dir.resolve("y/two.png"));
