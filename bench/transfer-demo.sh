@@ -34,15 +34,21 @@ fi
 "$CNN" evaluate --model base8.zip --data fm8/test --format json > base8.eval.json
 
 # small tasks: n training images per held-out class, a fixed 200-per-class validation set, the full test set
-for n in "${SIZES[@]}"; do
-  rm -rf "small$n" && mkdir -p "small$n"
-  for c in "${HELD[@]}"; do
-    mkdir -p "small$n/train/$c" "small$n/val/$c" "small$n/test/$c"
-    ls "fm/train/$c" | sort | head -n "$n" | while read -r f; do ln -s "$WORK/fm/train/$c/$f" "small$n/train/$c/$f"; done
-    ls "fm/train/$c" | sort | tail -n 200 | while read -r f; do ln -s "$WORK/fm/train/$c/$f" "small$n/val/$c/$f"; done
-    ln -s "$WORK/fm/test/$c"/* "small$n/test/$c/" 2>/dev/null || cp -s "$WORK/fm/test/$c"/* "small$n/test/$c/"
-  done
-done
+python3 - "$WORK" "${HELD[@]}" <<'EOF2'
+import os, sys
+work, held = sys.argv[1], sys.argv[2:]
+for n in (10, 50, 200):
+    root = os.path.join(work, f"small{n}")
+    os.system(f"rm -rf '{root}'")
+    for c in held:
+        files = sorted(os.listdir(os.path.join(work, "fm", "train", c)))
+        for split, names in (("train", files[:n]), ("val", files[-200:])):
+            os.makedirs(os.path.join(root, split, c))
+            for f in names:
+                os.symlink(os.path.join(work, "fm", "train", c, f), os.path.join(root, split, c, f))
+        os.makedirs(os.path.join(root, "test"), exist_ok=True)
+        os.symlink(os.path.join(work, "fm", "test", c), os.path.join(root, "test", c))
+EOF2
 
 run() { # name n args...
   local name=$1 n=$2; shift 2

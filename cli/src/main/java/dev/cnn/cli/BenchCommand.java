@@ -2,6 +2,7 @@ package dev.cnn.cli;
 
 import dev.cnn.core.Json;
 import dev.cnn.core.bench.DataBench;
+import dev.cnn.core.bench.ModelBench;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -12,7 +13,7 @@ import java.util.List;
 import java.util.Map;
 
 /** {@code cnn bench}: benchmarks. */
-@Command(name = "bench", description = "Benchmarks.", subcommands = {BenchCommand.Data.class})
+@Command(name = "bench", description = "Benchmarks.", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Models.class, BenchCommand.Data.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -54,6 +55,105 @@ final class BenchCommand implements Runnable {
                 Files.writeString(json, Json.pretty(doc));
             }
             out().print(format == Format.json ? Json.pretty(doc) + "\n" : DataBench.table(rows));
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "models", description = "Training and inference images/s of zoo networks on random data, after "
+            + "warm-up, median of several runs, with peak heap/off-heap memory.",
+            footer = {"", "Default cases: lenet@1x28x28 (batch 64, train+infer), simplecnn@3x32x32 (64, train+infer),",
+                    "resnet18@3x64x64 (32, train+infer), resnet50@3x224x224 (8, infer), vgg16@3x224x224 (8, infer).",
+                    "--levers also measures each case with oneDNN helpers off, workspaces off and cache mode HOST.",
+                    "Threads: OMP_NUM_THREADS / CNN_THREADS."})
+    static final class Models extends BaseCommand {
+        @Option(names = "--case", paramLabel = "MODEL@CxHxW",
+                description = "Measure only these (repeatable), e.g. resnet18@3x64x64; with --batch-size and --mode.")
+        List<String> cases;
+        @Option(names = "--batch-size", description = "Batch size for --case (default 32).")
+        Integer batch;
+        @Option(names = "--mode", split = ",", description = "train, infer or both for --case (default: both).")
+        List<ModelBench.Mode> modes;
+        @Option(names = "--classes", defaultValue = "10", description = "Output classes (default: ${DEFAULT-VALUE}).")
+        int classes;
+        @Option(names = "--runs", defaultValue = "5", description = "Timed runs (default: ${DEFAULT-VALUE}).")
+        int runs;
+        @Option(names = "--seconds", defaultValue = "2", description = "Minimum seconds per run (default: ${DEFAULT-VALUE}).")
+        double seconds;
+        @Option(names = "--warmup", defaultValue = "3", description = "Warm-up iterations (default: ${DEFAULT-VALUE}).")
+        int warmup;
+        @Option(names = "--levers", description = "Also measure with helpers off, workspaces off, cache mode HOST.")
+        boolean levers;
+        @Option(names = "--json", description = "Also write the results to this file.")
+        Path json;
+        @Option(names = "--format", defaultValue = "table")
+        Format format;
+
+        static List<ModelBench.Case> defaults(int classes) {
+            List<ModelBench.Case> c = new java.util.ArrayList<>();
+            for (ModelBench.Mode m : ModelBench.Mode.values()) {
+                c.add(ModelBench.parseCase("lenet@1x28x28", 64, m, classes));
+            }
+            for (ModelBench.Mode m : ModelBench.Mode.values()) {
+                c.add(ModelBench.parseCase("simplecnn@3x32x32", 64, m, classes));
+            }
+            for (ModelBench.Mode m : ModelBench.Mode.values()) {
+                c.add(ModelBench.parseCase("resnet18@3x64x64", 32, m, classes));
+            }
+            c.add(ModelBench.parseCase("resnet50@3x224x224", 8, ModelBench.Mode.INFER, classes));
+            c.add(ModelBench.parseCase("vgg16@3x224x224", 8, ModelBench.Mode.INFER, classes));
+            return c;
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            requireFormat(format, Format.table, Format.json);
+            List<ModelBench.Case> todo = new java.util.ArrayList<>();
+            if (cases == null || cases.isEmpty()) {
+                todo.addAll(defaults(classes));
+            } else {
+                List<ModelBench.Mode> ms = modes == null || modes.isEmpty() ? List.of(ModelBench.Mode.values()) : modes;
+                for (String c : cases) {
+                    for (ModelBench.Mode m : ms) {
+                        try {
+                            todo.add(ModelBench.parseCase(c, batch == null ? 32 : batch, m, classes));
+                        } catch (IllegalArgumentException e) {
+                            throw dev.cnn.core.CnnException.usage("--case: " + e.getMessage());
+                        }
+                    }
+                }
+            }
+            List<ModelBench.Settings> settings = new java.util.ArrayList<>(List.of(ModelBench.Settings.defaults()));
+            if (levers) {
+                settings.add(new ModelBench.Settings(false, true, org.deeplearning4j.nn.conf.CacheMode.NONE));
+                settings.add(new ModelBench.Settings(true, false, org.deeplearning4j.nn.conf.CacheMode.NONE));
+                settings.add(new ModelBench.Settings(true, true, org.deeplearning4j.nn.conf.CacheMode.HOST));
+            }
+            ModelBench.Timing timing = new ModelBench.Timing(warmup, runs, seconds);
+            List<ModelBench.Result> results = new java.util.ArrayList<>();
+            int n = 0;
+            for (ModelBench.Case c : todo) {
+                for (ModelBench.Settings s : settings) {
+                    n++;
+                    err().printf("bench %d/%d: %s@%s batch %d %s [%s]%n", n, todo.size() * settings.size(), c.model(),
+                            c.input(), c.batch(), c.mode().name().toLowerCase(), s.label());
+                    err().flush();
+                    ModelBench.Result r = ModelBench.run(c, s, timing);
+                    err().printf("  %.1f img/s (runs %s)%n", r.imagesPerSec(), r.runs().stream()
+                            .map(v -> String.format("%.1f", v)).toList());
+                    results.add(r);
+                }
+            }
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("tool", "cnn");
+            doc.put("engine", dev.cnn.engine.Engine.describe());
+            doc.put("threads", ModelBench.threads());
+            doc.put("cores", Runtime.getRuntime().availableProcessors());
+            doc.put("timing", Map.of("warmup", warmup, "runs", runs, "secondsPerRun", seconds));
+            doc.put("results", results.stream().map(ModelBench.Result::toMap).toList());
+            if (json != null) {
+                Files.writeString(json, Json.pretty(doc));
+            }
+            out().print(format == Format.json ? Json.pretty(doc) + "\n" : ModelBench.table(results));
             return ExitCodes.OK;
         }
     }

@@ -35,14 +35,23 @@ final class ClassifyCommand extends BaseCommand {
     int batchSize;
     @Option(names = "--format", defaultValue = "table", description = "table, json, jsonl or csv (default: ${DEFAULT-VALUE}).")
     Format format;
+    @Option(names = "--timings", description = "Print where the time went (JVM start, native init, model load, "
+            + "classification) to stderr.")
+    boolean timings;
 
     @Override
     public Integer call() throws IOException {
         if (topK < 1 || batchSize < 1) {
             throw CnnException.usage("--top-k and --batch-size must be >= 1");
         }
+        long t0 = System.nanoTime();
+        if (timings) {
+            org.nd4j.linalg.factory.Nd4j.create(1); // native backend initialisation, timed on its own
+        }
+        long tNative = System.nanoTime();
         List<Path> files = collect();
         ModelBundle bundle = ModelBundle.load(model, false);
+        long tLoad = System.nanoTime();
         Preprocess pre = Preprocess.fromMap(bundle.metadata().preprocess());
         Predictor predictor = new Predictor(bundle, f -> ImageDecoder.load(f, pre));
         int[] failed = {0};
@@ -81,6 +90,15 @@ final class ClassifyCommand extends BaseCommand {
             }
             out().flush();
         });
+        if (timings) {
+            long now = System.nanoTime();
+            long jvmStart = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
+            long mainAt = Main.startedAtMillis();
+            err().printf("timings: jvm start to main %d ms, native init %d ms, model load %d ms, classify %d images "
+                            + "%d ms, total since jvm start %d ms%n", mainAt - jvmStart, (tNative - t0) / 1_000_000,
+                    (tLoad - tNative) / 1_000_000, files.size(), (now - tLoad) / 1_000_000,
+                    System.currentTimeMillis() - jvmStart);
+        }
         if (format == Format.json) {
             out().println(Json.pretty(all.stream().map(Predictor.Prediction::toMap).toList()));
         }

@@ -16,6 +16,7 @@ import picocli.CommandLine.Spec;
                 FinetuneCommand.class,
                 ClassifyCommand.class,
                 EvaluateCommand.class,
+                VisualizeCommand.class,
                 DataCommand.class,
                 ModelsCommand.class,
                 BenchCommand.class,

@@ -15,7 +15,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code cnn data}: import standard formats, write synthetic data, dataset statistics. */
-@Command(name = "data", description = "Import, synthesise and inspect image datasets.",
+@Command(name = "data", description = "Import, synthesise and inspect image datasets.", mixinStandardHelpOptions = true,
         subcommands = {DataCommand.Import.class, DataCommand.Synth.class, DataCommand.Stats.class})
 final class DataCommand implements Runnable {
     @picocli.CommandLine.Spec

@@ -29,6 +29,9 @@ final class EvaluateCommand extends BaseCommand {
     boolean strict;
     @Option(names = "--format", defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
     Format format;
+    @Option(names = "--report", paramLabel = "FILE",
+            description = "Also write an HTML report (confusion heat map, per-class metrics, misclassified images).")
+    Path reportFile;
 
     @Override
     public Integer call() {
@@ -58,6 +61,14 @@ final class EvaluateCommand extends BaseCommand {
             if (!r.unknownClasses().isEmpty()) {
                 out().println("\nnot scored (classes unknown to the model): " + r.unknownClasses());
             }
+        }
+        if (reportFile != null && r.metrics().count() > 0) {
+            try {
+                dev.cnn.viz.Reports.evaluation(bundle, model, dir, r, reportFile);
+            } catch (java.io.IOException e) {
+                throw CnnException.data("cannot write " + reportFile + ": " + e.getMessage());
+            }
+            err().println("cnn: report: " + reportFile);
         }
         if (!report.summary().isEmpty()) {
             err().println("cnn: " + report.summary());

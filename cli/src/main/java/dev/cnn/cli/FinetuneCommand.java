@@ -63,7 +63,7 @@ final class FinetuneCommand extends BaseCommand {
     @Option(names = "--augment", defaultValue = "none",
             description = "Training augmentation (turns the feature cache off), e.g. flip,crop:0.8.")
     String augment;
-    @Option(names = "--feature-cache", defaultValue = "true", negatable = true,
+    @Option(names = "--no-feature-cache", defaultValue = "true", negatable = true,
             description = "Compute frozen features once (default: on, unless --augment).")
     boolean featureCache;
     @Option(names = "--val-split", defaultValue = "0.2", description = "Held-out fraction when there is no val/ folder.")
@@ -84,6 +84,9 @@ final class FinetuneCommand extends BaseCommand {
     boolean listLayers;
     @Option(names = "--format", defaultValue = "table", description = "table or json summary on stdout.")
     Format format;
+    @Option(names = "--no-report", defaultValue = "true", negatable = true,
+            description = "Write <model>.report.html (curves, confusion matrix, misclassified images) (default: on).")
+    boolean report;
 
     @Override
     public Integer call() {
@@ -152,6 +155,8 @@ final class FinetuneCommand extends BaseCommand {
             default -> {
             }
         }
+        Path reportFile = report ? TrainCommand.writeReport(err(), "cnn finetune", o.bundle(),
+                o.source().validation(), o.history(), output) : null;
         if (format == Format.table) {
             Trainer.EpochStats last = o.history().isEmpty() ? null : o.history().get(o.history().size() - 1);
             out().printf("saved %s (%s from %s, cut at %s, %d classes%s)%n", output, s.cliName(), b.architecture(),
@@ -164,6 +169,9 @@ final class FinetuneCommand extends BaseCommand {
                                 p.cacheSeconds(), p.cacheBytes() / 1e6) : "");
             }
             out().printf("epoch log: %s%n", o.historyCsv());
+            if (reportFile != null) {
+                out().printf("report: %s%n", reportFile);
+            }
             out().printf("try: ./cnn classify --model %s IMAGE_OR_FOLDER%n", output);
         }
         return ExitCodes.OK;

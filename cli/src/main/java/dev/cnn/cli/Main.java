@@ -7,7 +7,14 @@ import java.io.PrintWriter;
 
 /** Entry point of the {@code cnn} command. */
 public final class Main {
+    private static volatile long startedAt = System.currentTimeMillis();
+
     private Main() {
+    }
+
+    /** Wall-clock time (ms) at which {@link #run} started, for {@code classify --timings}. */
+    static long startedAtMillis() {
+        return startedAt;
     }
 
     public static void main(String[] args) {
@@ -21,6 +28,7 @@ public final class Main {
 
     /** Runs the CLI with the given streams and returns the exit code (used by tests, no System.exit). */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
+        startedAt = System.currentTimeMillis();
         int verbosity = verbosity(args);
         configureLogging(verbosity);
         Engine.init();

@@ -42,7 +42,7 @@ final class TrainCommand extends BaseCommand {
     TrainConfig.Optimizer optimizer;
     @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum (Nesterov) (default: ${DEFAULT-VALUE}).")
     double momentum;
-    @Option(names = "--nesterov", defaultValue = "true", negatable = true, description = "Nesterov momentum for sgd.")
+    @Option(names = "--no-nesterov", defaultValue = "true", negatable = true, description = "Plain momentum instead of Nesterov for sgd.")
     boolean nesterov;
     @Option(names = "--weight-decay", defaultValue = "0", description = "L2 (adam, sgd) or decoupled (adamw).")
     double weightDecay;
@@ -78,6 +78,9 @@ final class TrainCommand extends BaseCommand {
     boolean strict;
     @Option(names = "--format", defaultValue = "table", description = "table or json summary on stdout.")
     Format format;
+    @Option(names = "--no-report", defaultValue = "true", negatable = true,
+            description = "Write <model>.report.html with curves, confusion matrix and misclassified images (default: on).")
+    boolean report;
 
     @Override
     public Integer call() {
@@ -141,6 +144,8 @@ final class TrainCommand extends BaseCommand {
             default -> {
             }
         }
+        Path reportFile = report ? writeReport(err(), "cnn train", r.bundle(), o.source().validation(), r.history(),
+                output) : null;
         Trainer.EpochStats best = r.history().stream().filter(Trainer.EpochStats::best).reduce((a, b) -> b)
                 .orElse(r.history().isEmpty() ? null : r.history().get(r.history().size() - 1));
         if (format == Format.table) {
@@ -149,9 +154,24 @@ final class TrainCommand extends BaseCommand {
                     best == null ? 0 : best.epoch(), best == null || !Double.isFinite(best.top1()) ? ""
                             : String.format(": val top-1 %.4f", best.top1()));
             out().printf("epoch log: %s; checkpoints: %s%n", o.historyCsv(), r.lastCheckpoint().getParent());
+            if (reportFile != null) {
+                out().printf("report: %s%n", reportFile);
+            }
             out().printf("try: ./cnn classify --model %s IMAGE_OR_FOLDER%n", output);
         }
         return ExitCodes.OK;
+    }
+
+    /** Writes the HTML report next to the model; a failure is a warning, not a failed run. */
+    static Path writeReport(java.io.PrintWriter err, String command, dev.cnn.core.ModelBundle bundle,
+                            dev.cnn.data.ImageDataset validation, java.util.List<Trainer.EpochStats> history,
+                            Path output) {
+        try {
+            return dev.cnn.viz.Reports.afterTraining(command, bundle, validation, history, output).html();
+        } catch (java.io.IOException | RuntimeException e) {
+            err.println("cnn: warning: could not write the report (" + e.getMessage() + "); the model is saved");
+            return null;
+        }
     }
 
     /** Per-epoch progress bar and epoch lines on stderr. */

@@ -192,4 +192,55 @@ class TrainClassifyEvaluateCliTest {
         assertEquals(4, run("finetune", "--base", dir.resolve("none.zip").toString()).code());
         assertEquals(2, run("finetune", "--base", "zoo:alexnet:imagenet").code());
     }
+
+    @Test
+    void trainWritesAReportAndVisualizeDrawsPictures() throws Exception {
+        Path report = dir.resolve("m.report.html");
+        assertTrue(Files.isRegularFile(report), "cnn train writes <model>.report.html");
+        String html = Files.readString(report);
+        assertTrue(html.contains("id=\"report-data\"") && html.contains("id=\"confusion\""), "report content");
+        assertTrue(Files.isRegularFile(dir.resolve("m.loss.png")) && Files.isRegularFile(dir.resolve("m.confusion.png")));
+
+        Path f = dir.resolve("pics/filters.png");
+        CliTestSupport.Run r = run("visualize", "filters", "--model", model.toString(), "--output", f.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("32 tiles"), r.out());
+        assertTrue(javax.imageio.ImageIO.read(f.toFile()).getWidth() >= 240);
+        Path img;
+        try (var files = Files.walk(data.resolve("val"))) {
+            img = files.filter(p -> p.toString().endsWith(".png")).sorted().findFirst().orElseThrow();
+        }
+        Path a = dir.resolve("pics/act.png");
+        r = run("visualize", "activations", "--model", model.toString(), "--image", img.toString(), "--layer",
+                "relu2", "--output", a.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("65 tiles"), r.out());
+        Path s = dir.resolve("pics/sal.png");
+        r = run("visualize", "saliency", "--model", model.toString(), "--image", img.toString(), "--output",
+                s.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("Grad-CAM at relu4"), r.out());
+        assertTrue(Files.size(s) > 1000);
+        assertEquals(2, run("visualize", "activations", "--model", model.toString(), "--image", img.toString(),
+                "--layer", "nope").code());
+        assertEquals(3, run("visualize", "saliency", "--model", model.toString(), "--image",
+                dir.resolve("missing.png").toString()).code());
+
+        Path er = dir.resolve("eval.html");
+        r = run("evaluate", "--model", model.toString(), "--data", data.resolve("val").toString(), "--report",
+                er.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.readString(er).contains("id=\"per-class\""));
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        for (String[] cmd : new String[][]{{"train", "--help"}, {"finetune", "--help"}, {"classify", "-h"},
+                {"visualize", "--help"}, {"visualize", "saliency", "--help"}, {"bench", "models", "--help"},
+                {"data", "--help"}}) {
+            CliTestSupport.Run r = run(cmd);
+            assertEquals(0, r.code(), String.join(" ", cmd) + ": " + r.err());
+            assertTrue(r.out().contains("Usage:"), String.join(" ", cmd));
+        }
+    }
 }

@@ -7,6 +7,7 @@ import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.awt.image.BufferedImage;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -166,18 +167,23 @@ public final class ImageBatchIterator implements DataSetIterator {
         }
         float[] x = new float[ok * per];
         float[] y = new float[ok * data.numClasses()];
+        List<String> paths = new ArrayList<>(ok);
         int k = 0;
         for (int j = 0; j < n; j++) {
             if (slots[j] == null) {
                 continue;
             }
+            Path p = data.samples().get(order[start + j]).path();
+            paths.add(p == null ? "#" + order[start + j] : p.toString());
             System.arraycopy(slots[j], 0, x, k * per, per);
             y[k * data.numClasses() + data.samples().get(order[start + j]).label()] = 1f;
             k++;
         }
         INDArray features = Nd4j.create(x, new long[]{ok, pre.channels(), pre.height(), pre.width()});
         INDArray labels = Nd4j.create(y, new long[]{ok, data.numClasses()});
-        return new DataSet(features, labels);
+        DataSet ds = new DataSet(features, labels);
+        ds.setExampleMetaData(paths); // where each example came from (reports, misclassified images)
+        return ds;
     }
 
     private float[] sampleTensor(int pos, int per) {

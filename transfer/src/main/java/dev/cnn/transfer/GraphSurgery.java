@@ -456,6 +456,43 @@ public final class GraphSurgery {
         return last != null ? last.clone() : new Adam(1e-3);
     }
 
+    /**
+     * The part of {@code g} after {@code cut} as a graph of its own, whose single input is the cut's output (weights
+     * copied). Used to get gradients with respect to an inner activation (Grad-CAM) or to run a head on features.
+     *
+     * @throws IllegalArgumentException if a vertex after the cut also reads a vertex before it (a skip connection
+     *                                  across the cut)
+     */
+    public static ComputationGraph subgraphAfter(ComputationGraph g, String cut) {
+        ComputationGraphConfiguration src = g.getConfiguration();
+        requireVertex(src, cut);
+        Set<String> before = ancestors(src, cut);
+        before.addAll(src.getNetworkInputs());
+        before.add(cut);
+        for (Map.Entry<String, List<String>> e : src.getVertexInputs().entrySet()) {
+            if (before.contains(e.getKey())) {
+                continue;
+            }
+            for (String in : e.getValue()) {
+                if (before.contains(in) && !in.equals(cut)) {
+                    throw new IllegalArgumentException("'" + e.getKey() + "' reads '" + in + "', which comes before '"
+                            + cut + "': the network cannot be split there");
+                }
+            }
+        }
+        ComputationGraphConfiguration c = src.clone();
+        c.getVertices().keySet().removeAll(before);
+        c.getVertexInputs().keySet().removeAll(before);
+        c.setNetworkInputs(new ArrayList<>(List.of(cut)));
+        c.setTopologicalOrder(null);
+        c.setTopologicalOrderStr(null);
+        c.validate();
+        ComputationGraph out = new ComputationGraph(c);
+        out.init();
+        copyParams(g, out, c.getVertices().keySet());
+        return out;
+    }
+
     // ------------------------------------------------------------------------------------------------ params
 
     /**
