@@ -83,7 +83,7 @@ lines += ["", f"| classify, 1 image, resnet18 bundle @64 px | cnn | PyTorch scri
           "", f"Machine: {cpu}, {os.cpu_count()} cores, {cnn['threads']} threads per engine; "
               f"cnn engine: {cnn['engine']}; PyTorch {torch['version']} (torchvision {torch['torchvision']}, "
               f"BLAS {torch['blas']}); {datetime.datetime.now().isoformat(timespec='minutes')}.",
-          f"Timing: {cnn['timing']['warmup']} warm-up iterations, median of {cnn['timing']['runs']} runs of at least "
+          f"Timing: warm-up of at least {cnn['timing']['warmup']} iterations and {cnn['timing'].get('warmupSeconds', 0)} s, median of {cnn['timing']['runs']} runs of at least "
           f"{cnn['timing']['secondsPerRun']} s; ratio = cnn / PyTorch images/s (above 1: cnn faster)."]
 if bad:
     lines += ["", "PARAMETER COUNT MISMATCH: " + "; ".join(bad)]

@@ -49,7 +49,7 @@ def build(name, c, classes):
     raise SystemExit(f"unknown model {name}")
 
 
-def measure(case, warmup, runs, seconds):
+def measure(case, warmup, warmup_seconds, runs, seconds):
     c, h, w = (int(v) for v in case["input"].split("x"))
     classes, batch, mode = case["classes"], case["batch"], case["mode"]
     torch.manual_seed(1)
@@ -73,8 +73,10 @@ def measure(case, warmup, runs, seconds):
         def step():
             with torch.inference_mode():
                 model(x)
-    for _ in range(warmup):
+    w0, i = time.perf_counter(), 0
+    while i < warmup or time.perf_counter() - w0 < warmup_seconds:
         step()
+        i += 1
     rates, ms = [], []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -132,7 +134,7 @@ def main():
             continue
         seen.add(key)
         print(f"torch {case['model']}@{case['input']} batch {case['batch']} {case['mode']}", file=sys.stderr, flush=True)
-        r = measure(case, t["warmup"], t["runs"], t["secondsPerRun"])
+        r = measure(case, t["warmup"], t.get("warmupSeconds", 0), t["runs"], t["secondsPerRun"])
         print(f"  {r['imagesPerSec']:.1f} img/s (runs {r['runs']})", file=sys.stderr, flush=True)
         out.append(r)
     res = {"tool": "pytorch", "version": torch.__version__, "torchvision": torchvision.__version__,

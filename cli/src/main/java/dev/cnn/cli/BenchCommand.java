@@ -63,7 +63,7 @@ final class BenchCommand implements Runnable {
             + "warm-up, median of several runs, with peak heap/off-heap memory.",
             footer = {"", "Default cases: lenet@1x28x28 (batch 64, train+infer), simplecnn@3x32x32 (64, train+infer),",
                     "resnet18@3x64x64 (32, train+infer), resnet50@3x224x224 (8, infer), vgg16@3x224x224 (8, infer).",
-                    "--levers also measures each case with oneDNN helpers off, workspaces off and cache mode HOST.",
+                    "--levers also measures each case with oneDNN helpers off, workspaces off, cache mode HOST, NHWC layout.",
                     "Threads: OMP_NUM_THREADS / CNN_THREADS."})
     static final class Models extends BaseCommand {
         @Option(names = "--case", paramLabel = "MODEL@CxHxW",
@@ -79,9 +79,11 @@ final class BenchCommand implements Runnable {
         int runs;
         @Option(names = "--seconds", defaultValue = "2", description = "Minimum seconds per run (default: ${DEFAULT-VALUE}).")
         double seconds;
-        @Option(names = "--warmup", defaultValue = "3", description = "Warm-up iterations (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--warmup", defaultValue = "3", description = "Warm-up iterations, at least (default: ${DEFAULT-VALUE}).")
         int warmup;
-        @Option(names = "--levers", description = "Also measure with helpers off, workspaces off, cache mode HOST.")
+        @Option(names = "--warmup-seconds", defaultValue = "3", description = "Warm-up time, at least (default: ${DEFAULT-VALUE}).")
+        double warmupSeconds;
+        @Option(names = "--levers", description = "Also measure with helpers off, workspaces off, cache mode HOST, NHWC.")
         boolean levers;
         @Option(names = "--json", description = "Also write the results to this file.")
         Path json;
@@ -122,13 +124,9 @@ final class BenchCommand implements Runnable {
                     }
                 }
             }
-            List<ModelBench.Settings> settings = new java.util.ArrayList<>(List.of(ModelBench.Settings.defaults()));
-            if (levers) {
-                settings.add(new ModelBench.Settings(false, true, org.deeplearning4j.nn.conf.CacheMode.NONE));
-                settings.add(new ModelBench.Settings(true, false, org.deeplearning4j.nn.conf.CacheMode.NONE));
-                settings.add(new ModelBench.Settings(true, true, org.deeplearning4j.nn.conf.CacheMode.HOST));
-            }
-            ModelBench.Timing timing = new ModelBench.Timing(warmup, runs, seconds);
+            List<ModelBench.Settings> settings = levers ? ModelBench.Settings.levers()
+                    : List.of(ModelBench.Settings.defaults());
+            ModelBench.Timing timing = new ModelBench.Timing(warmup, warmupSeconds, runs, seconds);
             List<ModelBench.Result> results = new java.util.ArrayList<>();
             int n = 0;
             for (ModelBench.Case c : todo) {
@@ -148,7 +146,8 @@ final class BenchCommand implements Runnable {
             doc.put("engine", dev.cnn.engine.Engine.describe());
             doc.put("threads", ModelBench.threads());
             doc.put("cores", Runtime.getRuntime().availableProcessors());
-            doc.put("timing", Map.of("warmup", warmup, "runs", runs, "secondsPerRun", seconds));
+            doc.put("timing", Map.of("warmup", warmup, "warmupSeconds", warmupSeconds, "runs", runs,
+                    "secondsPerRun", seconds));
             doc.put("results", results.stream().map(ModelBench.Result::toMap).toList());
             if (json != null) {
                 Files.writeString(json, Json.pretty(doc));

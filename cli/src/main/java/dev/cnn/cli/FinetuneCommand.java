@@ -29,6 +29,8 @@ import java.util.Map;
                 "", "Pretrained weights are downloaded from $CNN_WEIGHTS_URL (default "
                 + PretrainedWeights.DEFAULT_BASE_URL + ") into $CNN_CACHE_DIR (default ~/.cnn/weights)."})
 final class FinetuneCommand extends BaseCommand {
+    @picocli.CommandLine.Mixin
+    RunOptions run;
     @Option(names = "--base", required = true, paramLabel = "MODEL",
             description = "A model.zip from cnn train/finetune, or zoo:NAME:imagenet (vgg16, resnet50).")
     String base;
@@ -54,43 +56,17 @@ final class FinetuneCommand extends BaseCommand {
     double baseLr;
     @Option(names = "--batch-size", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
     int batchSize;
-    @Option(names = "--optimizer", defaultValue = "adam", description = "adam, adamw or sgd (default: ${DEFAULT-VALUE}).")
-    TrainConfig.Optimizer optimizer;
-    @Option(names = "--weight-decay", defaultValue = "0", description = "L2 (adam, sgd) or decoupled (adamw).")
-    double weightDecay;
-    @Option(names = "--schedule", defaultValue = "cosine", description = "constant, step or cosine (default: ${DEFAULT-VALUE}).")
-    LrSchedule.Kind schedule;
-    @Option(names = "--augment", defaultValue = "none",
-            description = "Training augmentation (turns the feature cache off), e.g. flip,crop:0.8.")
-    String augment;
     @Option(names = "--no-feature-cache", defaultValue = "true", negatable = true,
             description = "Compute frozen features once (default: on, unless --augment).")
     boolean featureCache;
-    @Option(names = "--val-split", defaultValue = "0.2", description = "Held-out fraction when there is no val/ folder.")
-    double valSplit;
-    @Option(names = "--seed", defaultValue = "42")
-    long seed;
-    @Option(names = "--early-stopping", defaultValue = "0", paramLabel = "PATIENCE")
-    int patience;
     @Option(names = {"-o", "--output"}, defaultValue = "finetuned.zip", description = "Model file (default: ${DEFAULT-VALUE}).")
     Path output;
-    @Option(names = "--cache", description = "Keep decoded images in memory.")
-    boolean cache;
-    @Option(names = "--workers", defaultValue = "1", description = "Image decoding threads (default: ${DEFAULT-VALUE}).")
-    int workers;
-    @Option(names = "--strict", description = "Fail (exit 3) on the first unreadable image instead of skipping it.")
-    boolean strict;
     @Option(names = "--list-layers", description = "Print the base's layers (names for --cut/--unfreeze-from) and exit.")
     boolean listLayers;
-    @Option(names = "--format", defaultValue = "table", description = "table or json summary on stdout.")
-    Format format;
-    @Option(names = "--no-report", defaultValue = "true", negatable = true,
-            description = "Write <model>.report.html (curves, confusion matrix, misclassified images) (default: on).")
-    boolean report;
 
     @Override
     public Integer call() {
-        requireFormat(format, Format.table, Format.json);
+        requireFormat(run.format, Format.table, Format.json);
         FinetuneJob.Strategy s = FinetuneJob.Strategy.parse(strategy);
         PretrainedWeights downloader = PretrainedWeights.fromEnvironment().withProgress(downloadProgress());
         FinetuneJob.Base b = FinetuneJob.loadBase(base, weights, downloader);
@@ -101,11 +77,9 @@ final class FinetuneCommand extends BaseCommand {
             }
             return ExitCodes.OK;
         }
-        TrainConfig cfg = TrainConfig.builder().epochs(epochs).batchSize(batchSize).lr(lr).optimizer(optimizer)
-                .momentum(optimizer == TrainConfig.Optimizer.SGD ? 0.9 : 0).nesterov(true).weightDecay(weightDecay)
-                .schedule(schedule).seed(seed).earlyStoppingPatience(patience).output(output).build();
+        TrainConfig cfg = run.config(epochs, batchSize, lr, output);
         FinetuneJob.Request req = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,
-                frozenEpochs, featureCache, augment, valSplit, strict, cache, workers, cfg);
+                frozenEpochs, featureCache, run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg);
         Reporter reporter = new Reporter(err());
         Trainer[] trainer = new Trainer[1];
         Signals.Handle sigint = Signals.onInterrupt(() -> {
@@ -133,7 +107,7 @@ final class FinetuneCommand extends BaseCommand {
         if (!skipped.isEmpty()) {
             err().println("cnn: " + skipped);
         }
-        if (format == Format.json) {
+        if (run.format == Format.json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("status", o.status().name().toLowerCase());
             doc.put("output", output.toString());
@@ -155,9 +129,9 @@ final class FinetuneCommand extends BaseCommand {
             default -> {
             }
         }
-        Path reportFile = report ? TrainCommand.writeReport(err(), "cnn finetune", o.bundle(),
+        Path reportFile = run.report ? TrainCommand.writeReport(err(), "cnn finetune", o.bundle(),
                 o.source().validation(), o.history(), output) : null;
-        if (format == Format.table) {
+        if (run.format == Format.table) {
             Trainer.EpochStats last = o.history().isEmpty() ? null : o.history().get(o.history().size() - 1);
             out().printf("saved %s (%s from %s, cut at %s, %d classes%s)%n", output, s.cliName(), b.architecture(),
                     o.cut(), o.bundle().metadata().numClasses(), last == null || !Double.isFinite(last.top1()) ? ""

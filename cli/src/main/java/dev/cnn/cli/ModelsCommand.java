@@ -16,12 +16,8 @@ import java.util.Map;
 /** {@code cnn models}: every architecture with parameters and multiply-adds at a chosen input. */
 @Command(name = "models", description = "List the architectures of the model zoo.")
 final class ModelsCommand extends BaseCommand {
-    @Option(names = "--input", defaultValue = "3x224x224", converter = InputShape.Converter.class,
-            description = "Input shape CxHxW (default: ${DEFAULT-VALUE}).")
-    InputShape input;
-
-    @Option(names = "--classes", defaultValue = "1000", description = "Number of classes (default: ${DEFAULT-VALUE}).")
-    int classes;
+    @picocli.CommandLine.Mixin
+    SpecOptions shape;
 
     @Option(names = "--format", defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
     Format format;
@@ -29,8 +25,8 @@ final class ModelsCommand extends BaseCommand {
     @Override
     public Integer call() {
         requireFormat(format, Format.table, Format.json);
-        int[] in = {input.channels(), input.height(), input.width()};
-        ModelSpec spec = ModelSpec.builder().numClasses(classes).input(in[0], in[1], in[2]).build();
+        ModelSpec spec = shape.spec();
+        int[] in = {spec.channels(), spec.height(), spec.width()};
         List<Map<String, Object>> rows = new ArrayList<>();
         for (Architecture a : ModelRegistry.all()) {
             Map<String, Object> r = new LinkedHashMap<>();
@@ -52,12 +48,12 @@ final class ModelsCommand extends BaseCommand {
         if (format == Format.json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("input", spec.inputString());
-            doc.put("classes", classes);
+            doc.put("classes", spec.numClasses());
             doc.put("models", rows);
             out().println(Json.pretty(doc));
             return ExitCodes.OK;
         }
-        out().printf("Models at input %s, %d classes%n", spec.inputString(), classes);
+        out().printf("Models at input %s, %d classes%n", spec.inputString(), spec.numClasses());
         out().printf("%-13s %15s %12s  %s%n", "name", "params", "GMACs", "description");
         for (Map<String, Object> r : rows) {
             Object p = r.get("params");

@@ -17,12 +17,8 @@ final class SummaryCommand extends BaseCommand {
     @Parameters(index = "0", paramLabel = "MODEL", description = "Zoo name (see 'cnn models').")
     String model;
 
-    @Option(names = "--input", defaultValue = "3x224x224", converter = InputShape.Converter.class,
-            description = "Input shape CxHxW (default: ${DEFAULT-VALUE}).")
-    InputShape input;
-
-    @Option(names = "--classes", defaultValue = "1000", description = "Number of classes (default: ${DEFAULT-VALUE}).")
-    int classes;
+    @picocli.CommandLine.Mixin
+    SpecOptions shape;
 
     @Option(names = "--format", defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
     Format format;
@@ -30,8 +26,8 @@ final class SummaryCommand extends BaseCommand {
     @Override
     public Integer call() {
         requireFormat(format, Format.table, Format.json);
-        int[] in = {input.channels(), input.height(), input.width()};
-        ModelSpec spec = ModelSpec.builder().numClasses(classes).input(in[0], in[1], in[2]).build();
+        ModelSpec spec = shape.spec();
+        int[] in = {spec.channels(), spec.height(), spec.width()};
         var arch = ModelRegistry.get(model);
         try {
             arch.checkInput(spec);
@@ -43,7 +39,7 @@ final class SummaryCommand extends BaseCommand {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("model", arch.name());
             doc.put("input", spec.inputString());
-            doc.put("classes", classes);
+            doc.put("classes", spec.numClasses());
             doc.put("layers", s.rows());
             doc.put("totalParams", s.totalParams());
             doc.put("trainableParams", s.trainableParams());
@@ -51,7 +47,7 @@ final class SummaryCommand extends BaseCommand {
             doc.put("macs", s.totalMacs());
             out().println(Json.pretty(doc));
         } else {
-            out().printf("%s at input %s, %d classes%n", arch.name(), spec.inputString(), classes);
+            out().printf("%s at input %s, %d classes%n", arch.name(), spec.inputString(), spec.numClasses());
             out().print(s.toTable());
         }
         return ExitCodes.OK;

@@ -18,6 +18,8 @@ import java.util.Map;
                 "  cnn train --data photos/ --model resnet18 --image-size 96 --epochs 20 --augment flip,crop:0.8",
                 "  cnn train --resume model.zip.checkpoints/last.zip"})
 final class TrainCommand extends BaseCommand {
+    @picocli.CommandLine.Mixin
+    RunOptions run;
     @Option(names = "--data", defaultValue = "builtin:shapes",
             description = "Image folder (<class>/ or train|val|test/<class>/), CSV manifest, or builtin:shapes "
                     + "(default: ${DEFAULT-VALUE}).")
@@ -38,60 +40,17 @@ final class TrainCommand extends BaseCommand {
     int batchSize;
     @Option(names = "--lr", defaultValue = "0.003", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
     double lr;
-    @Option(names = "--optimizer", defaultValue = "adam", description = "adam, adamw or sgd (default: ${DEFAULT-VALUE}).")
-    TrainConfig.Optimizer optimizer;
-    @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum (Nesterov) (default: ${DEFAULT-VALUE}).")
-    double momentum;
-    @Option(names = "--no-nesterov", defaultValue = "true", negatable = true, description = "Plain momentum instead of Nesterov for sgd.")
-    boolean nesterov;
-    @Option(names = "--weight-decay", defaultValue = "0", description = "L2 (adam, sgd) or decoupled (adamw).")
-    double weightDecay;
-    @Option(names = "--schedule", defaultValue = "cosine", description = "constant, step or cosine (default: ${DEFAULT-VALUE}).")
-    LrSchedule.Kind schedule;
-    @Option(names = "--warmup", defaultValue = "0", description = "Warm-up epochs (fractions allowed).")
-    double warmup;
-    @Option(names = "--step-epochs", defaultValue = "10", description = "Step schedule: epochs per decay.")
-    int stepEpochs;
-    @Option(names = "--step-gamma", defaultValue = "0.1", description = "Step schedule: decay factor.")
-    double stepGamma;
-    @Option(names = "--label-smoothing", defaultValue = "0", description = "Default: ${DEFAULT-VALUE}.")
-    double labelSmoothing;
-    @Option(names = "--augment", defaultValue = "none",
-            description = "Training augmentation, e.g. flip,crop:0.8,rotate:15,jitter:0.2 (default: ${DEFAULT-VALUE}).")
-    String augment;
-    @Option(names = "--val-split", defaultValue = "0.2", description = "Held-out fraction when there is no val/ folder.")
-    double valSplit;
-    @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
-    long seed;
-    @Option(names = "--early-stopping", defaultValue = "0", paramLabel = "PATIENCE",
-            description = "Stop after PATIENCE epochs without validation improvement (0: off).")
-    int patience;
     @Option(names = {"-o", "--output"}, defaultValue = "model.zip", description = "Model file (default: ${DEFAULT-VALUE}).")
     Path output;
     @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Continue from a checkpoint (last.zip).")
     Path resume;
-    @Option(names = "--cache", description = "Keep decoded images in memory (always on for builtin data).")
-    boolean cache;
-    @Option(names = "--workers", defaultValue = "1", description = "Image decoding threads (default: ${DEFAULT-VALUE}).")
-    int workers;
-    @Option(names = "--strict", description = "Fail (exit 3) on the first unreadable image instead of skipping it.")
-    boolean strict;
-    @Option(names = "--format", defaultValue = "table", description = "table or json summary on stdout.")
-    Format format;
-    @Option(names = "--no-report", defaultValue = "true", negatable = true,
-            description = "Write <model>.report.html with curves, confusion matrix and misclassified images (default: on).")
-    boolean report;
 
     @Override
     public Integer call() {
-        requireFormat(format, Format.table, Format.json);
-        TrainConfig cfg = TrainConfig.builder().epochs(epochs).batchSize(batchSize).lr(lr).optimizer(optimizer)
-                .momentum(optimizer == TrainConfig.Optimizer.SGD ? momentum : 0).nesterov(nesterov)
-                .weightDecay(weightDecay).schedule(schedule).warmupEpochs(warmup).stepEpochs(stepEpochs)
-                .stepGamma(stepGamma).labelSmoothing(labelSmoothing).seed(seed).earlyStoppingPatience(patience)
-                .output(output).build();
-        TrainJob.Request req = new TrainJob.Request(data, model, imageSize, channels, resize, normalize, augment,
-                valSplit, strict, cache, workers, cfg, resume);
+        requireFormat(run.format, Format.table, Format.json);
+        TrainConfig cfg = run.config(epochs, batchSize, lr, output);
+        TrainJob.Request req = new TrainJob.Request(data, model, imageSize, channels, resize, normalize,
+                run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg, resume);
         EpochReporter reporter = new EpochReporter(err());
         Trainer[] trainer = new Trainer[1];
         Signals.Handle sigint = Signals.onInterrupt(() -> {
@@ -107,7 +66,7 @@ final class TrainCommand extends BaseCommand {
         try {
             err().printf("cnn train: %s on %s%s%n", resume != null ? "resuming " + resume : model, resume != null
                     ? "its data" : data, resume != null ? "" : String.format(" (%d epochs, batch %d, %s lr %g)",
-                    epochs, batchSize, optimizer.name().toLowerCase(), lr));
+                    epochs, batchSize, run.optimizer.name().toLowerCase(), lr));
             err().flush();
             o = TrainJob.run(req, reporter, t -> trainer[0] = t);
         } finally {
@@ -119,7 +78,7 @@ final class TrainCommand extends BaseCommand {
         if (!skipped.isEmpty()) {
             err().println("cnn: " + skipped);
         }
-        if (format == Format.json) {
+        if (run.format == Format.json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("status", r.status().name().toLowerCase());
             doc.put("output", output.toString());
@@ -144,11 +103,11 @@ final class TrainCommand extends BaseCommand {
             default -> {
             }
         }
-        Path reportFile = report ? writeReport(err(), "cnn train", r.bundle(), o.source().validation(), r.history(),
+        Path reportFile = run.report ? writeReport(err(), "cnn train", r.bundle(), o.source().validation(), r.history(),
                 output) : null;
         Trainer.EpochStats best = r.history().stream().filter(Trainer.EpochStats::best).reduce((a, b) -> b)
                 .orElse(r.history().isEmpty() ? null : r.history().get(r.history().size() - 1));
-        if (format == Format.table) {
+        if (run.format == Format.table) {
             out().printf("saved %s (%s, %d classes, %dx%d, epoch %d%s)%n", output, r.bundle().metadata().architecture(),
                     r.bundle().metadata().numClasses(), o.preprocess().height(), o.preprocess().width(),
                     best == null ? 0 : best.epoch(), best == null || !Double.isFinite(best.top1()) ? ""

@@ -2,9 +2,10 @@ package dev.cnn.zoo;
 
 /**
  * What a network is built for: number of classes, input channels, height and width, and the seed of its initial
- * weights. Build with {@link #builder()}; every field but the seed must be set and positive.
+ * weights. Build with {@link #builder()}; every field but the seed must be set and positive. {@code nhwc} builds the
+ * convolutional part channels-last (input [batch, height, width, channels]); the default is NCHW.
  */
-public record ModelSpec(int numClasses, int channels, int height, int width, long seed) {
+public record ModelSpec(int numClasses, int channels, int height, int width, long seed, boolean nhwc) {
 
     public ModelSpec {
         if (numClasses < 1) {
@@ -62,6 +63,13 @@ public record ModelSpec(int numClasses, int channels, int height, int width, lon
         private Integer height;
         private Integer width;
         private long seed = 42;
+        private boolean nhwc;
+
+        /** Channels-last activations (NHWC) instead of NCHW; a speed lever, see {@code cnn bench models --levers}. */
+        public Builder nhwc(boolean v) {
+            this.nhwc = v;
+            return this;
+        }
 
         public Builder numClasses(int n) {
             this.numClasses = n;
@@ -96,7 +104,7 @@ public record ModelSpec(int numClasses, int channels, int height, int width, lon
             if (channels == null || height == null || width == null) {
                 throw new IllegalStateException("ModelSpec: input shape (channels, height, width) is not set");
             }
-            return new ModelSpec(numClasses, channels, height, width, seed);
+            return new ModelSpec(numClasses, channels, height, width, seed, nhwc);
         }
     }
 }

@@ -40,7 +40,7 @@ final class Net {
                 .convolutionMode(ConvolutionMode.Truncate)
                 .graphBuilder()
                 .addInputs(INPUT)
-                .setInputTypes(InputType.convolutional(spec.height(), spec.width(), spec.channels()));
+                .setInputTypes(InputType.convolutional(spec.height(), spec.width(), spec.channels(), format()));
     }
 
     /** Makes the next layer read from these vertices. */
@@ -54,6 +54,10 @@ final class Net {
         return from[0];
     }
 
+    private org.deeplearning4j.nn.conf.CNN2DFormat format() {
+        return spec.nhwc() ? org.deeplearning4j.nn.conf.CNN2DFormat.NHWC : org.deeplearning4j.nn.conf.CNN2DFormat.NCHW;
+    }
+
     private Net add(String name, org.deeplearning4j.nn.conf.layers.Layer layer) {
         g.addLayer(name, layer, from);
         from = new String[]{name};
@@ -62,11 +66,11 @@ final class Net {
 
     Net conv(String name, int out, int k, int stride, int pad, boolean bias, Activation act) {
         return add(name, new ConvolutionLayer.Builder(k, k).stride(stride, stride).padding(pad, pad)
-                .nOut(out).hasBias(bias).activation(act).build());
+                .nOut(out).hasBias(bias).activation(act).dataFormat(format()).build());
     }
 
     Net bn(String name) {
-        return add(name, new BatchNormalization.Builder().eps(1e-5).decay(0.9).build());
+        return add(name, new BatchNormalization.Builder().eps(1e-5).decay(0.9).dataFormat(format()).build());
     }
 
     Net relu(String name) {
@@ -75,15 +79,17 @@ final class Net {
 
     Net maxPool(String name, int k, int stride, int pad) {
         return add(name, new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(k, k).stride(stride, stride)
-                .padding(pad, pad).build());
+                .padding(pad, pad).dataFormat(format()).build());
     }
 
     Net lrn(String name) {
-        return add(name, new LocalResponseNormalization.Builder().k(2).n(5).alpha(1e-4).beta(0.75).build());
+        return add(name, new LocalResponseNormalization.Builder().k(2).n(5).alpha(1e-4).beta(0.75)
+                .dataFormat(format()).build());
     }
 
     Net globalAvgPool(String name) {
-        return add(name, new GlobalPoolingLayer.Builder(PoolingType.AVG).build());
+        return add(name, new GlobalPoolingLayer.Builder(PoolingType.AVG)
+                .poolingDimensions(spec.nhwc() ? new int[]{1, 2} : new int[]{2, 3}).build());
     }
 
     /** Fully connected layer; {@code dropout} is the probability of dropping its input (0 = none). */

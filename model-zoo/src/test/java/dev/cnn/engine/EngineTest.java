@@ -74,4 +74,34 @@ class EngineTest {
             assertTrue(diff / scale < 1e-4, "gradient " + k + " differs: rel " + diff / scale);
         }
     }
+
+    @Test
+    void smallMapBackwardFixGivesTheSameGradients() {
+        Engine.init();
+        ModelSpec spec = ModelSpec.builder().numClasses(3).input(3, 32, 32).seed(4).build();
+        ComputationGraph plain = ModelRegistry.get("resnet18").build(spec);
+        ComputationGraph fixed = ModelRegistry.get("resnet18").build(spec);
+        assertEquals(20, SmallMapConvHelper.install(fixed), "every conv layer of resnet18 wrapped");
+        assertEquals(0, SmallMapConvHelper.install(fixed), "idempotent");
+        assertTrue(fixed.getLayer("layer4.1.conv2").getHelper() instanceof SmallMapConvHelper);
+        Nd4j.getRandom().setSeed(8);
+        INDArray x = Nd4j.rand(new int[]{4, 3, 32, 32});
+        INDArray y = Nd4j.zeros(4, 3);
+        for (int i = 0; i < 4; i++) {
+            y.putScalar(i, i % 3, 1.0);
+        }
+        for (ComputationGraph g : new ComputationGraph[]{plain, fixed}) {
+            g.setInputs(x);
+            g.setLabels(y);
+            g.computeGradientAndScore();
+        }
+        assertEquals(plain.score(), fixed.score(), 1e-5);
+        for (String k : plain.gradient().gradientForVariable().keySet()) {
+            INDArray a = plain.gradient().getGradientFor(k);
+            INDArray b = fixed.gradient().getGradientFor(k);
+            double scale = Math.max(1e-3, a.norm2Number().doubleValue());
+            assertTrue(a.sub(b).norm2Number().doubleValue() / scale < 1e-4, "gradient " + k + " differs");
+        }
+        assertTrue(Nd4j.getEnvironment().helpersAllowed(), "helpers switched back on");
+    }
 }

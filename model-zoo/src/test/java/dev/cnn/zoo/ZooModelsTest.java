@@ -134,4 +134,20 @@ class ZooModelsTest {
         ModelSpec spec = ModelSpec.builder().numClasses(2).input(1, size, size).seed(3).build();
         assertEquals(a.build(spec).params(), a.build(spec).params(), name);
     }
+
+    /** NHWC builds (a speed lever) compute the same function: same seed, same weights, permuted input. */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"simplecnn", "resnet18", "resnet50"})
+    void nhwcMatchesNchw(String name) {
+        Architecture a = ModelRegistry.get(name);
+        ModelSpec nchw = ModelSpec.builder().numClasses(4).input(3, 32, 32).seed(5).build();
+        ModelSpec nhwc = ModelSpec.builder().numClasses(4).input(3, 32, 32).seed(5).nhwc(true).build();
+        ComputationGraph g1 = a.build(nchw);
+        ComputationGraph g2 = a.build(nhwc);
+        assertEquals(g1.params(), g2.params(), "same initial weights");
+        INDArray x = Nd4j.rand(new int[]{2, 3, 32, 32});
+        INDArray y1 = g1.outputSingle(false, x);
+        INDArray y2 = g2.outputSingle(false, x.permute(0, 2, 3, 1).dup());
+        assertTrue(y1.equalsWithEps(y2, 1e-4), name + ": " + y1 + " vs " + y2);
+    }
 }

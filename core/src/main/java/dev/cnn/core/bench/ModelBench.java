@@ -44,21 +44,35 @@ public final class ModelBench {
     }
 
     /** Engine settings, the levers compared by {@code cnn bench levers}. */
-    public record Settings(boolean helpers, boolean workspaces, CacheMode cacheMode) {
+    public record Settings(boolean helpers, boolean workspaces, CacheMode cacheMode, boolean nhwc,
+                           boolean smallMapFix) {
         public static Settings defaults() {
-            return new Settings(true, true, CacheMode.NONE);
+            return new Settings(true, true, CacheMode.NONE, false, false);
+        }
+
+        /**
+         * The defaults and one lever changed at a time: helpers off, workspaces off, cache mode HOST, NHWC, and the
+         * small-map backward rerouting ({@link dev.cnn.engine.SmallMapConvHelper}) on.
+         */
+        public static List<Settings> levers() {
+            return List.of(defaults(), new Settings(false, true, CacheMode.NONE, false, false),
+                    new Settings(true, false, CacheMode.NONE, false, false),
+                    new Settings(true, true, CacheMode.HOST, false, false),
+                    new Settings(true, true, CacheMode.NONE, true, false),
+                    new Settings(true, true, CacheMode.NONE, false, true));
         }
 
         public String label() {
             return (helpers ? "onednn" : "no-helpers") + (workspaces ? "" : ",no-workspaces")
-                    + (cacheMode == CacheMode.NONE ? "" : ",cache-" + cacheMode.name().toLowerCase(Locale.ROOT));
+                    + (cacheMode == CacheMode.NONE ? "" : ",cache-" + cacheMode.name().toLowerCase(Locale.ROOT))
+                    + (nhwc ? ",nhwc" : "") + (smallMapFix ? ",smallmap-reroute" : "");
         }
     }
 
     /** How long to measure. */
-    public record Timing(int warmupIterations, int runs, double secondsPerRun) {
+    public record Timing(int warmupIterations, double warmupSeconds, int runs, double secondsPerRun) {
         public static Timing defaults() {
-            return new Timing(3, 5, 2.0);
+            return new Timing(3, 3.0, 5, 2.0);
         }
     }
 
@@ -117,7 +131,7 @@ public final class ModelBench {
     public static Result run(Case c, Settings s, Timing t) {
         Architecture arch = ModelRegistry.get(c.model());
         ModelSpec spec = ModelSpec.builder().numClasses(c.classes()).input(c.channels(), c.height(), c.width())
-                .seed(1).build();
+                .seed(1).nhwc(s.nhwc()).build();
         String before = System.getProperty(HELPERS_PROPERTY);
         System.setProperty(HELPERS_PROPERTY, Boolean.toString(!s.helpers()));
         ComputationGraph net;
@@ -130,6 +144,9 @@ public final class ModelBench {
                 net.getConfiguration().setInferenceWorkspaceMode(WorkspaceMode.NONE);
             }
             net.setCacheMode(s.cacheMode());
+            if (s.smallMapFix()) {
+                dev.cnn.engine.SmallMapConvHelper.install(net);
+            }
         } finally {
             if (before == null) {
                 System.clearProperty(HELPERS_PROPERTY);
@@ -139,8 +156,9 @@ public final class ModelBench {
         }
         long params = ModelSummary.of(arch, spec).totalParams();
         Nd4j.getRandom().setSeed(7);
-        INDArray x = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, c.batch(), c.channels(), c.height(),
-                c.width());
+        INDArray x = s.nhwc()
+                ? Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, c.batch(), c.height(), c.width(), c.channels())
+                : Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, c.batch(), c.channels(), c.height(), c.width());
         INDArray y = Nd4j.zeros(c.batch(), c.classes());
         for (int i = 0; i < c.batch(); i++) {
             y.putScalar(i, i % c.classes(), 1.0);
@@ -154,7 +172,8 @@ public final class ModelBench {
         List<Double> rates = new ArrayList<>();
         List<Double> msPerBatch = new ArrayList<>();
         try {
-            for (int i = 0; i < t.warmupIterations(); i++) {
+            long w0 = System.nanoTime();
+            for (int i = 0; i < t.warmupIterations() || System.nanoTime() - w0 < t.warmupSeconds() * 1e9; i++) {
                 step.run();
             }
             for (int r = 0; r < t.runs(); r++) {
@@ -242,13 +261,13 @@ public final class ModelBench {
 
     /** A fixed-width table of results; {@code peer} rates by key (model, input, mode) add a ratio column. */
     public static String table(List<Result> rows) {
-        StringBuilder b = new StringBuilder(String.format("%-12s %-9s %5s %-5s %-14s %12s %10s %10s %9s %9s%n",
-                "model", "input", "batch", "mode", "settings", "params", "img/s", "ms/batch", "heap MB", "offheap MB"));
+        StringBuilder b = new StringBuilder(String.format("%-12s %-11s %5s %-5s %-26s %12s %10s %10s %9s %9s%n",
+                "model", "input", "batch", "mode", "settings", "params", "img/s", "ms/batch", "heap MB", "RSS MB"));
         for (Result r : rows) {
-            b.append(String.format(Locale.ROOT, "%-12s %-9s %5d %-5s %-14s %,12d %10.1f %10.1f %9.0f %9.0f%n",
+            b.append(String.format(Locale.ROOT, "%-12s %-11s %5d %-5s %-26s %,12d %10.1f %10.1f %9.0f %9.0f%n",
                     r.c().model(), r.c().input(), r.c().batch(), r.c().mode().name().toLowerCase(Locale.ROOT),
                     r.settings().label(), r.params(), r.imagesPerSec(), r.msPerBatch(), r.peakHeapMb(),
-                    r.peakOffHeapMb()));
+                    r.peakRssMb()));
         }
         return b.toString();
     }
