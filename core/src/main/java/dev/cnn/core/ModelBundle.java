@@ -53,7 +53,10 @@ public record ModelBundle(ComputationGraph network, BundleMetadata metadata) {
     public static ModelBundle load(Path file, boolean withUpdater) {
         BundleMetadata meta = readMetadata(file);
         try {
-            ComputationGraph g = ModelSerializer.restoreComputationGraph(file.toFile(), withUpdater);
+            ComputationGraph g = withUpdater ? null : FastLoad.graph(file);
+            if (g == null) {
+                g = ModelSerializer.restoreComputationGraph(file.toFile(), withUpdater);
+            }
             return new ModelBundle(g, meta);
         } catch (Exception | LinkageError e) {
             throw CnnException.model(file + ": cannot read the network (" + oneLine(e)

@@ -41,6 +41,32 @@ class BundleTest {
     }
 
     @Test
+    void fastLoadEqualsModelSerializer(@TempDir Path dir) throws Exception {
+        ModelBundle b = bundle();
+        b.network().getLayer("bn1").setParam("mean", org.nd4j.linalg.factory.Nd4j.rand(1, 32)); // non-trivial state
+        Path f = dir.resolve("m.zip");
+        b.save(f, false);
+        ComputationGraph fast = FastLoad.graph(f);
+        ComputationGraph slow = org.deeplearning4j.util.ModelSerializer.restoreComputationGraph(f.toFile(), false);
+        assertEquals(slow.params(), fast.params());
+        assertEquals(slow.getConfiguration().toJson(), fast.getConfiguration().toJson());
+        org.nd4j.linalg.api.ndarray.INDArray x = org.nd4j.linalg.factory.Nd4j.rand(new int[]{2, 3, 8, 8});
+        assertEquals(slow.outputSingle(false, x), fast.outputSingle(false, x));
+        // a buffer of another type is not handled: null means "use ModelSerializer"
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        org.nd4j.linalg.factory.Nd4j.write(org.nd4j.linalg.factory.Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.DOUBLE,
+                2, 3), new java.io.DataOutputStream(bytes));
+        assertEquals(null, FastLoad.readFloatArray(new java.io.DataInputStream(
+                new java.io.ByteArrayInputStream(bytes.toByteArray()))));
+        bytes.reset();
+        org.nd4j.linalg.api.ndarray.INDArray fa = org.nd4j.linalg.factory.Nd4j.rand(
+                org.nd4j.linalg.api.buffer.DataType.FLOAT, 3, 4);
+        org.nd4j.linalg.factory.Nd4j.write(fa, new java.io.DataOutputStream(bytes));
+        assertEquals(fa, FastLoad.readFloatArray(new java.io.DataInputStream(
+                new java.io.ByteArrayInputStream(bytes.toByteArray()))));
+    }
+
+    @Test
     void corruptFilesAreModelErrors(@TempDir Path dir) throws Exception {
         ModelBundle b = bundle();
         Path good = dir.resolve("good.zip");
