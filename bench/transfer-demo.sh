@@ -133,11 +133,11 @@ lines += ["", "Test top-1 on the 2,000 Fashion-MNIST test images of the held-out
           "| feature extraction, 5 epochs | first epoch (s) | later epochs, median (s) | cache build (s) | wall (s) |",
           "|---|---:|---:|---:|---:|"]
 ratios = {}
-for base, (a_key, b_key), label in (("simplecnn@28, Fashion-MNIST 200/class", ("fe-nocache-200", "fe-cache-200"), "simplecnn"),
+for what, (a_key, b_key), label in (("simplecnn@28, Fashion-MNIST 200/class", ("fe-nocache-200", "fe-cache-200"), "simplecnn"),
                                     ("resnet18@64, shapes 640 train images", ("r18-fe-nocache", "r18-fe-cache"), "resnet18")):
     for k in (a_key, b_key):
         r = by[k]
-        lines.append(f"| {base}, {'with' if r['featureCache'] else 'without'} feature cache | "
+        lines.append(f"| {what}, {'with' if r['featureCache'] else 'without'} feature cache | "
                      f"{r['firstEpochSeconds']:.3f} | {r['laterEpochSeconds']:.3f} | {r['cacheSeconds']:.2f} | "
                      f"{r['wallSeconds']:.1f} |")
     ratios[label] = by[a_key]["laterEpochSeconds"] / by[b_key]["laterEpochSeconds"]
