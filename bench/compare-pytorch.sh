@@ -34,10 +34,40 @@ mkdir -p "$OUT"
 LEVER_ARGS=()
 [ "${LEVERS:-0}" = 1 ] && LEVER_ARGS=(--levers)
 
-echo "== cnn bench models ($THREADS threads)" >&2
-"$CNN" bench models --runs "$RUNS" --seconds "$SECONDS_PER_RUN" "${LEVER_ARGS[@]}" --json "$WORK/cnn.json" >&2
-echo "== pytorch, same cases" >&2
-"$PY" "$ROOT/bench/pytorch_bench.py" --cases "$WORK/cnn.json" --threads "$THREADS" --json "$WORK/torch.json" >/dev/null
+# Cases: MODEL@CxHxW:BATCH:MODE. This machine's speed drifts over minutes (shared cores), so each case runs cnn then
+# PyTorch back to back, ROUNDS times, and the ratio is taken per round (median over rounds).
+CASES="${CASES:-lenet@1x28x28:64:train lenet@1x28x28:64:infer simplecnn@3x32x32:64:train simplecnn@3x32x32:64:infer
+resnet18@3x64x64:32:train resnet18@3x64x64:32:infer resnet50@3x224x224:8:infer vgg16@3x224x224:8:infer}"
+ROUNDS="${ROUNDS:-2}"
+for round in $(seq 1 "$ROUNDS"); do
+  for c in $CASES; do
+    IFS=: read -r spec batch mode <<<"$c"
+    tag="$(echo "$spec-$batch-$mode" | tr '@x' '__')-r$round"
+    echo "== round $round: $spec batch $batch $mode" >&2
+    "$CNN" bench models --case "$spec" --batch-size "$batch" --mode "$mode" --runs "$RUNS" \
+      --seconds "$SECONDS_PER_RUN" "${LEVER_ARGS[@]}" --json "$WORK/cnn-$tag.json" >/dev/null 2>>"$WORK/cnn.log"
+    "$PY" "$ROOT/bench/pytorch_bench.py" --cases "$WORK/cnn-$tag.json" --threads "$THREADS" \
+      --json "$WORK/torch-$tag.json" >/dev/null 2>>"$WORK/torch.log"
+  done
+done
+"$PY" - "$WORK" <<'EOF2'
+import glob, json, os, sys
+work = sys.argv[1]
+merged_c, merged_t = None, None
+for f in sorted(glob.glob(os.path.join(work, "cnn-*.json"))):
+    c = json.load(open(f)); t = json.load(open(f.replace("cnn-", "torch-")))
+    rnd = int(f.rsplit("-r", 1)[1].split(".")[0])
+    for r in c["results"]:
+        r["round"] = rnd
+    for r in t["results"]:
+        r["round"] = rnd
+    if merged_c is None:
+        merged_c, merged_t = c, t
+    else:
+        merged_c["results"] += c["results"]; merged_t["results"] += t["results"]
+json.dump(merged_c, open(os.path.join(work, "cnn.json"), "w"))
+json.dump(merged_t, open(os.path.join(work, "torch.json"), "w"))
+EOF2
 
 echo "== classify cold start (resnet18 bundle at 64 px, one image)" >&2
 "$CNN" train --data "builtin:shapes?n=64&size=64" --model resnet18 --image-size 64 --epochs 1 --batch-size 32 \
@@ -59,23 +89,33 @@ TORCH_COLD=$(cold "$PY" "$ROOT/bench/pytorch_bench.py" --classify-once "$WORK/r1
 import json, sys, os, platform, datetime, subprocess
 cnn, torch = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 cnn_cold, torch_cold, timings, out = int(sys.argv[3]), int(sys.argv[4]), open(sys.argv[5]).read().strip(), sys.argv[6]
+import statistics
 key = lambda r: (r["model"], r["input"], r["batch"], r["mode"])
-peer = {key(r): r for r in torch["results"]}
-rows, bad = [], []
+peer = {(key(r), r["round"]): r for r in torch["results"]}
+groups = {}
 for r in cnn["results"]:
-    p = peer[key(r)]
-    if r["params"] != p["params"]:
-        bad.append(f"{r['model']}: cnn {r['params']} params, torch {p['params']}")
-    rows.append({"model": r["model"], "input": r["input"], "batch": r["batch"], "mode": r["mode"],
-                 "settings": r["settings"], "params": r["params"], "cnnImagesPerSec": r["imagesPerSec"],
-                 "torchImagesPerSec": p["imagesPerSec"], "ratio": round(r["imagesPerSec"] / p["imagesPerSec"], 3),
-                 "cnnPeakHeapMb": r["peakHeapMb"], "cnnPeakOffHeapMb": r["peakOffHeapMb"],
-                 "cnnRuns": r["runs"], "torchRuns": p["runs"]})
+    groups.setdefault(key(r) + (r["settings"],), []).append(r)
+rows, bad = [], []
+for k, rs in groups.items():
+    ps = [peer[(key(r), r["round"])] for r in rs]
+    if rs[0]["params"] != ps[0]["params"]:
+        bad.append(f"{rs[0]['model']}: cnn {rs[0]['params']} params, torch {ps[0]['params']}")
+    ratios = [r["imagesPerSec"] / p["imagesPerSec"] for r, p in zip(rs, ps)]
+    r0 = rs[0]
+    rows.append({"model": r0["model"], "input": r0["input"], "batch": r0["batch"], "mode": r0["mode"],
+                 "settings": r0["settings"], "params": r0["params"],
+                 "cnnImagesPerSec": statistics.median(r["imagesPerSec"] for r in rs),
+                 "torchImagesPerSec": statistics.median(p["imagesPerSec"] for p in ps),
+                 "ratio": round(statistics.median(ratios), 3), "ratioPerRound": [round(x, 3) for x in ratios],
+                 "cnnPeakHeapMb": max(r["peakHeapMb"] for r in rs), "cnnPeakRssMb": max(r["peakRssMb"] for r in rs),
+                 "torchPeakRssMb": max(p["peakRssMb"] for p in ps)})
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-head = (f"| model | input | batch | mode | settings | params | cnn img/s | PyTorch img/s | ratio |\n"
-        f"|---|---|---:|---|---|---:|---:|---:|---:|")
+head = (f"| model | input | batch | mode | settings | params | cnn img/s | PyTorch img/s | ratio | ratio per round |"
+        f" cnn peak heap / RSS MB | PyTorch peak RSS MB |\n|---|---|---:|---|---|---:|---:|---:|---:|---|---:|---:|")
 lines = [head] + [f"| {r['model']} | {r['input']} | {r['batch']} | {r['mode']} | {r['settings']} | {r['params']:,} | "
-                  f"{r['cnnImagesPerSec']:.1f} | {r['torchImagesPerSec']:.1f} | {r['ratio']:.2f} |" for r in rows]
+                  f"{r['cnnImagesPerSec']:.1f} | {r['torchImagesPerSec']:.1f} | **{r['ratio']:.2f}** | "
+                  f"{', '.join(f'{x:.2f}' for x in r['ratioPerRound'])} | {r['cnnPeakHeapMb']:.0f} / "
+                  f"{r['cnnPeakRssMb']:.0f} | {r['torchPeakRssMb']:.0f} |" for r in rows]
 lines += ["", f"| classify, 1 image, resnet18 bundle @64 px | cnn | PyTorch script | ratio (time) |",
           "|---|---:|---:|---:|",
           f"| wall ms, process start to result (median of 5) | {cnn_cold} | {torch_cold} | {cnn_cold / torch_cold:.2f} |",
@@ -83,8 +123,8 @@ lines += ["", f"| classify, 1 image, resnet18 bundle @64 px | cnn | PyTorch scri
           "", f"Machine: {cpu}, {os.cpu_count()} cores, {cnn['threads']} threads per engine; "
               f"cnn engine: {cnn['engine']}; PyTorch {torch['version']} (torchvision {torch['torchvision']}, "
               f"BLAS {torch['blas']}); {datetime.datetime.now().isoformat(timespec='minutes')}.",
-          f"Timing: warm-up of at least {cnn['timing']['warmup']} iterations and {cnn['timing'].get('warmupSeconds', 0)} s, median of {cnn['timing']['runs']} runs of at least "
-          f"{cnn['timing']['secondsPerRun']} s; ratio = cnn / PyTorch images/s (above 1: cnn faster)."]
+          f"Timing: cnn and PyTorch back to back per case, {max(r['round'] for r in cnn['results'])} rounds; per run a warm-up of at least {cnn['timing']['warmup']} iterations and {cnn['timing'].get('warmupSeconds', 0)} s, median of {cnn['timing']['runs']} runs of at least "
+          f"{cnn['timing']['secondsPerRun']} s; ratio = cnn / PyTorch images/s per round, median over rounds (above 1: cnn faster). PyTorch RSS is the process peak (monotonic across cases)."]
 if bad:
     lines += ["", "PARAMETER COUNT MISMATCH: " + "; ".join(bad)]
 text = "\n".join(lines)
