@@ -164,6 +164,12 @@ public final class ModelBench {
             y.putScalar(i, i % c.classes(), 1.0);
         }
         DataSet ds = new DataSet(x, y);
+        if (c.mode() == Mode.INFER) {
+            // as the PyTorch side does: measure a network that has taken a few training steps, not a fresh one
+            for (int i = 0; i < 3; i++) {
+                net.fit(ds);
+            }
+        }
         Runnable step = c.mode() == Mode.TRAIN ? () -> net.fit(ds) : () -> net.outputSingle(false, x).close();
 
         System.gc();
