@@ -151,21 +151,22 @@ final class FinetuneCommand extends BaseCommand {
         return ExitCodes.OK;
     }
 
+    /** A bar per download attempt; the rate counts from the attempt's start. */
     private PretrainedWeights.Progress downloadProgress() {
         Progress[] bar = new Progress[1];
+        long[] started = new long[1];
         return (done, total) -> {
             if (bar[0] == null) {
                 bar[0] = new Progress(err(), "download", Math.max(total, 1), "MB");
+                started[0] = System.nanoTime();
             }
-            double secs = Math.max(1e-3, (System.nanoTime() - start) / 1e9);
+            double secs = Math.max(1e-3, (System.nanoTime() - started[0]) / 1e9);
             bar[0].update(total > 0 ? done : 0, done / 1e6 / secs, String.format("%.0f MB", done / 1e6));
             if (total > 0 && done >= total) {
                 bar[0] = null;
             }
         };
     }
-
-    private final long start = System.nanoTime();
 
     /** Epoch bars and lines, plus a line per phase. */
     static final class Reporter extends TrainCommand.EpochReporter implements FinetuneJob.Listener {

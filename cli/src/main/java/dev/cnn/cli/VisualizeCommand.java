@@ -7,12 +7,9 @@ import dev.cnn.viz.NetPictures;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 
 /** {@code cnn visualize}: pictures of what a network learned. */
 @Command(name = "visualize", description = "Pictures of a trained network: filters, activations, saliency (PNG).",
@@ -30,13 +27,7 @@ final class VisualizeCommand implements Runnable {
 
     static void writePng(BufferedImage img, Path out) {
         try {
-            Path abs = out.toAbsolutePath();
-            Files.createDirectories(abs.getParent());
-            Path tmp = abs.resolveSibling("." + abs.getFileName() + ".tmp");
-            if (!ImageIO.write(img, "png", tmp.toFile())) {
-                throw new IOException("no PNG writer");
-            }
-            Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            dev.cnn.data.Importers.writePng(img, out.toAbsolutePath());
         } catch (IOException e) {
             throw CnnException.data("cannot write " + out + ": " + e.getMessage() + " (choose another --output)", e);
         }

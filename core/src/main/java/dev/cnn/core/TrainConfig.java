@@ -20,6 +20,14 @@ public record TrainConfig(int epochs, int batchSize, double lr, Optimizer optimi
         return new Builder();
     }
 
+    /** A builder holding this configuration's values, to derive a variant (another phase, another rate). */
+    public Builder toBuilder() {
+        return builder().epochs(epochs).batchSize(batchSize).lr(lr).optimizer(optimizer).momentum(momentum)
+                .nesterov(nesterov).weightDecay(weightDecay).schedule(schedule).warmupEpochs(warmupEpochs)
+                .stepEpochs(stepEpochs).stepGamma(stepGamma).labelSmoothing(labelSmoothing).seed(seed)
+                .earlyStoppingPatience(earlyStoppingPatience).output(output).checkpointDir(checkpointDir);
+    }
+
     public Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("epochs", epochs);

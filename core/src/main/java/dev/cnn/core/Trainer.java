@@ -50,7 +50,7 @@ public final class Trainer {
             return m;
         }
 
-        static EpochStats fromMap(Map<String, Object> m) {
+        public static EpochStats fromMap(Map<String, Object> m) {
             return new EpochStats(((Number) m.get("epoch")).intValue(), num(m.get("trainLoss")),
                     num(m.get("valLoss")), num(m.get("top1")), num(m.get("top5")), num(m.get("lr")),
                     num(m.get("seconds")), num(m.get("imagesPerSecond")), Boolean.TRUE.equals(m.get("best")));

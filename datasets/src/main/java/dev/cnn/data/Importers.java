@@ -420,7 +420,8 @@ public final class Importers {
     }
 
     /** Writes a PNG atomically (temp file + rename). */
-    static void writePng(BufferedImage img, Path file) throws IOException {
+    /** Writes a PNG atomically (temp file + rename), creating the folder. */
+    public static void writePng(BufferedImage img, Path file) throws IOException {
         Files.createDirectories(file.getParent());
         Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
         if (!ImageIO.write(img, "png", tmp.toFile())) {

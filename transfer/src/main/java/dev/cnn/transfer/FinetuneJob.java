@@ -388,12 +388,10 @@ public final class FinetuneJob {
         return GraphSurgery.rebuildSameLayout(g, c);
     }
 
+    /** {@code c} with another epoch count and learning rate (and checkpoint folder, when not null). */
     private static TrainConfig copy(TrainConfig c, int epochs, double lr, Path checkpointDir) {
-        return TrainConfig.builder().epochs(epochs).batchSize(c.batchSize()).lr(lr).optimizer(c.optimizer())
-                .momentum(c.momentum()).nesterov(c.nesterov()).weightDecay(c.weightDecay()).schedule(c.schedule())
-                .warmupEpochs(c.warmupEpochs()).stepEpochs(c.stepEpochs()).stepGamma(c.stepGamma())
-                .labelSmoothing(c.labelSmoothing()).seed(c.seed()).earlyStoppingPatience(c.earlyStoppingPatience())
-                .output(c.output()).checkpointDir(checkpointDir != null ? checkpointDir : c.checkpointDir()).build();
+        return c.toBuilder().epochs(epochs).lr(lr)
+                .checkpointDir(checkpointDir != null ? checkpointDir : c.checkpointDir()).build();
     }
 
     private static String defaultCut(ComputationGraph g) {

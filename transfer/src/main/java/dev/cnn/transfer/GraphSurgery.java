@@ -456,6 +456,29 @@ public final class GraphSurgery {
         return last != null ? last.clone() : new Adam(1e-3);
     }
 
+    /** True when everything after {@code cut} reads the part before it only through {@code cut} itself. */
+    public static boolean splitsAt(ComputationGraph g, String cut) {
+        requireVertex(g.getConfiguration(), cut);
+        return edgeAcross(g.getConfiguration(), cut) == null;
+    }
+
+    /** A {reader, read} pair where a vertex after {@code cut} reads one before it, or null if there is none. */
+    private static String[] edgeAcross(ComputationGraphConfiguration c, String cut) {
+        Set<String> before = ancestors(c, cut);
+        before.addAll(c.getNetworkInputs());
+        for (Map.Entry<String, List<String>> e : c.getVertexInputs().entrySet()) {
+            if (before.contains(e.getKey()) || e.getKey().equals(cut)) {
+                continue;
+            }
+            for (String in : e.getValue()) {
+                if (before.contains(in)) {
+                    return new String[]{e.getKey(), in};
+                }
+            }
+        }
+        return null;
+    }
+
     /**
      * The part of {@code g} after {@code cut} as a graph of its own, whose single input is the cut's output (weights
      * copied). Used to get gradients with respect to an inner activation (Grad-CAM) or to run a head on features.
@@ -466,20 +489,14 @@ public final class GraphSurgery {
     public static ComputationGraph subgraphAfter(ComputationGraph g, String cut) {
         ComputationGraphConfiguration src = g.getConfiguration();
         requireVertex(src, cut);
+        String[] crossing = edgeAcross(src, cut);
+        if (crossing != null) {
+            throw new IllegalArgumentException("'" + crossing[0] + "' reads '" + crossing[1] + "', which comes before '"
+                    + cut + "': the network cannot be split there");
+        }
         Set<String> before = ancestors(src, cut);
         before.addAll(src.getNetworkInputs());
         before.add(cut);
-        for (Map.Entry<String, List<String>> e : src.getVertexInputs().entrySet()) {
-            if (before.contains(e.getKey())) {
-                continue;
-            }
-            for (String in : e.getValue()) {
-                if (before.contains(in) && !in.equals(cut)) {
-                    throw new IllegalArgumentException("'" + e.getKey() + "' reads '" + in + "', which comes before '"
-                            + cut + "': the network cannot be split there");
-                }
-            }
-        }
         ComputationGraphConfiguration c = src.clone();
         c.getVertices().keySet().removeAll(before);
         c.getVertexInputs().keySet().removeAll(before);

@@ -24,10 +24,8 @@ import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The lecture's pictures of a trained network (Zeiler &amp; Fergus style): convolution kernels, the feature maps of a
@@ -98,8 +96,8 @@ public final class NetPictures {
                     GraphSurgery.layerNames(g)));
         }
         Preprocess pre = Preprocess.fromMap(bundle.metadata().preprocess());
-        INDArray x = load(image, pre);
-        Map<String, INDArray> acts = g.feedForward(x, false);
+        Input in = load(image, pre);
+        Map<String, INDArray> acts = g.feedForward(in.tensor(), false);
         INDArray a = acts.get(name);
         if (a == null || a.rank() != 4) {
             throw CnnException.usage("--layer " + name + " has no feature maps (output shape "
@@ -112,7 +110,7 @@ public final class NetPictures {
         int w = (int) a.size(3);
         float[] v = a.data().asFloat();
         List<Grid.Tile> tiles = new ArrayList<>();
-        tiles.add(new Grid.Tile(display(image, pre), "input"));
+        tiles.add(new Grid.Tile(in.shown(), "input"));
         int n = Math.min(c, maxMaps);
         for (int k = 0; k < n; k++) {
             tiles.add(new Grid.Tile(Grid.gray(v, k * h * w, h, w), "#" + k));
@@ -139,11 +137,12 @@ public final class NetPictures {
         ComputationGraph g = bundle.network();
         Preprocess pre = Preprocess.fromMap(bundle.metadata().preprocess());
         String cut = layer != null ? layer : lastConvCut(g, pre);
-        INDArray x = load(image, pre);
-        INDArray probs = g.outputSingle(false, x);
+        Input in = load(image, pre);
+        Map<String, INDArray> acts = g.feedForward(in.tensor(), false); // one pass: the layer's maps and the output
+        INDArray probs = acts.get(g.getConfiguration().getNetworkOutputs().get(0));
         int top = probs.argMax(1).getInt(0);
         double p = probs.getDouble(0, top);
-        INDArray a = g.feedForward(x, false).get(cut);
+        INDArray a = acts.get(cut);
         if (a == null || a.rank() != 4) {
             throw CnnException.usage("--layer " + cut + " has no feature maps; pick a convolutional layer");
         }
@@ -182,8 +181,7 @@ public final class NetPictures {
             }
         }
         String label = bundle.metadata().labels().get(top);
-        BufferedImage input = display(image, pre);
-        BufferedImage pic = overlayPicture(input, cam, String.format("%s %.3f (Grad-CAM at %s)", label, p, cut));
+        BufferedImage pic = overlayPicture(in.shown(), cam, String.format("%s %.3f (Grad-CAM at %s)", label, p, cut));
         return new Saliency(pic, cut, label, p, cam);
     }
 
@@ -288,27 +286,11 @@ public final class NetPictures {
             if (c.getVertices().get(n) == null || !(types.get(n) instanceof InputType.InputTypeConvolutional)) {
                 continue;
             }
-            if (isBottleneck(c, g, n)) {
+            if (GraphSurgery.splitsAt(g, n)) {
                 return n;
             }
         }
         throw CnnException.usage("the network has no convolutional layer to explain; Grad-CAM needs one");
-    }
-
-    private static boolean isBottleneck(ComputationGraphConfiguration c, ComputationGraph g, String cut) {
-        Set<String> before = new HashSet<>(GraphSurgery.ancestors(g, cut));
-        before.addAll(c.getNetworkInputs());
-        for (Map.Entry<String, List<String>> e : c.getVertexInputs().entrySet()) {
-            if (before.contains(e.getKey()) || e.getKey().equals(cut)) {
-                continue;
-            }
-            for (String in : e.getValue()) {
-                if (before.contains(in)) {
-                    return false;
-                }
-            }
-        }
-        return true;
     }
 
     static String firstConv(ComputationGraph g) {
@@ -343,21 +325,20 @@ public final class NetPictures {
         return l instanceof FrozenLayer f ? f.getLayer() : l;
     }
 
-    private static INDArray load(Path image, Preprocess pre) {
-        try {
-            return ImageDecoder.load(image, pre);
-        } catch (BadImageException e) {
-            throw CnnException.data(e.getMessage() + " (pass a readable PNG/JPEG image)", e);
-        }
+    /** An image decoded once: as the network sees it (resized, RGB) and as its input tensor [1, C, H, W]. */
+    private record Input(BufferedImage shown, INDArray tensor) {
     }
 
-    /** The input image as the network sees it (resized), in RGB. */
-    private static BufferedImage display(Path image, Preprocess pre) {
+    private static Input load(Path image, Preprocess pre) {
+        BufferedImage shown;
         try {
-            return ImageDecoder.resize(ImageDecoder.read(image, ImageDecoder.DEFAULT_MAX_PIXELS, pre.background()),
+            shown = ImageDecoder.resize(ImageDecoder.read(image, ImageDecoder.DEFAULT_MAX_PIXELS, pre.background()),
                     pre);
         } catch (BadImageException e) {
             throw CnnException.data(e.getMessage() + " (pass a readable PNG/JPEG image)", e);
         }
+        float[] data = new float[pre.channels() * pre.height() * pre.width()];
+        ImageDecoder.toTensor(shown, pre, data, 0);
+        return new Input(shown, Nd4j.create(data, new long[]{1, pre.channels(), pre.height(), pre.width()}));
     }
 }

@@ -196,11 +196,7 @@ public final class Report {
     }
 
     static Path png(BufferedImage img, Path file) throws IOException {
-        Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
-        if (!ImageIO.write(img, "png", tmp.toFile())) {
-            throw new IOException("no PNG writer");
-        }
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        dev.cnn.data.Importers.writePng(img, file);
         return file;
     }
 

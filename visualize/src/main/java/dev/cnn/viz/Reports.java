@@ -52,26 +52,15 @@ public final class Reports {
     /** Epoch history stored in a bundle's provenance, if any. */
     @SuppressWarnings("unchecked")
     static List<Trainer.EpochStats> history(BundleMetadata meta) {
-        Object h = meta.provenance().get("history");
         List<Trainer.EpochStats> out = new ArrayList<>();
-        if (h instanceof List<?> l) {
+        if (meta.provenance().get("history") instanceof List<?> l) {
             for (Object o : l) {
                 if (o instanceof Map<?, ?> m) {
-                    out.add(new Trainer.EpochStats(num(m.get("epoch")).intValue(), d(m.get("trainLoss")),
-                            d(m.get("valLoss")), d(m.get("top1")), d(m.get("top5")), d(m.get("lr")),
-                            d(m.get("seconds")), d(m.get("imagesPerSecond")), Boolean.TRUE.equals(m.get("best"))));
+                    out.add(Trainer.EpochStats.fromMap((Map<String, Object>) m));
                 }
             }
         }
         return out;
-    }
-
-    private static Number num(Object o) {
-        return o instanceof Number n ? n : 0;
-    }
-
-    private static double d(Object o) {
-        return o instanceof Number n ? n.doubleValue() : Double.NaN;
     }
 
     /** Flat, readable settings of a bundle: model, input, classes, preprocessing, data and training config. */
