@@ -19,18 +19,25 @@ import java.lang.reflect.Field;
 import java.util.Map;
 
 /**
- * An experiment kept as a benchmark lever ({@code cnn bench models --levers}), not used by training: in isolated op
- * timings the oneDNN backward pass of a stride-1 KxK convolution with a tiny output map (4x4 or smaller, e.g.
- * ResNet's last stage at 64 px inputs) ran at 3-20 GFLOP/s against 30-50 in libnd4j's own im2col+GEMM kernel. This
- * helper keeps oneDNN for everything except those backward calls, which it runs with libnd4j's platform helpers
- * switched off for the duration of the call (same op and results, another kernel). Inside a whole resnet18@64
- * training step it measured slower (see bench/RESULTS.md), so it stays off.
+ * Works around a slow oneDNN kernel: the backward pass of a stride-1 KxK convolution with a tiny output map (4x4 or
+ * smaller, e.g. ResNet's layer3/layer4 at 64 px inputs) runs at 3-30 GFLOP/s in the oneDNN build inside ND4J M2.1
+ * (resnet18@64, batch 32: 230 ms per layer4 call against 10 ms forward), while libnd4j's own im2col+GEMM kernel does
+ * the same call in 23-31 ms. This helper keeps oneDNN for everything else and runs those backward calls with
+ * libnd4j's platform helpers switched off for the duration of the call (same op, same results, another kernel).
+ * On by default for training ({@code -Dcnn.smallmap.fix=false} turns it off); resnet18@64 training step 1277 -> 749
+ * ms in one measurement (bench/RESULTS.md).
+ *
+ * <p>DL4J hands a helper of a bias-free layer a dummy bias-gradient array unless the helper <em>is</em> an
+ * {@code MKLDNNConvHelper}, and {@code MKLDNNConvHelper} then reads the (null) bias: the call fails and DL4J silently
+ * falls back to its slow built-in path. This wrapper passes {@code null} instead, as DL4J does for its own helper.
  */
 public final class SmallMapConvHelper implements ConvolutionHelper {
     /** Output maps with at most this many positions take the non-oneDNN backward path. */
     public static final int MAX_AREA = 16;
     private static final Field HELPER = helperField();
     private static final java.lang.reflect.Method INIT = initMethod();
+
+    private static final java.util.concurrent.atomic.AtomicLong REROUTED = new java.util.concurrent.atomic.AtomicLong();
 
     private final ConvolutionHelper delegate;
 
@@ -91,6 +98,11 @@ public final class SmallMapConvHelper implements ConvolutionHelper {
         }
     }
 
+    /** Backward calls that took the non-oneDNN path since the JVM started (for tests and benchmarks). */
+    public static long reroutedCalls() {
+        return REROUTED.get();
+    }
+
     /** Whether a backward call of this shape takes the non-oneDNN path. */
     static boolean smallMap(INDArray delta, int[] kernel, int[] strides, CNN2DFormat format) {
         long h = format == CNN2DFormat.NHWC ? delta.size(1) : delta.size(2);
@@ -107,6 +119,9 @@ public final class SmallMapConvHelper implements ConvolutionHelper {
                                                      org.deeplearning4j.nn.conf.layers.ConvolutionLayer.BwdDataAlgo bwdDataAlgo,
                                                      ConvolutionMode convolutionMode, int[] dilation,
                                                      CNN2DFormat format, LayerWorkspaceMgr workspaceMgr) {
+        if (bias == null) {
+            biasGradView = null; // see the class comment: what DL4J passes its own helper for bias-free layers
+        }
         if (!smallMap(delta, kernel, strides, format)) {
             return delegate.backpropGradient(input, weights, bias, delta, kernel, strides, pad, biasGradView,
                     weightGradView, afn, mode, bwdFilterAlgo, bwdDataAlgo, convolutionMode, dilation, format,
@@ -115,6 +130,7 @@ public final class SmallMapConvHelper implements ConvolutionHelper {
         Environment env = Nd4j.getEnvironment();
         boolean before = env.helpersAllowed();
         env.allowHelpers(false);
+        REROUTED.incrementAndGet();
         try {
             return delegate.backpropGradient(input, weights, bias, delta, kernel, strides, pad, biasGradView,
                     weightGradView, afn, mode, bwdFilterAlgo, bwdDataAlgo, convolutionMode, dilation, format,

@@ -90,10 +90,16 @@ class EngineTest {
         for (int i = 0; i < 4; i++) {
             y.putScalar(i, i % 3, 1.0);
         }
+        long before = SmallMapConvHelper.reroutedCalls();
         for (ComputationGraph g : new ComputationGraph[]{plain, fixed}) {
             g.setInputs(x);
             g.setLabels(y);
             g.computeGradientAndScore();
+        }
+        // at 32 px layer2/3/4 run on 4x4, 2x2, 1x1 maps: 3 stride-1 3x3 convolutions each take the libnd4j kernel
+        assertEquals(9, SmallMapConvHelper.reroutedCalls() - before, "small-map backward calls rerouted");
+        for (ComputationGraph g : new ComputationGraph[]{plain, fixed}) {
+            assertNoHelperFallback(g);
         }
         assertEquals(plain.score(), fixed.score(), 1e-5);
         for (String k : plain.gradient().gradientForVariable().keySet()) {
@@ -103,5 +109,26 @@ class EngineTest {
             assertTrue(a.sub(b).norm2Number().doubleValue() / scale < 1e-4, "gradient " + k + " differs");
         }
         assertTrue(Nd4j.getEnvironment().helpersAllowed(), "helpers switched back on");
+    }
+
+    /**
+     * DL4J catches a failing helper, logs a warning and silently runs its slow built-in path from then on; a helper
+     * that fails this way (as the small-map wrapper once did on every bias-free layer) must fail the test instead.
+     */
+    static void assertNoHelperFallback(ComputationGraph g) {
+        for (org.deeplearning4j.nn.api.Layer l : g.getLayers()) {
+            for (Class<?> c = l.getClass(); c != null; c = c.getSuperclass()) {
+                try {
+                    java.lang.reflect.Field f = c.getDeclaredField("helperCountFail");
+                    f.setAccessible(true);
+                    assertEquals(0, f.getInt(l), "helper of " + l.getConfig().getLayerName() + " fell back");
+                    break;
+                } catch (NoSuchFieldException e) {
+                    // look in the superclass
+                } catch (IllegalAccessException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        }
     }
 }
