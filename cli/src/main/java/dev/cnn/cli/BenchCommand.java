@@ -63,7 +63,8 @@ final class BenchCommand implements Runnable {
             + "warm-up, median of several runs, with peak heap/off-heap memory.",
             footer = {"", "Default cases: lenet@1x28x28 (batch 64, train+infer), simplecnn@3x32x32 (64, train+infer),",
                     "resnet18@3x64x64 (32, train+infer), resnet50@3x224x224 (8, infer), vgg16@3x224x224 (8, infer).",
-                    "--levers also measures each case with oneDNN helpers off, workspaces off, cache mode HOST, NHWC layout.",
+                    "--levers also measures each case with oneDNN helpers off, workspaces off, cache mode HOST, NHWC layout,",
+                    "small-map backward rerouting off (training) and batch-norm folding off (inference).",
                     "Threads: OMP_NUM_THREADS / CNN_THREADS."})
     static final class Models extends BaseCommand {
         @Option(names = "--case", paramLabel = "MODEL@CxHxW",
@@ -83,7 +84,8 @@ final class BenchCommand implements Runnable {
         int warmup;
         @Option(names = "--warmup-seconds", defaultValue = "3", description = "Warm-up time, at least (default: ${DEFAULT-VALUE}).")
         double warmupSeconds;
-        @Option(names = "--levers", description = "Also measure with helpers off, workspaces off, cache mode HOST, NHWC.")
+        @Option(names = "--levers", description = "Also measure with helpers off, workspaces off, cache mode HOST, NHWC, "
+                + "no small-map rerouting (train), no batch-norm folding (infer).")
         boolean levers;
         @Option(names = "--json", description = "Also write the results to this file.")
         Path json;
@@ -129,10 +131,17 @@ final class BenchCommand implements Runnable {
             ModelBench.Timing timing = new ModelBench.Timing(warmup, warmupSeconds, runs, seconds);
             List<ModelBench.Result> results = new java.util.ArrayList<>();
             int n = 0;
+            int total = 0;
+            for (ModelBench.Case c : todo) {
+                total += (int) settings.stream().filter(s -> ModelBench.Settings.applies(s, c.mode())).count();
+            }
             for (ModelBench.Case c : todo) {
                 for (ModelBench.Settings s : settings) {
+                    if (!ModelBench.Settings.applies(s, c.mode())) {
+                        continue;
+                    }
                     n++;
-                    err().printf("bench %d/%d: %s@%s batch %d %s [%s]%n", n, todo.size() * settings.size(), c.model(),
+                    err().printf("bench %d/%d: %s@%s batch %d %s [%s]%n", n, total, c.model(),
                             c.input(), c.batch(), c.mode().name().toLowerCase(), s.label());
                     err().flush();
                     ModelBench.Result r = ModelBench.run(c, s, timing);

@@ -71,11 +71,12 @@ public final class Evaluator {
         List<Miss> misses = new ArrayList<>();
         if (!mapped.isEmpty()) {
             Preprocess pre = Preprocess.fromMap(bundle.metadata().preprocess());
+            org.deeplearning4j.nn.graph.ComputationGraph net = InferenceGraph.forImages(bundle.network(), mapped.size());
             ImageBatchIterator it = ImageBatchIterator.builder(new ImageDataset(labels, mapped), pre)
                     .batchSize(batchSize).report(report).build();
             while (it.hasNext()) {
                 DataSet ds = it.next();
-                org.nd4j.linalg.api.ndarray.INDArray p = bundle.network().outputSingle(false, ds.getFeatures());
+                org.nd4j.linalg.api.ndarray.INDArray p = net.outputSingle(false, ds.getFeatures());
                 m.add(p, ds.getLabels());
                 collectMisses(p, ds, labels, misses, mapped);
             }

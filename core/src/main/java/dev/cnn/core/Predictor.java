@@ -46,12 +46,14 @@ public final class Predictor {
         }
     }
 
-    private final ComputationGraph net;
+    private final ComputationGraph bundleNet;
+    private ComputationGraph net;
     private final List<String> labels;
     private final ImageLoader loader;
 
     public Predictor(ModelBundle bundle, ImageLoader loader) {
-        this.net = bundle.network();
+        this.bundleNet = bundle.network();
+        this.net = bundleNet;
         this.labels = bundle.metadata().labels();
         this.loader = loader;
     }
@@ -59,6 +61,7 @@ public final class Predictor {
     /** Classifies {@code files} in batches, calling {@code sink} for each result in input order. */
     public void classify(List<Path> files, int topK, int batchSize, Consumer<Prediction> sink) {
         int k = Math.max(1, Math.min(topK, labels.size()));
+        net = InferenceGraph.forImages(bundleNet, files.size());
         List<Path> batchPaths = new ArrayList<>();
         List<INDArray> batchX = new ArrayList<>();
         List<Prediction> pending = new ArrayList<>();

@@ -45,27 +45,34 @@ public final class ModelBench {
 
     /** Engine settings, the levers compared by {@code cnn bench levers}. */
     public record Settings(boolean helpers, boolean workspaces, CacheMode cacheMode, boolean nhwc,
-                           boolean smallMapFix) {
+                           boolean smallMapFix, boolean fold) {
         public static Settings defaults() {
-            return new Settings(true, true, CacheMode.NONE, false, true);
+            return new Settings(true, true, CacheMode.NONE, false, true, true);
         }
 
         /**
          * The defaults and one lever changed at a time: helpers off, workspaces off, cache mode HOST, NHWC, and the
-         * small-map backward rerouting ({@link dev.cnn.engine.SmallMapConvHelper}) off.
+         * small-map backward rerouting ({@link dev.cnn.engine.SmallMapConvHelper}) off, batch-norm folding for
+         * inference ({@link dev.cnn.core.InferenceGraph}) off. The last two only change training resp. inference.
          */
         public static List<Settings> levers() {
-            return List.of(defaults(), new Settings(false, true, CacheMode.NONE, false, true),
-                    new Settings(true, false, CacheMode.NONE, false, true),
-                    new Settings(true, true, CacheMode.HOST, false, true),
-                    new Settings(true, true, CacheMode.NONE, true, true),
-                    new Settings(true, true, CacheMode.NONE, false, false));
+            return List.of(defaults(), new Settings(false, true, CacheMode.NONE, false, true, true),
+                    new Settings(true, false, CacheMode.NONE, false, true, true),
+                    new Settings(true, true, CacheMode.HOST, false, true, true),
+                    new Settings(true, true, CacheMode.NONE, true, true, true),
+                    new Settings(true, true, CacheMode.NONE, false, false, true),
+                    new Settings(true, true, CacheMode.NONE, false, true, false));
+        }
+
+        /** Whether this setting is a lever for {@code mode} (rerouting changes only training, folding inference). */
+        public static boolean applies(Settings s, Mode mode) {
+            return mode == Mode.TRAIN ? s.fold() : s.smallMapFix();
         }
 
         public String label() {
             return (helpers ? "onednn" : "no-helpers") + (workspaces ? "" : ",no-workspaces")
                     + (cacheMode == CacheMode.NONE ? "" : ",cache-" + cacheMode.name().toLowerCase(Locale.ROOT))
-                    + (nhwc ? ",nhwc" : "") + (smallMapFix ? "" : ",no-smallmap-reroute");
+                    + (nhwc ? ",nhwc" : "") + (smallMapFix ? "" : ",no-smallmap-reroute") + (fold ? "" : ",no-bn-fold");
         }
     }
 
@@ -170,7 +177,9 @@ public final class ModelBench {
                 net.fit(ds);
             }
         }
-        Runnable step = c.mode() == Mode.TRAIN ? () -> net.fit(ds) : () -> net.outputSingle(false, x).close();
+        ComputationGraph infer = c.mode() == Mode.INFER && s.fold() ? dev.cnn.core.InferenceGraph.fold(net).network()
+                : net;
+        Runnable step = c.mode() == Mode.TRAIN ? () -> net.fit(ds) : () -> infer.outputSingle(false, x).close();
 
         System.gc();
         Sampler sampler = new Sampler();
