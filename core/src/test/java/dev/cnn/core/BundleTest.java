@@ -34,10 +34,20 @@ class BundleTest {
         assertEquals(b.metadata(), back.metadata());
         assertEquals(b.network().params(), back.network().params());
         // overwrite in place keeps exactly one file
+        b.network().fit(new org.nd4j.linalg.dataset.DataSet(org.nd4j.linalg.factory.Nd4j.rand(new int[]{2, 3, 8, 8}),
+                org.nd4j.linalg.factory.Nd4j.create(new float[][]{{1, 0, 0}, {0, 1, 0}})));
         b.save(f, true);
         try (var s = Files.list(dir)) {
             assertEquals(1, s.count());
         }
+        // weights and optimizer state are stored uncompressed, and plain DL4J still reads both
+        try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(f.toFile())) {
+            assertEquals(java.util.zip.ZipEntry.STORED, z.getEntry("coefficients.bin").getMethod());
+            assertEquals(java.util.zip.ZipEntry.STORED, z.getEntry("updaterState.bin").getMethod());
+        }
+        ComputationGraph dl4j = org.deeplearning4j.util.ModelSerializer.restoreComputationGraph(f.toFile(), true);
+        assertEquals(b.network().params(), dl4j.params());
+        assertEquals(b.network().getUpdater().getStateViewArray(), dl4j.getUpdater().getStateViewArray());
     }
 
     @Test
