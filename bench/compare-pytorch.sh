@@ -5,7 +5,7 @@
 # and bench/results/compare-latest.md.
 #
 #   bench/compare-pytorch.sh                 # default cases, 2 threads
-#   THREADS=2 RUNS=5 SECONDS_PER_RUN=2 LEVERS=1 bench/compare-pytorch.sh
+#   THREADS=2 RUNS=5 SECONDS_PER_RUN=2 WARMUP_SECONDS=10 LEVERS=1 bench/compare-pytorch.sh
 #   CNN=/path/to/cnn bench/compare-pytorch.sh   # another build of the launcher
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -13,6 +13,9 @@ CNN="${CNN:-$ROOT/cnn}"
 THREADS="${THREADS:-2}"
 RUNS="${RUNS:-5}"
 SECONDS_PER_RUN="${SECONDS_PER_RUN:-2}"
+# both sides warm up this long per run: the JVM needs ~10 s of a resnet18 training loop to reach its steady state
+# (3 s measured resnet18@64 training 1.3-1.9x slower), PyTorch needs no JIT warm-up
+WARMUP_SECONDS="${WARMUP_SECONDS:-10}"
 OUT="$ROOT/bench/results"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -45,7 +48,7 @@ for round in $(seq 1 "$ROUNDS"); do
     tag="$(echo "$spec-$batch-$mode" | tr '@x' '__')-r$round"
     echo "== round $round: $spec batch $batch $mode" >&2
     "$CNN" bench models --case "$spec" --batch-size "$batch" --mode "$mode" --runs "$RUNS" \
-      --seconds "$SECONDS_PER_RUN" "${LEVER_ARGS[@]}" --json "$WORK/cnn-$tag.json" >/dev/null 2>>"$WORK/cnn.log"
+      --seconds "$SECONDS_PER_RUN" --warmup-seconds "$WARMUP_SECONDS" "${LEVER_ARGS[@]}" --json "$WORK/cnn-$tag.json" >/dev/null 2>>"$WORK/cnn.log"
     "$PY" "$ROOT/bench/pytorch_bench.py" --cases "$WORK/cnn-$tag.json" --threads "$THREADS" \
       --json "$WORK/torch-$tag.json" >/dev/null 2>>"$WORK/torch.log"
   done
