@@ -18,9 +18,10 @@ import java.util.zip.ZipFile;
 
 /**
  * Loads the network of a ModelSerializer zip without its updater, faster than {@code ModelSerializer}: the weights
- * ({@code coefficients.bin}, ND4J's binary format) are read in one bulk copy instead of one {@code readFloat} per
- * value through an interpreted loop and an intermediate byte-array copy of the entry. Anything unexpected (another
- * data type, a compressed buffer) returns null so the caller falls back to {@code ModelSerializer}.
+ * ({@code coefficients.bin}, ND4J's binary format) are copied 1 MB at a time straight into native memory instead of
+ * one {@code readFloat} per value through an interpreted loop and a byte-array copy of the whole entry, while the
+ * configuration is parsed on another thread. Anything unexpected (another data type, a compressed buffer) returns
+ * null so the caller falls back to {@code ModelSerializer}.
  */
 final class FastLoad {
     private FastLoad() {

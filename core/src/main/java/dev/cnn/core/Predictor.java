@@ -47,13 +47,11 @@ public final class Predictor {
     }
 
     private final ComputationGraph bundleNet;
-    private ComputationGraph net;
     private final List<String> labels;
     private final ImageLoader loader;
 
     public Predictor(ModelBundle bundle, ImageLoader loader) {
         this.bundleNet = bundle.network();
-        this.net = bundleNet;
         this.labels = bundle.metadata().labels();
         this.loader = loader;
     }
@@ -61,7 +59,7 @@ public final class Predictor {
     /** Classifies {@code files} in batches, calling {@code sink} for each result in input order. */
     public void classify(List<Path> files, int topK, int batchSize, Consumer<Prediction> sink) {
         int k = Math.max(1, Math.min(topK, labels.size()));
-        net = InferenceGraph.forImages(bundleNet, files.size());
+        ComputationGraph net = InferenceGraph.forImages(bundleNet, files.size());
         List<Path> batchPaths = new ArrayList<>();
         List<INDArray> batchX = new ArrayList<>();
         List<Prediction> pending = new ArrayList<>();
@@ -75,13 +73,13 @@ public final class Predictor {
                 pending.add(new Prediction(f.toString(), List.of(), null, ModelBundle.oneLine(e)));
             }
             if (batchX.size() >= batchSize) {
-                flush(batchPaths, batchX, pending, k, sink);
+                flush(net, batchPaths, batchX, pending, k, sink);
             }
         }
-        flush(batchPaths, batchX, pending, k, sink);
+        flush(net, batchPaths, batchX, pending, k, sink);
     }
 
-    private void flush(List<Path> paths, List<INDArray> xs, List<Prediction> pending, int k,
+    private void flush(ComputationGraph net, List<Path> paths, List<INDArray> xs, List<Prediction> pending, int k,
                        Consumer<Prediction> sink) {
         float[][] probs = xs.isEmpty() ? new float[0][]
                 : net.outputSingle(false, Nd4j.concat(0, xs.toArray(new INDArray[0]))).toFloatMatrix();

@@ -124,9 +124,13 @@ public final class ImageDecoder {
 
     /** Decodes and preprocesses one file into a [1, C, H, W] tensor. */
     public static INDArray load(Path file, Preprocess p) throws BadImageException {
-        BufferedImage img = read(file, DEFAULT_MAX_PIXELS, p.background());
+        return tensor(resize(read(file, DEFAULT_MAX_PIXELS, p.background()), p), p);
+    }
+
+    /** An image already {@link #resize resized} for {@code p} as a [1, C, H, W] tensor. */
+    public static INDArray tensor(BufferedImage resized, Preprocess p) {
         float[] data = new float[p.channels() * p.height() * p.width()];
-        toTensor(resize(img, p), p, data, 0);
+        toTensor(resized, p, data, 0);
         return Nd4j.create(data, new long[]{1, p.channels(), p.height(), p.width()});
     }
 

@@ -419,7 +419,6 @@ public final class Importers {
         return i;
     }
 
-    /** Writes a PNG atomically (temp file + rename). */
     /** Writes a PNG atomically (temp file + rename), creating the folder. */
     public static void writePng(BufferedImage img, Path file) throws IOException {
         Files.createDirectories(file.getParent());

@@ -337,8 +337,6 @@ public final class NetPictures {
         } catch (BadImageException e) {
             throw CnnException.data(e.getMessage() + " (pass a readable PNG/JPEG image)", e);
         }
-        float[] data = new float[pre.channels() * pre.height() * pre.width()];
-        ImageDecoder.toTensor(shown, pre, data, 0);
-        return new Input(shown, Nd4j.create(data, new long[]{1, pre.channels(), pre.height(), pre.width()}));
+        return new Input(shown, ImageDecoder.tensor(shown, pre));
     }
 }

@@ -43,7 +43,7 @@ public final class ModelBench {
         }
     }
 
-    /** Engine settings, the levers compared by {@code cnn bench levers}. */
+    /** Engine settings, the levers compared by {@code cnn bench models --levers}. */
     public record Settings(boolean helpers, boolean workspaces, CacheMode cacheMode, boolean nhwc,
                            boolean smallMapFix, boolean fold) {
         public static Settings defaults() {
