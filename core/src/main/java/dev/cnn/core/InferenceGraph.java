@@ -50,7 +50,11 @@ public final class InferenceGraph {
 
     /** The network to run {@code images} images through: folded when that pays off, else {@code net} itself. */
     public static ComputationGraph forImages(ComputationGraph net, long images) {
-        return images >= WORTH_FOLDING ? fold(net).network() : net;
+        if (images >= WORTH_FOLDING) {
+            return fold(net).network();
+        }
+        dev.cnn.engine.Dnnl.install(net);
+        return net;
     }
 
     /** Folds batch norms (and the ReLUs after them) into the preceding convolutions; see the class comment. */
@@ -84,6 +88,7 @@ public final class InferenceGraph {
             }
         }
         if (foldedBn.isEmpty()) {
+            dev.cnn.engine.Dnnl.install(net);
             return new Folded(net, 0, 0);
         }
         long n = net.numParams();
@@ -106,6 +111,7 @@ public final class InferenceGraph {
                 foldInto(l, net.getLayer(name), net.getLayer(bn));
             }
         }
+        dev.cnn.engine.Dnnl.installForInference(out); // weights final from here on: reordered once, ReLU fused
         return new Folded(out, foldedBn.size(), relus);
     }
 

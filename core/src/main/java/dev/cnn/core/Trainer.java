@@ -103,7 +103,7 @@ public final class Trainer {
      * {@code meta} (a checkpoint's metadata).
      */
     public Result fit(ComputationGraph net, BundleMetadata meta, EpochData data) {
-        dev.cnn.engine.SmallMapConvHelper.install(net); // oneDNN's slow small-map conv backward, see its comment
+        dev.cnn.engine.Dnnl.install(net); // convolutions on oneDNN with blocked layouts, see DnnlConvHelper
         Map<String, Object> state = new LinkedHashMap<>(meta.training());
         int startEpoch = intOf(state.get("epoch"), 0);
         int skipBatches = intOf(state.get("batch"), 0);

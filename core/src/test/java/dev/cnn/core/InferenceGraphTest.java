@@ -64,6 +64,7 @@ class InferenceGraphTest {
                         p.get(BatchNormalizationParamInitializer.BETA).shape()).muli(0.2));
             }
         }
+        ComputationGraph floatNet = net;
         // in double precision, so that a wrong fold shows and float rounding through 150 layers does not
         net = net.convertDataType(DataType.DOUBLE);
         INDArray before = net.params().dup();
@@ -86,6 +87,22 @@ class InferenceGraphTest {
         INDArray pa = net.outputSingle(false, x);
         INDArray pb = f.network().outputSingle(false, x);
         assertTrue(pa.sub(pb).amaxNumber().doubleValue() < 1e-10, name + ": probabilities differ");
+
+        // in float, as the product runs it: the folded copy's convolutions on oneDNN with weights reordered once and
+        // the ReLU inside the convolution (double precision above takes DL4J's path)
+        ComputationGraph folded = InferenceGraph.fold(floatNet).network();
+        if (dev.cnn.engine.Dnnl.available()) {
+            assertTrue(Stream.of(folded.getLayers()).filter(l -> l.getClass()
+                            == org.deeplearning4j.nn.layers.convolution.ConvolutionLayer.class)
+                    .allMatch(l -> l.getHelper() instanceof dev.cnn.engine.DnnlConvHelper d && d.inferenceOnly()),
+                    name + ": inference-only oneDNN helpers on the folded copy");
+        }
+        INDArray xf = x.castTo(DataType.FLOAT);
+        INDArray qa = floatNet.outputSingle(false, xf);
+        for (int run = 0; run < 2; run++) { // the second run uses the weights reordered by the first
+            INDArray qb = folded.outputSingle(false, xf);
+            assertTrue(qa.sub(qb).amaxNumber().doubleValue() < 1e-4, name + ": float probabilities differ, run " + run);
+        }
     }
 
     @org.junit.jupiter.api.Test

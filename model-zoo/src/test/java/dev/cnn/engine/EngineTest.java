@@ -8,6 +8,8 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.util.Map;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -109,6 +111,70 @@ class EngineTest {
             assertTrue(a.sub(b).norm2Number().doubleValue() / scale < 1e-4, "gradient " + k + " differs");
         }
         assertTrue(Nd4j.getEnvironment().helpersAllowed(), "helpers switched back on");
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"resnet18,32,false", "resnet18,32,true", "simplecnn,16,false",
+            "lenet,28,false", "alexnet,64,false"})
+    void dnnlHelperGivesTheSameOutputsAndGradients(String model, int size, boolean nhwc) {
+        Engine.init();
+        assertTrue(Dnnl.available(), "org.bytedeco:dnnl does not load");
+        int channels = model.equals("lenet") ? 1 : 3;
+        ModelSpec spec = ModelSpec.builder().numClasses(3).input(channels, size, size).seed(4).nhwc(nhwc).build();
+        ComputationGraph plain = ModelRegistry.get(model).build(spec);
+        ComputationGraph dnnl = ModelRegistry.get(model).build(spec);
+        int convs = (int) java.util.Arrays.stream(dnnl.getLayers())
+                .filter(l -> l.getClass() == org.deeplearning4j.nn.layers.convolution.ConvolutionLayer.class).count();
+        int bns = (int) java.util.Arrays.stream(dnnl.getLayers())
+                .filter(l -> l instanceof org.deeplearning4j.nn.layers.normalization.BatchNormalization).count();
+        assertTrue(convs > 0);
+        assertEquals(convs + bns, Dnnl.install(dnnl), "every conv and batch-norm layer");
+        assertEquals(convs + bns, Dnnl.install(dnnl), "idempotent");
+        long bnBefore = DnnlBatchNormHelper.calls();
+        Nd4j.getRandom().setSeed(8);
+        INDArray x = nhwc ? Nd4j.rand(new int[]{4, size, size, channels}) : Nd4j.rand(new int[]{4, channels, size, size});
+        INDArray y = Nd4j.zeros(4, 3);
+        for (int i = 0; i < 4; i++) {
+            y.putScalar(i, i % 3, 1.0);
+        }
+        long[] before = DnnlConvHelper.calls();
+        INDArray outPlain = plain.outputSingle(false, x);
+        INDArray outDnnl = dnnl.outputSingle(false, x);
+        assertTrue(outPlain.equalsWithEps(outDnnl, 1e-5), "inference outputs differ");
+        for (ComputationGraph g : new ComputationGraph[]{plain, dnnl}) {
+            Nd4j.getRandom().setSeed(9); // the same dropout masks
+            g.setInputs(x);
+            g.setLabels(y);
+            g.computeGradientAndScore();
+            assertNoHelperFallback(g);
+        }
+        long[] after = DnnlConvHelper.calls();
+        assertTrue(after[0] - before[0] >= 2L * convs, "forward calls on oneDNN: " + (after[0] - before[0]));
+        assertEquals(convs, after[1] - before[1], "backward calls on oneDNN");
+        assertTrue(DnnlBatchNormHelper.calls() - bnBefore >= 3L * bns, "batch-norm calls on oneDNN");
+        // float sums in another order (resnet18 NHWC: 1.0e-4 relative on a batch-norm beta gradient of norm 35)
+        assertEquals(plain.score(), dnnl.score(), 1e-4 * plain.score());
+        for (String k : plain.gradient().gradientForVariable().keySet()) {
+            INDArray a = plain.gradient().getGradientFor(k);
+            INDArray b = dnnl.gradient().getGradientFor(k);
+            double scale = Math.max(1e-3, a.norm2Number().doubleValue());
+            assertTrue(a.sub(b).norm2Number().doubleValue() / scale < 5e-4, "gradient " + k + " differs: rel " + a.sub(b).norm2Number().doubleValue() / scale + " norm " + scale);
+        }
+        // the running statistics the layer updates from the helper's batch mean and variance (the weights after an
+        // Adam step are no test: Adam's first step is lr * sign(g), which float noise in tiny gradients flips)
+        for (ComputationGraph g : new ComputationGraph[]{plain, dnnl}) {
+            Nd4j.getRandom().setSeed(9);
+            g.fit(new org.nd4j.linalg.dataset.DataSet(x, y));
+        }
+        for (Map.Entry<String, INDArray> e : plain.paramTable().entrySet()) {
+            if (e.getKey().matches(".*_(mean|var|log10stdev)")) {
+                INDArray b = dnnl.paramTable().get(e.getKey());
+                assertTrue(e.getValue().equalsWithEps(b, 1e-5), "running statistic " + e.getKey() + " differs");
+            }
+        }
+        assertTrue(bns == 0 || plain.paramTable().keySet().stream().anyMatch(k -> k.endsWith("_mean")));
+        assertTrue(plain.outputSingle(false, x).equalsWithEps(dnnl.outputSingle(false, x), 1e-2),
+                "inference after one training step differs");
     }
 
     /**

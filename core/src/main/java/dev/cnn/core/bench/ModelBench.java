@@ -45,18 +45,19 @@ public final class ModelBench {
 
     /** Engine settings, the levers compared by {@code cnn bench models --levers}. */
     public record Settings(boolean helpers, boolean workspaces, CacheMode cacheMode, boolean nhwc,
-                           boolean smallMapFix, boolean fold) {
+                           boolean dnnl, boolean fold) {
         public static Settings defaults() {
             return new Settings(true, true, CacheMode.NONE, false, true, true);
         }
 
         /**
-         * The defaults and one lever changed at a time: helpers off, workspaces off, cache mode HOST, NHWC, and the
-         * small-map backward rerouting ({@link dev.cnn.engine.SmallMapConvHelper}) off, batch-norm folding for
-         * inference ({@link dev.cnn.core.InferenceGraph}) off. The last two only change training resp. inference.
+         * The defaults and one lever changed at a time: helpers off, workspaces off, cache mode HOST, NHWC, DL4J's own
+         * oneDNN helpers instead of {@link dev.cnn.engine.Dnnl}'s (with {@link dev.cnn.engine.SmallMapConvHelper}'s
+         * rerouting in training), batch-norm folding for inference ({@link dev.cnn.core.InferenceGraph}) off. The
+         * last one only changes inference.
          */
         public static List<Settings> levers() {
-            return List.of(defaults(), new Settings(false, true, CacheMode.NONE, false, true, true),
+            return List.of(defaults(), new Settings(false, true, CacheMode.NONE, false, false, true),
                     new Settings(true, false, CacheMode.NONE, false, true, true),
                     new Settings(true, true, CacheMode.HOST, false, true, true),
                     new Settings(true, true, CacheMode.NONE, true, true, true),
@@ -64,15 +65,15 @@ public final class ModelBench {
                     new Settings(true, true, CacheMode.NONE, false, true, false));
         }
 
-        /** Whether this setting is a lever for {@code mode} (rerouting changes only training, folding inference). */
+        /** Whether this setting is a lever for {@code mode} (folding only changes inference). */
         public static boolean applies(Settings s, Mode mode) {
-            return mode == Mode.TRAIN ? s.fold() : s.smallMapFix();
+            return mode == Mode.INFER || s.fold();
         }
 
         public String label() {
-            return (helpers ? "onednn" : "no-helpers") + (workspaces ? "" : ",no-workspaces")
+            return (helpers ? (dnnl ? "onednn" : "dl4j-onednn") : "no-helpers") + (workspaces ? "" : ",no-workspaces")
                     + (cacheMode == CacheMode.NONE ? "" : ",cache-" + cacheMode.name().toLowerCase(Locale.ROOT))
-                    + (nhwc ? ",nhwc" : "") + (smallMapFix ? "" : ",no-smallmap-reroute") + (fold ? "" : ",no-bn-fold");
+                    + (nhwc ? ",nhwc" : "") + (fold ? "" : ",no-bn-fold");
         }
     }
 
@@ -135,13 +136,24 @@ public final class ModelBench {
         throw new IllegalArgumentException("bench case '" + spec + "': input must be CxHxW or a size, e.g. 1x28x28");
     }
 
+    private static void restore(String property, String value) {
+        if (value == null) {
+            System.clearProperty(property);
+        } else {
+            System.setProperty(property, value);
+        }
+    }
+
     public static Result run(Case c, Settings s, Timing t) {
         Architecture arch = ModelRegistry.get(c.model());
         ModelSpec spec = ModelSpec.builder().numClasses(c.classes()).input(c.channels(), c.height(), c.width())
                 .seed(1).nhwc(s.nhwc()).build();
         String before = System.getProperty(HELPERS_PROPERTY);
+        String dnnlBefore = System.getProperty(dev.cnn.engine.Dnnl.PROPERTY);
         System.setProperty(HELPERS_PROPERTY, Boolean.toString(!s.helpers()));
+        System.setProperty(dev.cnn.engine.Dnnl.PROPERTY, Boolean.toString(s.helpers() && s.dnnl()));
         ComputationGraph net;
+        ComputationGraph infer;
         try {
             TrainConfig cfg = TrainConfig.builder().epochs(1).batchSize(c.batch()).lr(1e-3)
                     .schedule(LrSchedule.Kind.CONSTANT).output(Path.of("bench.zip")).build();
@@ -151,15 +163,15 @@ public final class ModelBench {
                 net.getConfiguration().setInferenceWorkspaceMode(WorkspaceMode.NONE);
             }
             net.setCacheMode(s.cacheMode());
-            if (s.smallMapFix()) {
-                dev.cnn.engine.SmallMapConvHelper.install(net);
-            }
+            dev.cnn.engine.Dnnl.install(net); // SmallMapConvHelper's rerouting instead when the lever is off
+            // No training steps before inference here (the PyTorch script takes 3, because freshly initialised
+            // PyTorch networks ran ~4x slower on this build): DL4J's inference speed measured the same either way
+            // (resnet50: 16.7 vs 17.1 img/s), and training would leave its workspaces (5.6 GB for resnet50@224
+            // batch 8) in the process's resident memory, which classify and evaluate never have.
+            infer = c.mode() == Mode.INFER && s.fold() ? dev.cnn.core.InferenceGraph.fold(net).network() : net;
         } finally {
-            if (before == null) {
-                System.clearProperty(HELPERS_PROPERTY);
-            } else {
-                System.setProperty(HELPERS_PROPERTY, before);
-            }
+            restore(HELPERS_PROPERTY, before);
+            restore(dev.cnn.engine.Dnnl.PROPERTY, dnnlBefore);
         }
         long params = ModelSummary.of(arch, spec).totalParams();
         Nd4j.getRandom().setSeed(7);
@@ -171,12 +183,6 @@ public final class ModelBench {
             y.putScalar(i, i % c.classes(), 1.0);
         }
         DataSet ds = new DataSet(x, y);
-        // No training steps before inference here (the PyTorch script takes 3, because freshly initialised PyTorch
-        // networks ran ~4x slower on this build): DL4J's inference speed measured the same either way (resnet50:
-        // 16.7 vs 17.1 img/s), and training would leave its workspaces (5.6 GB for resnet50@224 batch 8) in the
-        // process's resident memory, which classify and evaluate never have.
-        ComputationGraph infer = c.mode() == Mode.INFER && s.fold() ? dev.cnn.core.InferenceGraph.fold(net).network()
-                : net;
         Runnable step = c.mode() == Mode.TRAIN ? () -> net.fit(ds) : () -> infer.outputSingle(false, x).close();
 
         System.gc();

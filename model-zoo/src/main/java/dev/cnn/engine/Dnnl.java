@@ -1,0 +1,286 @@
+package dev.cnn.engine;
+
+import org.bytedeco.dnnl.IntMemoryMap;
+import org.bytedeco.dnnl.engine;
+import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.primitive;
+import org.bytedeco.dnnl.reorder;
+import org.bytedeco.dnnl.stream;
+import org.bytedeco.javacpp.Pointer;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.layers.FrozenLayer;
+import org.deeplearning4j.nn.layers.convolution.ConvolutionHelper;
+import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
+import org.deeplearning4j.nn.layers.normalization.BatchNormalization;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.reflect.Field;
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * oneDNN 2.5 from JavaCPP's {@code org.bytedeco:dnnl}, for the layer helpers in this package: one CPU engine, a
+ * stream per thread, and the glue between ND4J arrays and oneDNN memory. {@code -Dcnn.dnnl=false} turns the helpers
+ * off (DL4J's own oneDNN helpers then run, with {@link SmallMapConvHelper}'s fix in training).
+ */
+public final class Dnnl {
+    /** System property: {@code false} keeps DL4J's own helpers. */
+    public static final String PROPERTY = "cnn.dnnl";
+    private static final Logger LOG = LoggerFactory.getLogger(Dnnl.class);
+    private static final Field CONV_HELPER = field(ConvolutionLayer.class, "helper");
+    private static final Method CONV_INIT = method(ConvolutionLayer.class, "initializeHelper");
+    private static final Field BN_HELPER = field(BatchNormalization.class, "helper");
+    private static volatile Boolean available;
+    private static engine engine;
+    private static final ThreadLocal<stream> STREAM = ThreadLocal.withInitial(() -> new stream(engine));
+
+    private Dnnl() {
+    }
+
+    /** Whether the library loads here and is not switched off (the property is read on every call). */
+    public static boolean available() {
+        if ("false".equalsIgnoreCase(System.getProperty(PROPERTY, "true"))) {
+            return false;
+        }
+        Boolean a = available;
+        if (a == null) {
+            synchronized (Dnnl.class) {
+                if (available == null) {
+                    available = load();
+                }
+                a = available;
+            }
+        }
+        return a;
+    }
+
+    private static boolean load() {
+        try {
+            engine = new engine(org.bytedeco.dnnl.engine.kind.cpu, 0);
+            return true;
+        } catch (Throwable t) { // no native build for this platform, or the library does not load
+            LOG.warn("oneDNN (org.bytedeco:dnnl) not available, using DL4J's own helpers: {}", t.toString());
+            return false;
+        }
+    }
+
+    static engine engine() {
+        return engine;
+    }
+
+    /**
+     * Puts {@link DnnlConvHelper} on every standard convolution layer of {@code g} and {@link DnnlBatchNormHelper}
+     * on every batch-norm layer (frozen ones included), keeping the convolution helper it replaces for the calls it
+     * does not cover. Where oneDNN is not available, installs {@link SmallMapConvHelper} instead. Idempotent.
+     *
+     * @return the number of layers that now run on this package's helpers
+     */
+    public static int install(ComputationGraph g) {
+        return install(g, false);
+    }
+
+    /**
+     * {@link #install(ComputationGraph)} for a network that only runs inference and whose weights never change
+     * after this call (a folded copy, see {@code InferenceGraph}): convolution weights are reordered into oneDNN's
+     * layout once, and ReLU activations run inside the convolutions.
+     */
+    public static int installForInference(ComputationGraph g) {
+        return install(g, true);
+    }
+
+    private static int install(ComputationGraph g, boolean inferenceOnly) {
+        if (!available() || CONV_HELPER == null || BN_HELPER == null) {
+            return SmallMapConvHelper.install(g);
+        }
+        int n = 0;
+        for (Layer l : g.getLayers()) {
+            Layer inner = l instanceof FrozenLayer f ? f.getInsideLayer() : l;
+            try {
+                if (inner.getClass() == ConvolutionLayer.class) {
+                    Object h = CONV_HELPER.get(inner);
+                    if (h == null && CONV_INIT != null) { // DL4J creates these lazily, on the first forward pass
+                        CONV_INIT.invoke(inner);
+                        h = CONV_HELPER.get(inner);
+                    }
+                    if (!(h instanceof DnnlConvHelper d) || d.inferenceOnly() != inferenceOnly) {
+                        ConvolutionHelper previous = h instanceof DnnlConvHelper d ? d.fallback()
+                                : h instanceof ConvolutionHelper c ? c : null;
+                        boolean relu = inner.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b
+                                && b.getActivationFn() instanceof org.nd4j.linalg.activations.impl.ActivationReLU;
+                        CONV_HELPER.set(inner, new DnnlConvHelper(previous, inferenceOnly, relu));
+                    }
+                    n++;
+                } else if (inner.getClass() == BatchNormalization.class) {
+                    if (!(BN_HELPER.get(inner) instanceof DnnlBatchNormHelper)) {
+                        BN_HELPER.set(inner, new DnnlBatchNormHelper());
+                    }
+                    n++;
+                }
+            } catch (ReflectiveOperationException e) {
+                return n;
+            }
+        }
+        return n;
+    }
+
+    /** Whether {@code a} is dense in C order (its buffer can be handed to oneDNN as it is). */
+    static boolean isDense(INDArray a) {
+        long[] shape = a.shape();
+        long[] stride = a.stride();
+        long expected = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            if (shape[i] != 1 && stride[i] != expected) {
+                return false;
+            }
+            expected *= shape[i];
+        }
+        return true;
+    }
+
+    /** {@code a} itself when dense, else a dense copy. */
+    static INDArray dense(INDArray a) {
+        return isDense(a) ? a : a.dup('c');
+    }
+
+    /** Native address of the first element of {@code a}. */
+    static long address(INDArray a) {
+        Pointer p = a.data().addressPointer();
+        return p.address() + p.position() * a.data().getElementSize();
+    }
+
+    static memory.desc desc(long[] dims, memory.format_tag tag) {
+        return new memory.desc(dims, memory.data_type.f32, tag);
+    }
+
+    static memory.desc any(long[] dims) {
+        return desc(dims, memory.format_tag.any);
+    }
+
+    /** A raw address as a JavaCPP pointer, for {@code memory.set_data_handle}. */
+    private static final class Address extends Pointer {
+        Address(long address) {
+            this.address = address;
+        }
+    }
+
+    /**
+     * One argument of a primitive: memory in the layout the primitive wants, fed from (or written back to) an ND4J
+     * array in the user's layout, with a reorder between them when the two differ.
+     */
+    static final class Port {
+        final boolean input;
+        final memory user;
+        final memory inner; // == user when the layouts agree
+        final reorder convert;
+        private memory own;
+
+        private Port(memory.desc userDesc, memory.desc innerDesc, boolean input) {
+            this.input = input;
+            this.user = new memory(userDesc, engine, new Address(0));
+            if (userDesc.equals(innerDesc)) {
+                inner = user;
+                convert = null;
+            } else {
+                inner = new memory(innerDesc, engine);
+                convert = input ? new reorder(user, inner) : new reorder(inner, user);
+            }
+        }
+
+        static Port in(memory.desc userDesc, memory.desc innerDesc) {
+            return new Port(userDesc, innerDesc, true);
+        }
+
+        static Port out(memory.desc userDesc, memory.desc innerDesc) {
+            return new Port(userDesc, innerDesc, false);
+        }
+
+        /** Points this port at {@code array} (dense, in the user layout) for the coming {@link Run#exec}. */
+        memory bind(Run run, INDArray array) {
+            user.set_data_handle(new Address(address(array)), run.stream);
+            if (convert != null) {
+                (input ? run.before : run.after).add(this);
+            }
+            return inner;
+        }
+
+        /** Memory of the port's own, for an output nobody reads. */
+        memory scratch() {
+            if (inner != user) {
+                return inner;
+            }
+            if (own == null) {
+                own = new memory(user.get_desc(), engine);
+            }
+            return own;
+        }
+
+        void convert(stream s) {
+            if (input) {
+                convert.execute(s, user, inner);
+            } else {
+                convert.execute(s, inner, user);
+            }
+        }
+    }
+
+    /** The current thread's stream and the reorders around the next primitive. */
+    static final class Run {
+        final stream stream;
+        final List<Port> before = new ArrayList<>(4);
+        final List<Port> after = new ArrayList<>(4);
+
+        Run(stream s) {
+            this.stream = s;
+        }
+
+        void exec(primitive p, Map<Integer, memory> args) {
+            for (Port port : before) {
+                port.convert(stream);
+            }
+            IntMemoryMap m = new IntMemoryMap();
+            for (Map.Entry<Integer, memory> e : args.entrySet()) {
+                m.put(e.getKey(), e.getValue());
+            }
+            p.execute(stream, m);
+            m.close();
+            for (Port port : after) {
+                port.convert(stream);
+            }
+            before.clear();
+            after.clear();
+        }
+
+        void finish() {
+            stream._wait();
+        }
+    }
+
+    static Run run() {
+        return new Run(STREAM.get());
+    }
+
+    private static Field field(Class<?> c, String name) {
+        try {
+            Field f = c.getDeclaredField(name);
+            f.setAccessible(true);
+            return f;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static Method method(Class<?> c, String name) {
+        try {
+            Method m = c.getDeclaredMethod(name);
+            m.setAccessible(true);
+            return m;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return null;
+        }
+    }
+}
