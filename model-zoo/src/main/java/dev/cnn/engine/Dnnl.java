@@ -36,6 +36,7 @@ public final class Dnnl {
     private static final Method CONV_INIT = method(ConvolutionLayer.class, "initializeHelper");
     private static final Field BN_HELPER = field(BatchNormalization.class, "helper");
     private static volatile Boolean available;
+    private static final java.util.concurrent.atomic.AtomicLong COPIES = new java.util.concurrent.atomic.AtomicLong();
     private static engine engine;
     private static final ThreadLocal<stream> STREAM = ThreadLocal.withInitial(() -> new stream(engine));
 
@@ -144,7 +145,16 @@ public final class Dnnl {
 
     /** {@code a} itself when dense, else a dense copy. */
     static INDArray dense(INDArray a) {
-        return isDense(a) ? a : a.dup('c');
+        if (isDense(a)) {
+            return a;
+        }
+        COPIES.incrementAndGet();
+        return a.dup('c');
+    }
+
+    /** Arrays copied because they were not dense (views, F order) since the JVM started. */
+    public static long copies() {
+        return COPIES.get();
     }
 
     /** Native address of the first element of {@code a}. */

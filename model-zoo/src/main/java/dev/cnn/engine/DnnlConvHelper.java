@@ -159,6 +159,72 @@ public final class DnnlConvHelper implements ConvolutionHelper {
         }
     }
 
+    /** A forward primitive with its ports. */
+    private static final class Forward {
+        final String name;
+        final convolution_forward.primitive_desc pd;
+        final primitive prim;
+        final Dnnl.Port src;
+        final Dnnl.Port weights;
+        final Dnnl.Port bias;
+        final Dnnl.Port dst;
+        long fixedWeightsAddress; // inference-only: weights.inner holds the weights at this address, reordered
+
+        /** {@code plain}: activations in the arrays' own layout (no reorders); else oneDNN's choice (blocked). */
+        Forward(Plan p, boolean inference, boolean relu, boolean plain) {
+            Geometry g = p.g;
+            name = plain ? "plain" : "blocked";
+            convolution_forward.desc d = new convolution_forward.desc(
+                    inference ? prop_kind.forward_inference : prop_kind.forward_training,
+                    algorithm.convolution_direct, plain ? p.srcUser : Dnnl.any(g.srcDims()),
+                    Dnnl.any(new long[]{g.oc, g.c, g.kh, g.kw}), p.biasUser, plain ? p.dstUser : Dnnl.any(g.dstDims()),
+                    g.strides(), g.dilates(), g.padL(), g.padR());
+            if (relu) {
+                post_ops ops = new post_ops();
+                ops.append_eltwise(1f, algorithm.eltwise_relu, 0f, 0f);
+                primitive_attr attr = new primitive_attr();
+                attr.set_post_ops(ops);
+                pd = new convolution_forward.primitive_desc(d, attr, Dnnl.engine());
+            } else {
+                pd = new convolution_forward.primitive_desc(d, Dnnl.engine());
+            }
+            prim = new convolution_forward(pd);
+            src = Dnnl.Port.in(p.srcUser, pd.src_desc());
+            weights = Dnnl.Port.in(p.weightsUser, pd.weights_desc());
+            bias = Dnnl.Port.in(p.biasUser, pd.bias_desc());
+            dst = Dnnl.Port.out(p.dstUser, pd.dst_desc());
+        }
+
+        void run(INDArray input, INDArray w, INDArray b, INDArray out, boolean fixedWeights) {
+            Dnnl.Run run = Dnnl.run();
+            run.exec(prim, Map.of(
+                    DNNL_ARG_SRC, src.bind(run, Dnnl.dense(input)),
+                    DNNL_ARG_WEIGHTS, fixedWeights ? fixedWeights(run, w) : weights.bind(run, Dnnl.dense(w)),
+                    DNNL_ARG_BIAS, bias.bind(run, Dnnl.dense(b)),
+                    DNNL_ARG_DST, dst.bind(run, out)));
+            run.finish();
+        }
+
+        /**
+         * The weights in the primitive's layout, reordered on the first call only (inference-only helpers: nothing
+         * writes to the weights of such a copy after the helper is installed).
+         */
+        private memory fixedWeights(Dnnl.Run run, INDArray w) {
+            INDArray dense = Dnnl.dense(w);
+            if (weights.convert == null) {
+                return weights.bind(run, dense);
+            }
+            long address = Dnnl.address(dense);
+            if (fixedWeightsAddress != address) {
+                weights.bind(run, dense);
+                run.before.remove(weights);
+                weights.convert(run.stream);
+                fixedWeightsAddress = address;
+            }
+            return weights.inner;
+        }
+    }
+
     /** Primitives and memory for one geometry; the backward part is built on the first backward call. */
     private static final class Plan {
         final Geometry g;
@@ -166,17 +232,13 @@ public final class DnnlConvHelper implements ConvolutionHelper {
         final memory.desc dstUser;
         final memory.desc weightsUser;
         final memory.desc biasUser;
-        final convolution_forward.primitive_desc fwdPd;
-        final primitive fwd;
-        final Dnnl.Port src;
-        final Dnnl.Port weights;
-        final Dnnl.Port bias;
-        final Dnnl.Port dst;
-        long fixedWeightsAddress; // inference-only: weights.inner holds the weights at this address, reordered
+        final Forward fwd;
+        final boolean inference;
+        final boolean relu;
+        Forward chosen; // inference-only: the faster of blocked and plain, measured on the first calls
         // backward
         primitive bwdData;
         primitive bwdWeights;
-        primitive bwdWeightsNoBias;
         Dnnl.Port bdDiffDst;
         Dnnl.Port bdWeights;
         Dnnl.Port bdDiffSrc;
@@ -187,30 +249,41 @@ public final class DnnlConvHelper implements ConvolutionHelper {
 
         Plan(Geometry g, boolean inference, boolean relu) {
             this.g = g;
+            this.inference = inference;
+            this.relu = relu;
             memory.format_tag act = g.nhwc ? memory.format_tag.nhwc : memory.format_tag.nchw;
             srcUser = Dnnl.desc(g.srcDims(), act);
             dstUser = Dnnl.desc(g.dstDims(), act);
             weightsUser = Dnnl.desc(new long[]{g.oc, g.c, g.kh, g.kw}, memory.format_tag.oihw);
             biasUser = Dnnl.desc(new long[]{g.oc}, memory.format_tag.x);
-            convolution_forward.desc d = new convolution_forward.desc(
-                    inference ? prop_kind.forward_inference : prop_kind.forward_training,
-                    algorithm.convolution_direct, Dnnl.any(g.srcDims()),
-                    Dnnl.any(new long[]{g.oc, g.c, g.kh, g.kw}), biasUser, Dnnl.any(g.dstDims()),
-                    g.strides(), g.dilates(), g.padL(), g.padR());
-            if (relu) {
-                post_ops ops = new post_ops();
-                ops.append_eltwise(1f, algorithm.eltwise_relu, 0f, 0f);
-                primitive_attr attr = new primitive_attr();
-                attr.set_post_ops(ops);
-                fwdPd = new convolution_forward.primitive_desc(d, attr, Dnnl.engine());
-            } else {
-                fwdPd = new convolution_forward.primitive_desc(d, Dnnl.engine());
+            fwd = new Forward(this, inference, relu, false);
+        }
+
+        /**
+         * Inference-only: times the blocked primitive (with the reorders of input and output around it) against one
+         * on the arrays' own layout, twice each after a first call, and keeps the faster. At 224 px the reorders of
+         * large activations can cost more than the blocked layout saves (ResNet-50's 1x1 convolutions).
+         */
+        Forward tune(INDArray input, INDArray w, INDArray b, INDArray out) {
+            Forward plain;
+            try {
+                plain = new Forward(this, inference, relu, true);
+            } catch (RuntimeException e) { // no implementation for this layout
+                return fwd;
             }
-            fwd = new convolution_forward(fwdPd);
-            src = Dnnl.Port.in(srcUser, fwdPd.src_desc());
-            weights = Dnnl.Port.in(weightsUser, fwdPd.weights_desc());
-            bias = Dnnl.Port.in(biasUser, fwdPd.bias_desc());
-            dst = Dnnl.Port.out(dstUser, fwdPd.dst_desc());
+            double[] best = {Double.MAX_VALUE, Double.MAX_VALUE};
+            Forward[] candidates = {fwd, plain};
+            for (int i = 0; i < 2; i++) {
+                candidates[i].run(input, w, b, out, true);
+            }
+            for (int round = 0; round < 2; round++) {
+                for (int i = 0; i < 2; i++) {
+                    long t0 = System.nanoTime();
+                    candidates[i].run(input, w, b, out, true);
+                    best[i] = Math.min(best[i], System.nanoTime() - t0);
+                }
+            }
+            return best[1] < best[0] ? plain : fwd;
         }
 
         void buildBackward() {
@@ -222,7 +295,7 @@ public final class DnnlConvHelper implements ConvolutionHelper {
                     Dnnl.any(g.srcDims()), Dnnl.any(wDims), Dnnl.any(g.dstDims()), g.strides(), g.dilates(),
                     g.padL(), g.padR());
             convolution_backward_data.primitive_desc bdPd =
-                    new convolution_backward_data.primitive_desc(bd, Dnnl.engine(), fwdPd);
+                    new convolution_backward_data.primitive_desc(bd, Dnnl.engine(), fwd.pd);
             bwdData = new convolution_backward_data(bdPd);
             bdDiffDst = Dnnl.Port.in(dstUser, bdPd.diff_dst_desc());
             bdWeights = Dnnl.Port.in(weightsUser, bdPd.weights_desc());
@@ -232,7 +305,7 @@ public final class DnnlConvHelper implements ConvolutionHelper {
                     algorithm.convolution_direct, Dnnl.any(g.srcDims()), Dnnl.any(wDims), biasUser,
                     Dnnl.any(g.dstDims()), g.strides(), g.dilates(), g.padL(), g.padR());
             convolution_backward_weights.primitive_desc bwPd =
-                    new convolution_backward_weights.primitive_desc(bw, Dnnl.engine(), fwdPd);
+                    new convolution_backward_weights.primitive_desc(bw, Dnnl.engine(), fwd.pd);
             bwdWeights = new convolution_backward_weights(bwPd);
             bwSrc = Dnnl.Port.in(srcUser, bwPd.src_desc());
             bwDiffDst = Dnnl.Port.in(dstUser, bwPd.diff_dst_desc());
@@ -272,34 +345,23 @@ public final class DnnlConvHelper implements ConvolutionHelper {
         }
         Plan p = plan(g);
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, g.dstShape(), 'c');
-        Dnnl.Run run = Dnnl.run();
-        run.exec(p.fwd, Map.of(
-                DNNL_ARG_SRC, p.src.bind(run, Dnnl.dense(input)),
-                DNNL_ARG_WEIGHTS, inferenceOnly ? fixedWeights(p, run, weights) : p.weights.bind(run, Dnnl.dense(weights)),
-                DNNL_ARG_BIAS, p.bias.bind(run, Dnnl.dense(bias)),
-                DNNL_ARG_DST, p.dst.bind(run, out)));
-        run.finish();
+        if (inferenceOnly) {
+            if (p.chosen == null) {
+                p.chosen = p.tune(input, weights, bias, out);
+            }
+            p.chosen.run(input, weights, bias, out, true);
+        } else {
+            p.fwd.run(input, weights, bias, out, false);
+        }
         FORWARD.incrementAndGet();
         return out;
     }
 
-    /**
-     * The weights in the primitive's layout, reordered on the first call only (inference-only helpers: nothing
-     * writes to the weights of such a copy after the helper is installed).
-     */
-    private static memory fixedWeights(Plan p, Dnnl.Run run, INDArray weights) {
-        INDArray w = Dnnl.dense(weights);
-        if (p.weights.convert == null) {
-            return p.weights.bind(run, w);
-        }
-        long address = Dnnl.address(w);
-        if (p.fixedWeightsAddress != address) {
-            p.weights.bind(run, w);
-            run.before.remove(p.weights);
-            p.weights.convert(run.stream);
-            p.fixedWeightsAddress = address;
-        }
-        return p.weights.inner;
+    /** For tests and benchmarks: which forward primitive each shape of an inference-only helper uses. */
+    public synchronized Map<String, String> choices() {
+        Map<String, String> m = new java.util.LinkedHashMap<>();
+        plans.forEach((g, p) -> m.put(g.toString(), p.chosen == null ? "-" : p.chosen.name));
+        return m;
     }
 
     @Override
