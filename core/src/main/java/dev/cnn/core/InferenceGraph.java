@@ -1,7 +1,9 @@
 package dev.cnn.core;
 
 import org.deeplearning4j.nn.api.Layer;
+import dev.cnn.engine.ConvAddReluVertex;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
@@ -12,6 +14,7 @@ import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -35,7 +38,7 @@ import java.util.Map;
 public final class InferenceGraph {
 
     /** What {@link #fold} did. */
-    public record Folded(ComputationGraph network, int batchNorms, int activations) {
+    public record Folded(ComputationGraph network, int batchNorms, int activations, int residuals) {
     }
 
     /**
@@ -89,7 +92,7 @@ public final class InferenceGraph {
         }
         if (foldedBn.isEmpty()) {
             dev.cnn.engine.Dnnl.install(net);
-            return new Folded(net, 0, 0);
+            return new Folded(net, 0, 0, 0);
         }
         long n = net.numParams();
         for (Map.Entry<String, String> e : foldedBn.entrySet()) {
@@ -111,8 +114,85 @@ public final class InferenceGraph {
                 foldInto(l, net.getLayer(name), net.getLayer(bn));
             }
         }
+        int residuals = 0;
+        if (dev.cnn.engine.Dnnl.available() && out.params().dataType() == DataType.FLOAT) {
+            ComputationGraph fused = fuseResiduals(out);
+            residuals = (out.getLayers().length - fused.getLayers().length) / 2;
+            out = fused;
+        }
         dev.cnn.engine.Dnnl.installForInference(out); // weights final from here on: reordered once, ReLU fused
-        return new Folded(out, foldedBn.size(), relus);
+        return new Folded(out, foldedBn.size(), relus, residuals);
+    }
+
+    /**
+     * Replaces every {@code conv -> add(shortcut) -> relu} (a ResNet block's end, after folding) with one
+     * {@link ConvAddReluVertex}: the convolution adds its result to the shortcut and applies the ReLU in one oneDNN
+     * call, instead of DL4J's add vertex and activation layer, which each copy their input first. The convolution
+     * must have an identity activation and feed only the add, the add only the ReLU layer. The ReLU layer's name is
+     * kept for the new vertex, so the rest of the graph reads it as before.
+     */
+    static ComputationGraph fuseResiduals(ComputationGraph net) {
+        ComputationGraphConfiguration conf = net.getConfiguration().clone();
+        Map<String, GraphVertex> vertices = conf.getVertices();
+        Map<String, List<String>> inputs = conf.getVertexInputs();
+        List<String> outputs = conf.getNetworkOutputs();
+        List<String> removedConvs = new ArrayList<>();
+        for (String add : new ArrayList<>(vertices.keySet())) {
+            if (!(vertices.get(add) instanceof ElementWiseVertex ew) || ew.getOp() != ElementWiseVertex.Op.Add
+                    || inputs.get(add).size() != 2 || outputs.contains(add)) {
+                continue;
+            }
+            List<String> next = consumers(inputs, add);
+            if (next.size() != 1 || !(layerOf(vertices.get(next.get(0))) instanceof ActivationLayer act)
+                    || !(act.getActivationFn() instanceof ActivationReLU) || hasPreProcessor(vertices.get(next.get(0)))) {
+                continue;
+            }
+            String relu = next.get(0);
+            String conv = null;
+            for (String c : inputs.get(add)) {
+                if (foldableConv(vertices.get(c)) && !hasPreProcessor(vertices.get(c)) && !outputs.contains(c)
+                        && consumers(inputs, c).size() == 1 && inputs.get(c).size() == 1
+                        && net.getLayer(c).paramTable().containsKey(ConvolutionParamInitializer.BIAS_KEY)) {
+                    conv = c;
+                    break;
+                }
+            }
+            List<String> addIn = inputs.get(add);
+            if (conv == null || addIn.get(0).equals(addIn.get(1))) {
+                continue;
+            }
+            String shortcut = addIn.get(0).equals(conv) ? addIn.get(1) : addIn.get(0);
+            Layer l = net.getLayer(conv);
+            INDArray w;
+            INDArray b;
+            try (org.nd4j.linalg.api.memory.MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+                w = l.getParam(ConvolutionParamInitializer.WEIGHT_KEY).dup('c');
+                b = l.getParam(ConvolutionParamInitializer.BIAS_KEY).dup('c');
+            }
+            String convInput = inputs.get(conv).get(0);
+            vertices.put(relu, new ConvAddReluVertex((ConvolutionLayer) layerOf(vertices.get(conv)), w, b));
+            inputs.put(relu, new ArrayList<>(List.of(convInput, shortcut)));
+            for (String gone : List.of(conv, add)) {
+                vertices.remove(gone);
+                inputs.remove(gone);
+            }
+            removedConvs.add(conv);
+        }
+        if (removedConvs.isEmpty()) {
+            return net;
+        }
+        long n = net.numParams();
+        for (String c : removedConvs) {
+            n -= net.getLayer(c).numParams();
+        }
+        ComputationGraph out = new ComputationGraph(conf);
+        out.init(Nd4j.create(net.params().dataType(), 1, n), false);
+        for (Layer l : out.getLayers()) {
+            for (Map.Entry<String, INDArray> p : l.paramTable().entrySet()) {
+                p.getValue().assign(net.getLayer(l.conf().getLayer().getLayerName()).getParam(p.getKey()));
+            }
+        }
+        return out;
     }
 
     private static void foldInto(Layer target, Layer conv, Layer bnLayer) {

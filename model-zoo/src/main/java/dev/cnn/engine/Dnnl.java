@@ -12,6 +12,8 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.layers.FrozenLayer;
 import org.deeplearning4j.nn.layers.convolution.ConvolutionHelper;
 import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
+import org.deeplearning4j.nn.layers.convolution.subsampling.SubsamplingHelper;
+import org.deeplearning4j.nn.layers.convolution.subsampling.SubsamplingLayer;
 import org.deeplearning4j.nn.layers.normalization.BatchNormalization;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.slf4j.Logger;
@@ -35,6 +37,8 @@ public final class Dnnl {
     private static final Field CONV_HELPER = field(ConvolutionLayer.class, "helper");
     private static final Method CONV_INIT = method(ConvolutionLayer.class, "initializeHelper");
     private static final Field BN_HELPER = field(BatchNormalization.class, "helper");
+    private static final Field POOL_HELPER = field(SubsamplingLayer.class, "helper");
+    private static final Method POOL_INIT = method(SubsamplingLayer.class, "initializeHelper");
     private static volatile Boolean available;
     private static final java.util.concurrent.atomic.AtomicLong COPIES = new java.util.concurrent.atomic.AtomicLong();
     private static engine engine;
@@ -75,9 +79,9 @@ public final class Dnnl {
     }
 
     /**
-     * Puts {@link DnnlConvHelper} on every standard convolution layer of {@code g} and {@link DnnlBatchNormHelper}
-     * on every batch-norm layer (frozen ones included), keeping the convolution helper it replaces for the calls it
-     * does not cover. Where oneDNN is not available, installs {@link SmallMapConvHelper} instead. Idempotent.
+     * Puts {@link DnnlConvHelper} on every standard convolution layer of {@code g}, {@link DnnlPoolingHelper} on
+     * every subsampling layer and {@link DnnlBatchNormHelper} on every batch-norm layer (frozen ones included),
+     * keeping the helper each replaces for the calls it does not cover. Where oneDNN is not available, installs {@link SmallMapConvHelper} instead. Idempotent.
      *
      * @return the number of layers that now run on this package's helpers
      */
@@ -95,7 +99,7 @@ public final class Dnnl {
     }
 
     private static int install(ComputationGraph g, boolean inferenceOnly) {
-        if (!available() || CONV_HELPER == null || BN_HELPER == null) {
+        if (!available() || CONV_HELPER == null || BN_HELPER == null || POOL_HELPER == null) {
             return SmallMapConvHelper.install(g);
         }
         int n = 0;
@@ -114,6 +118,16 @@ public final class Dnnl {
                         boolean relu = inner.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b
                                 && b.getActivationFn() instanceof org.nd4j.linalg.activations.impl.ActivationReLU;
                         CONV_HELPER.set(inner, new DnnlConvHelper(previous, inferenceOnly, relu));
+                    }
+                    n++;
+                } else if (inner.getClass() == SubsamplingLayer.class) {
+                    Object h = POOL_HELPER.get(inner);
+                    if (h == null && POOL_INIT != null) {
+                        POOL_INIT.invoke(inner);
+                        h = POOL_HELPER.get(inner);
+                    }
+                    if (!(h instanceof DnnlPoolingHelper)) {
+                        POOL_HELPER.set(inner, new DnnlPoolingHelper(h instanceof SubsamplingHelper s ? s : null));
                     }
                     n++;
                 } else if (inner.getClass() == BatchNormalization.class) {
@@ -179,41 +193,62 @@ public final class Dnnl {
     }
 
     /**
-     * One argument of a primitive: memory in the layout the primitive wants, fed from (or written back to) an ND4J
-     * array in the user's layout, with a reorder between them when the two differ.
+     * One argument of a primitive: memory in the layout the primitive wants, fed from (and/or written back to) an
+     * ND4J array in the user's layout, with reorders between them when the two differ.
      */
     static final class Port {
         final boolean input;
+        final boolean output;
         final memory user;
         final memory inner; // == user when the layouts agree
-        final reorder convert;
+        private final reorder toInner;
+        private final reorder toUser;
         private memory own;
 
-        private Port(memory.desc userDesc, memory.desc innerDesc, boolean input) {
+        private Port(memory.desc userDesc, memory.desc innerDesc, boolean input, boolean output) {
             this.input = input;
+            this.output = output;
             this.user = new memory(userDesc, engine, new Address(0));
             if (userDesc.equals(innerDesc)) {
                 inner = user;
-                convert = null;
+                toInner = null;
+                toUser = null;
             } else {
                 inner = new memory(innerDesc, engine);
-                convert = input ? new reorder(user, inner) : new reorder(inner, user);
+                toInner = input ? new reorder(user, inner) : null;
+                toUser = output ? new reorder(inner, user) : null;
             }
         }
 
+        /** Read by the primitive. */
         static Port in(memory.desc userDesc, memory.desc innerDesc) {
-            return new Port(userDesc, innerDesc, true);
+            return new Port(userDesc, innerDesc, true, false);
         }
 
+        /** Written by the primitive. */
         static Port out(memory.desc userDesc, memory.desc innerDesc) {
-            return new Port(userDesc, innerDesc, false);
+            return new Port(userDesc, innerDesc, false, true);
+        }
+
+        /** Read and written (a destination that a sum post-op adds to). */
+        static Port inOut(memory.desc userDesc, memory.desc innerDesc) {
+            return new Port(userDesc, innerDesc, true, true);
+        }
+
+        boolean reorders() {
+            return inner != user;
         }
 
         /** Points this port at {@code array} (dense, in the user layout) for the coming {@link Run#exec}. */
         memory bind(Run run, INDArray array) {
             user.set_data_handle(new Address(address(array)), run.stream);
-            if (convert != null) {
-                (input ? run.before : run.after).add(this);
+            if (inner != user) {
+                if (input) {
+                    run.before.add(this);
+                }
+                if (output) {
+                    run.after.add(this);
+                }
             }
             return inner;
         }
@@ -229,12 +264,12 @@ public final class Dnnl {
             return own;
         }
 
-        void convert(stream s) {
-            if (input) {
-                convert.execute(s, user, inner);
-            } else {
-                convert.execute(s, inner, user);
-            }
+        void toInner(stream s) {
+            toInner.execute(s, user, inner);
+        }
+
+        void toUser(stream s) {
+            toUser.execute(s, inner, user);
         }
     }
 
@@ -250,7 +285,7 @@ public final class Dnnl {
 
         void exec(primitive p, Map<Integer, memory> args) {
             for (Port port : before) {
-                port.convert(stream);
+                port.toInner(stream);
             }
             IntMemoryMap m = new IntMemoryMap();
             for (Map.Entry<Integer, memory> e : args.entrySet()) {
@@ -259,7 +294,7 @@ public final class Dnnl {
             p.execute(stream, m);
             m.close();
             for (Port port : after) {
-                port.convert(stream);
+                port.toUser(stream);
             }
             before.clear();
             after.clear();

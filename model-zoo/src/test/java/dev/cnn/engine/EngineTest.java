@@ -127,9 +127,12 @@ class EngineTest {
                 .filter(l -> l.getClass() == org.deeplearning4j.nn.layers.convolution.ConvolutionLayer.class).count();
         int bns = (int) java.util.Arrays.stream(dnnl.getLayers())
                 .filter(l -> l instanceof org.deeplearning4j.nn.layers.normalization.BatchNormalization).count();
+        int pools = (int) java.util.Arrays.stream(dnnl.getLayers()).filter(l -> l.getClass()
+                == org.deeplearning4j.nn.layers.convolution.subsampling.SubsamplingLayer.class).count();
         assertTrue(convs > 0);
-        assertEquals(convs + bns, Dnnl.install(dnnl), "every conv and batch-norm layer");
-        assertEquals(convs + bns, Dnnl.install(dnnl), "idempotent");
+        assertEquals(convs + bns + pools, Dnnl.install(dnnl), "every conv, batch-norm and pooling layer");
+        assertEquals(convs + bns + pools, Dnnl.install(dnnl), "idempotent");
+        long poolBefore = DnnlPoolingHelper.calls();
         long bnBefore = DnnlBatchNormHelper.calls();
         Nd4j.getRandom().setSeed(8);
         INDArray x = nhwc ? Nd4j.rand(new int[]{4, size, size, channels}) : Nd4j.rand(new int[]{4, channels, size, size});
@@ -152,6 +155,8 @@ class EngineTest {
         assertTrue(after[0] - before[0] >= 2L * convs, "forward calls on oneDNN: " + (after[0] - before[0]));
         assertEquals(convs, after[1] - before[1], "backward calls on oneDNN");
         assertTrue(DnnlBatchNormHelper.calls() - bnBefore >= 3L * bns, "batch-norm calls on oneDNN");
+        // DL4J M2.1's subsampling layer asks its helper for the backward pass only
+        assertEquals(pools, DnnlPoolingHelper.calls() - poolBefore, "max-pooling backward calls on oneDNN");
         // float sums in another order (resnet18 NHWC: 1.0e-4 relative on a batch-norm beta gradient of norm 35)
         assertEquals(plain.score(), dnnl.score(), 1e-4 * plain.score());
         for (String k : plain.gradient().gradientForVariable().keySet()) {

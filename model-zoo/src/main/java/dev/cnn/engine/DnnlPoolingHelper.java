@@ -1,0 +1,164 @@
+package dev.cnn.engine;
+
+import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.pooling_backward;
+import org.bytedeco.dnnl.pooling_forward;
+import org.bytedeco.dnnl.primitive;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.convolution.subsampling.SubsamplingHelper;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WORKSPACE;
+import static org.bytedeco.dnnl.global.dnnl.algorithm;
+import static org.bytedeco.dnnl.global.dnnl.prop_kind;
+
+/**
+ * DL4J max-pooling helper on oneDNN 2.5 ({@code org.bytedeco:dnnl}), on the arrays' own layout (NCHW or NHWC), with
+ * the primitives kept per input shape. DL4J M2.1's subsampling layer calls its helper only for the backward pass
+ * (its forward pass is libnd4j's pooling op); {@link #activate} is there for the interface. The backward pass runs the training forward primitive again to get the
+ * positions of the maxima (cheap next to the convolutions), so nothing is kept between calls. Average pooling,
+ * dilation and other data types go to the helper it replaced (DL4J's {@code MKLDNNSubsamplingHelper}), or to DL4J's
+ * built-in path.
+ */
+public final class DnnlPoolingHelper implements SubsamplingHelper {
+    private static final AtomicLong CALLS = new AtomicLong();
+
+    private final SubsamplingHelper fallback;
+    private final Map<DnnlConvHelper.Geometry, Plan> plans = new HashMap<>();
+
+    DnnlPoolingHelper(SubsamplingHelper fallback) {
+        this.fallback = fallback;
+    }
+
+    SubsamplingHelper fallback() {
+        return fallback;
+    }
+
+    /** Forward and backward calls run on oneDNN since the JVM started (for tests). */
+    public static long calls() {
+        return CALLS.get();
+    }
+
+    private static final class Plan {
+        final memory.desc src;
+        final memory.desc dst;
+        final pooling_forward.primitive_desc trainPd;
+        final primitive train;
+        final primitive infer;
+        final primitive backward;
+        final Dnnl.Port in;
+        final Dnnl.Port out;
+        final Dnnl.Port diffDst;
+        final Dnnl.Port diffSrc;
+        final memory scratchDst;
+        final memory workspace;
+
+        Plan(DnnlConvHelper.Geometry g) {
+            memory.format_tag tag = g.nhwc() ? memory.format_tag.nhwc : memory.format_tag.nchw;
+            src = Dnnl.desc(g.srcDims(), tag);
+            dst = Dnnl.desc(g.dstDims(), tag);
+            long[] kernel = {g.kh(), g.kw()};
+            trainPd = new pooling_forward.primitive_desc(new pooling_forward.desc(prop_kind.forward_training,
+                    algorithm.pooling_max, src, dst, g.strides(), kernel, g.padL(), g.padR()), Dnnl.engine());
+            train = new pooling_forward(trainPd);
+            infer = new pooling_forward(new pooling_forward.primitive_desc(new pooling_forward.desc(
+                    prop_kind.forward_inference, algorithm.pooling_max, src, dst, g.strides(), kernel, g.padL(),
+                    g.padR()), Dnnl.engine()));
+            backward = new pooling_backward(new pooling_backward.primitive_desc(new pooling_backward.desc(
+                    algorithm.pooling_max, src, dst, g.strides(), kernel, g.padL(), g.padR()), Dnnl.engine(),
+                    trainPd));
+            in = Dnnl.Port.in(src, src);
+            out = Dnnl.Port.in(dst, dst);
+            diffDst = Dnnl.Port.in(dst, dst);
+            diffSrc = Dnnl.Port.in(src, src);
+            scratchDst = new memory(dst, Dnnl.engine());
+            workspace = new memory(trainPd.workspace_desc(), Dnnl.engine());
+        }
+    }
+
+    private Plan plan(INDArray input, int[] kernel, int[] strides, int[] pad, PoolingType type,
+                      ConvolutionMode mode, int[] dilation, CNN2DFormat format) {
+        if (type != PoolingType.MAX || input.rank() != 4 || input.dataType() != DataType.FLOAT
+                || (dilation != null && (dilation[0] != 1 || dilation[1] != 1))) {
+            return null;
+        }
+        int[] ones = {1, 1};
+        DnnlConvHelper.Geometry g = DnnlConvHelper.Geometry.of(input,
+                input.size(format == CNN2DFormat.NHWC ? 3 : 1), kernel, strides, pad, mode, ones, format);
+        return g == null ? null : plans.computeIfAbsent(g, Plan::new);
+    }
+
+    @Override
+    public synchronized INDArray activate(INDArray input, boolean training, int[] kernel, int[] strides, int[] pad,
+                                          PoolingType poolingType, ConvolutionMode convolutionMode, int[] dilation,
+                                          CNN2DFormat format, LayerWorkspaceMgr workspaceMgr) {
+        Plan p = plan(input, kernel, strides, pad, poolingType, convolutionMode, dilation, format);
+        if (p == null) {
+            return fallback == null ? null : fallback.activate(input, training, kernel, strides, pad, poolingType,
+                    convolutionMode, dilation, format, workspaceMgr);
+        }
+        long[] dims = dims(p.dst);
+        long[] shape = format == CNN2DFormat.NHWC ? new long[]{dims[0], dims[2], dims[3], dims[1]} : dims;
+        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, shape, 'c');
+        Dnnl.Run run = Dnnl.run();
+        run.exec(p.infer, Map.of(DNNL_ARG_SRC, p.in.bind(run, Dnnl.dense(input)), DNNL_ARG_DST, p.out.bind(run, out)));
+        run.finish();
+        CALLS.incrementAndGet();
+        return out;
+    }
+
+    private static long[] dims(memory.desc d) {
+        long[] out = new long[4];
+        d.dims().get(out);
+        return out;
+    }
+
+    @Override
+    public synchronized Pair<Gradient, INDArray> backpropGradient(INDArray input, INDArray epsilon, int[] kernel,
+                                                                  int[] strides, int[] pad, PoolingType poolingType,
+                                                                  ConvolutionMode convolutionMode, int[] dilation,
+                                                                  CNN2DFormat format, LayerWorkspaceMgr workspaceMgr) {
+        Plan p = plan(input, kernel, strides, pad, poolingType, convolutionMode, dilation, format);
+        if (p == null || epsilon.dataType() != DataType.FLOAT) {
+            return fallback == null ? null : fallback.backpropGradient(input, epsilon, kernel, strides, pad,
+                    poolingType, convolutionMode, dilation, format, workspaceMgr);
+        }
+        INDArray epsOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT,
+                input.shape(), 'c');
+        Dnnl.Run run = Dnnl.run();
+        run.exec(p.train, Map.of(DNNL_ARG_SRC, p.in.bind(run, Dnnl.dense(input)), DNNL_ARG_DST, p.scratchDst,
+                DNNL_ARG_WORKSPACE, p.workspace));
+        run.exec(p.backward, Map.of(DNNL_ARG_DIFF_DST, p.diffDst.bind(run, Dnnl.dense(epsilon)),
+                DNNL_ARG_WORKSPACE, p.workspace, DNNL_ARG_DIFF_SRC, p.diffSrc.bind(run, epsOut)));
+        run.finish();
+        CALLS.incrementAndGet();
+        return new Pair<>(new DefaultGradient(), epsOut);
+    }
+
+    @Override
+    public Map<String, Long> helperMemoryUse() {
+        return Collections.emptyMap();
+    }
+
+    @Override
+    public boolean checkSupported() {
+        return Dnnl.available();
+    }
+}
