@@ -121,6 +121,9 @@ public final class InferenceGraph {
             out = fused;
         }
         dev.cnn.engine.Dnnl.installForInference(out); // weights final from here on: reordered once, ReLU fused
+        if (residuals > 0) {
+            dev.cnn.engine.Dnnl.blockActivations(out); // no reorders between the convolutions
+        }
         return new Folded(out, foldedBn.size(), relus, residuals);
     }
 

@@ -96,6 +96,8 @@ class InferenceGraphTest {
             assertEquals(name.equals("resnet18") ? 8 : name.equals("resnet34") ? 16
                             : name.equals("resnet50") ? 16 : name.equals("resnet101") ? 33 : 50, ff.residuals(),
                     name + ": every residual block ends in one fused convolution + add + ReLU");
+            // activations between the convolutions stay in oneDNN's blocked layout (idempotent: fold did it)
+            assertTrue(dev.cnn.engine.Dnnl.blockActivations(folded) >= ff.residuals(), name + ": blocked activations");
         }
         if (dev.cnn.engine.Dnnl.available()) {
             assertTrue(Stream.of(folded.getLayers()).filter(l -> l.getClass()

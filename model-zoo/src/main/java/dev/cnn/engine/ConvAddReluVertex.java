@@ -1,5 +1,6 @@
 package dev.cnn.engine;
 
+import org.bytedeco.dnnl.memory;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.MaskState;
 import org.deeplearning4j.nn.conf.inputs.InputType;
@@ -88,10 +89,30 @@ public final class ConvAddReluVertex extends org.deeplearning4j.nn.conf.graph.Gr
     static final class Impl extends BaseGraphVertex {
         private final ConvAddReluVertex conf;
         private final DnnlConvHelper helper = new DnnlConvHelper(null, true, true);
+        private boolean shortcutBlocked;
+        private boolean outBlocked;
+        private Dnnl.Reorder shortcutToOut; // when the shortcut and the output differ in layout
+        private long[] reorderShape;
 
         Impl(ComputationGraph graph, String name, int idx, DataType dataType, ConvAddReluVertex conf) {
             super(graph, name, idx, null, null, dataType);
             this.conf = conf;
+        }
+
+        /** See {@link Dnnl#blockActivations}: which of x, the shortcut and the output hold the blocked layout. */
+        void blocked(boolean x, boolean shortcut, boolean out) {
+            helper.blocked(x, out);
+            shortcutBlocked = shortcut;
+            outBlocked = out;
+            shortcutToOut = null;
+        }
+
+        long channels() {
+            return conf.conv.getNOut();
+        }
+
+        boolean nchw() {
+            return conf.conv.getCnn2dDataFormat() != org.deeplearning4j.nn.conf.CNN2DFormat.NHWC;
         }
 
         @Override
@@ -110,7 +131,22 @@ public final class ConvAddReluVertex extends org.deeplearning4j.nn.conf.graph.Gr
                 throw new IllegalStateException("ConvAddReluVertex " + vertexName + ": inputs not set");
             }
             ConvolutionLayer c = conf.conv;
-            INDArray out = workspaceMgr.dup(ArrayType.ACTIVATIONS, inputs[1], 'c');
+            INDArray shortcut = inputs[1];
+            INDArray out;
+            if (shortcutBlocked == outBlocked) {
+                out = workspaceMgr.dup(ArrayType.ACTIVATIONS, shortcut, 'c');
+            } else {
+                out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, shortcut.dataType(), shortcut.shape(),
+                        'c');
+                if (shortcutToOut == null || !java.util.Arrays.equals(reorderShape, shortcut.shape())) {
+                    reorderShape = shortcut.shape();
+                    memory.desc plain = Dnnl.desc(reorderShape, memory.format_tag.nchw);
+                    memory.desc blocked = Dnnl.desc(reorderShape, memory.format_tag.nChw16c);
+                    shortcutToOut = shortcutBlocked ? new Dnnl.Reorder(blocked, plain)
+                            : new Dnnl.Reorder(plain, blocked);
+                }
+                shortcutToOut.run(Dnnl.dense(shortcut), out);
+            }
             helper.convolveAddRelu(inputs[0], conf.weights, conf.bias, c.getKernelSize(), c.getStride(),
                     c.getPadding(), c.getConvolutionMode(), c.getDilation(), c.getCnn2dDataFormat(), out);
             return out;

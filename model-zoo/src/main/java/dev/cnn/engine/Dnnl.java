@@ -31,6 +31,8 @@ import java.util.Map;
  * off (DL4J's own oneDNN helpers then run, with {@link SmallMapConvHelper}'s fix in training).
  */
 public final class Dnnl {
+    /** Channel block of the blocked activation layout used between convolutions (nChw16c). */
+    static final int BLOCK = 16;
     /** System property: {@code false} keeps DL4J's own helpers. */
     public static final String PROPERTY = "cnn.dnnl";
     private static final Logger LOG = LoggerFactory.getLogger(Dnnl.class);
@@ -141,6 +143,114 @@ public final class Dnnl {
             }
         }
         return n;
+    }
+
+    /**
+     * Inference-only graphs (after {@link #installForInference}): every activation that only this package's
+     * convolutions produce and read (convolution layers and {@link ConvAddReluVertex}es, NCHW, channels a multiple
+     * of 16, not a network output) is kept in oneDNN's blocked layout nChw16c under its NCHW shape, so that no
+     * reorder runs between them. Arrays that anything else reads (pooling, global pooling, dense layers, the
+     * outputs) stay NCHW.
+     *
+     * @return the number of activations kept blocked
+     */
+    public static int blockActivations(ComputationGraph g) {
+        if (!available()) {
+            return 0;
+        }
+        org.deeplearning4j.nn.conf.ComputationGraphConfiguration conf = g.getConfiguration();
+        Map<String, List<String>> inputs = conf.getVertexInputs();
+        java.util.Set<String> outputs = new java.util.HashSet<>(conf.getNetworkOutputs());
+        Map<String, List<String>> consumers = new java.util.HashMap<>();
+        inputs.forEach((v, in) -> in.forEach(i -> consumers.computeIfAbsent(i, k -> new ArrayList<>()).add(v)));
+        Map<String, boolean[]> inBlocked = new java.util.HashMap<>(); // per consumer vertex, per input slot
+        java.util.Set<String> outBlocked = new java.util.HashSet<>();
+        for (String v : inputs.keySet()) {
+            long channels = producedChannels(g, v);
+            List<String> cons = consumers.getOrDefault(v, List.of());
+            if (channels <= 0 || channels % BLOCK != 0 || outputs.contains(v) || cons.isEmpty()
+                    || !cons.stream().allMatch(c -> acceptsBlocked(g, c))) {
+                continue;
+            }
+            outBlocked.add(v);
+            for (String c : cons) {
+                List<String> in = inputs.get(c);
+                boolean[] slots = inBlocked.computeIfAbsent(c, k -> new boolean[in.size()]);
+                for (int i = 0; i < in.size(); i++) {
+                    slots[i] |= in.get(i).equals(v);
+                }
+            }
+        }
+        for (String v : inputs.keySet()) {
+            boolean[] in = inBlocked.getOrDefault(v, new boolean[2]);
+            boolean out = outBlocked.contains(v);
+            org.deeplearning4j.nn.graph.vertex.GraphVertex gv = g.getVertex(v);
+            if (gv instanceof ConvAddReluVertex.Impl f) {
+                f.blocked(in[0], in[1], out);
+            } else if (gv.hasLayer() && gv.getLayer().getClass() == ConvolutionLayer.class && CONV_HELPER != null) {
+                try {
+                    if (CONV_HELPER.get(gv.getLayer()) instanceof DnnlConvHelper d && d.inferenceOnly()) {
+                        d.blocked(in[0], out);
+                    }
+                } catch (IllegalAccessException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        }
+        return outBlocked.size();
+    }
+
+    /** Output channels of {@code v} if it is one of this package's inference convolutions, else -1. */
+    private static long producedChannels(ComputationGraph g, String v) {
+        org.deeplearning4j.nn.graph.vertex.GraphVertex gv = g.getVertex(v);
+        if (gv instanceof ConvAddReluVertex.Impl f) {
+            return f.channels();
+        }
+        return acceptsBlocked(g, v) && gv.getLayer().conf().getLayer()
+                instanceof org.deeplearning4j.nn.conf.layers.ConvolutionLayer c ? c.getNOut() : -1;
+    }
+
+    /** Whether {@code v} reads its inputs through this package's inference convolutions (NCHW, no preprocessor). */
+    private static boolean acceptsBlocked(ComputationGraph g, String v) {
+        org.deeplearning4j.nn.graph.vertex.GraphVertex gv = g.getVertex(v);
+        if (gv instanceof ConvAddReluVertex.Impl f) {
+            return f.nchw();
+        }
+        if (gv == null || !gv.hasLayer() || gv.getLayer().getClass() != ConvolutionLayer.class || CONV_HELPER == null) {
+            return false;
+        }
+        org.deeplearning4j.nn.conf.graph.GraphVertex confVertex = g.getConfiguration().getVertices().get(v);
+        if (confVertex instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv && lv.getPreProcessor() != null) {
+            return false;
+        }
+        try {
+            return CONV_HELPER.get(gv.getLayer()) instanceof DnnlConvHelper d && d.inferenceOnly()
+                    && ((org.deeplearning4j.nn.conf.layers.ConvolutionLayer) gv.getLayer().conf().getLayer())
+                    .getCnn2dDataFormat() != org.deeplearning4j.nn.conf.CNN2DFormat.NHWC;
+        } catch (IllegalAccessException e) {
+            return false;
+        }
+    }
+
+    /** A reorder between two layouts of the same tensor, both held by ND4J arrays. */
+    static final class Reorder {
+        private final memory from;
+        private final memory to;
+        private final reorder prim;
+
+        Reorder(memory.desc fromDesc, memory.desc toDesc) {
+            from = new memory(fromDesc, engine, new Address(0));
+            to = new memory(toDesc, engine, new Address(0));
+            prim = new reorder(from, to);
+        }
+
+        void run(INDArray src, INDArray dst) {
+            stream s = STREAM.get();
+            from.set_data_handle(new Address(address(src)), s);
+            to.set_data_handle(new Address(address(dst)), s);
+            prim.execute(s, from, to);
+            s._wait();
+        }
     }
 
     /** Whether {@code a} is dense in C order (its buffer can be handed to oneDNN as it is). */

@@ -57,6 +57,8 @@ public final class DnnlConvHelper implements ConvolutionHelper {
     private final boolean inferenceOnly;
     private final boolean fuseRelu;
     private final Map<Geometry, Plan> plans = new HashMap<>();
+    private boolean srcBlocked;
+    private boolean dstBlocked;
 
     /**
      * @param fallback      the helper for calls this one does not cover (may be null: DL4J's built-in path)
@@ -68,6 +70,20 @@ public final class DnnlConvHelper implements ConvolutionHelper {
         this.fallback = fallback;
         this.inferenceOnly = inferenceOnly;
         this.fuseRelu = inferenceOnly && relu;
+    }
+
+    /**
+     * Inference-only: the layer's input (resp. output) arrays hold oneDNN's blocked layout nChw16c under their
+     * NCHW shape, because every producer (consumer) of that array is one of this package's convolutions (see
+     * {@link Dnnl#blockActivations}). Set before the first call.
+     */
+    synchronized void blocked(boolean src, boolean dst) {
+        if (!inferenceOnly || (src || dst) && plans.keySet().stream().anyMatch(g -> g.nhwc)) {
+            throw new IllegalStateException("blocked activations need an inference-only NCHW helper");
+        }
+        srcBlocked = src;
+        dstBlocked = dst;
+        plans.clear();
     }
 
     /** Whether this helper treats its layer's weights as fixed (see the constructor). */
@@ -181,8 +197,8 @@ public final class DnnlConvHelper implements ConvolutionHelper {
             name = plain ? "plain" : "blocked";
             convolution_forward.desc d = new convolution_forward.desc(
                     inference ? prop_kind.forward_inference : prop_kind.forward_training,
-                    algorithm.convolution_direct, plain ? p.srcUser : Dnnl.any(g.srcDims()),
-                    Dnnl.any(new long[]{g.oc, g.c, g.kh, g.kw}), p.biasUser, plain ? p.dstUser : Dnnl.any(g.dstDims()),
+                    algorithm.convolution_direct, plain ? p.srcUser : p.blockedSrc(),
+                    Dnnl.any(new long[]{g.oc, g.c, g.kh, g.kw}), p.biasUser, plain ? p.dstUser : p.blockedDst(),
                     g.strides(), g.dilates(), g.padL(), g.padR());
             if (relu || sum) {
                 post_ops ops = new post_ops();
@@ -243,6 +259,7 @@ public final class DnnlConvHelper implements ConvolutionHelper {
         final memory.desc weightsUser;
         final memory.desc biasUser;
         final Forward fwd;
+        final boolean fixedLayout; // an input or output array holds oneDNN's blocked layout: no tuning
         final boolean inference;
         final boolean relu;
         Forward chosen; // inference-only: the faster of blocked and plain, measured on the first calls
@@ -258,13 +275,14 @@ public final class DnnlConvHelper implements ConvolutionHelper {
         Dnnl.Port bwDiffWeights;
         Dnnl.Port bwDiffBias;
 
-        Plan(Geometry g, boolean inference, boolean relu) {
+        Plan(Geometry g, boolean inference, boolean relu, boolean srcBlocked, boolean dstBlocked) {
             this.g = g;
             this.inference = inference;
             this.relu = relu;
+            this.fixedLayout = srcBlocked || dstBlocked;
             memory.format_tag act = g.nhwc ? memory.format_tag.nhwc : memory.format_tag.nchw;
-            srcUser = Dnnl.desc(g.srcDims(), act);
-            dstUser = Dnnl.desc(g.dstDims(), act);
+            srcUser = Dnnl.desc(g.srcDims(), srcBlocked ? memory.format_tag.nChw16c : act);
+            dstUser = Dnnl.desc(g.dstDims(), dstBlocked ? memory.format_tag.nChw16c : act);
             weightsUser = Dnnl.desc(new long[]{g.oc, g.c, g.kh, g.kw}, memory.format_tag.oihw);
             biasUser = Dnnl.desc(new long[]{g.oc}, memory.format_tag.x);
             fwd = new Forward(this, inference, relu, false);
@@ -275,7 +293,21 @@ public final class DnnlConvHelper implements ConvolutionHelper {
          * on the arrays' own layout, twice each after a first call, and keeps the faster. At 224 px the reorders of
          * large activations can cost more than the blocked layout saves (ResNet-50's 1x1 convolutions).
          */
+        /** Blocked source: nChw16c where the channels allow (as arrays marked blocked hold), else oneDNN's pick. */
+        memory.desc blockedSrc() {
+            return !g.nhwc && g.c % Dnnl.BLOCK == 0 ? Dnnl.desc(g.srcDims(), memory.format_tag.nChw16c)
+                    : Dnnl.any(g.srcDims());
+        }
+
+        memory.desc blockedDst() {
+            return !g.nhwc && g.oc % Dnnl.BLOCK == 0 ? Dnnl.desc(g.dstDims(), memory.format_tag.nChw16c)
+                    : Dnnl.any(g.dstDims());
+        }
+
         Forward tune(INDArray input, INDArray w, INDArray b, INDArray out) {
+            if (fixedLayout) {
+                return fwd;
+            }
             Forward plain;
             try {
                 plain = new Forward(this, inference, relu, true);
@@ -328,7 +360,7 @@ public final class DnnlConvHelper implements ConvolutionHelper {
     }
 
     private Plan plan(Geometry g) {
-        return plans.computeIfAbsent(g, k -> new Plan(k, inferenceOnly, fuseRelu));
+        return plans.computeIfAbsent(g, k -> new Plan(k, inferenceOnly, fuseRelu, srcBlocked, dstBlocked));
     }
 
     private static boolean supported(INDArray... arrays) {
