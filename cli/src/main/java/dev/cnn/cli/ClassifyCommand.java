@@ -48,6 +48,7 @@ final class ClassifyCommand extends BaseCommand {
         Thread warm = new Thread(dev.cnn.data.ImageDecoder::warmUp, "imageio-warm-up");
         warm.setDaemon(true);
         warm.start(); // overlaps with the model load
+        dev.cnn.engine.Dnnl.preload(); // so does loading oneDNN
         List<Path> files = collect();
         ModelBundle bundle = ModelBundle.load(model, false);
         long tLoad = System.nanoTime();

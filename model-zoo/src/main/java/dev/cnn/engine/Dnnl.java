@@ -76,6 +76,16 @@ public final class Dnnl {
         }
     }
 
+    /**
+     * Loads the library on a daemon thread (about 0.3-0.5 s of native loading), for commands that can overlap it
+     * with other start-up work; {@link #available} then waits for it.
+     */
+    public static void preload() {
+        Thread t = new Thread(Dnnl::available, "onednn-load");
+        t.setDaemon(true);
+        t.start();
+    }
+
     static engine engine() {
         return engine;
     }

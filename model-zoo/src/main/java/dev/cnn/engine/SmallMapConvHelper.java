@@ -24,8 +24,8 @@ import java.util.Map;
  * (resnet18@64, batch 32: 230 ms per layer4 call against 10 ms forward), while libnd4j's own im2col+GEMM kernel does
  * the same call in 23-31 ms. This helper keeps oneDNN for everything else and runs those backward calls with
  * libnd4j's platform helpers switched off for the duration of the call (same op, same results, another kernel).
- * On by default for training ({@code -Dcnn.smallmap.fix=false} turns it off); resnet18@64 training step 1277 -> 749
- * ms in one measurement (bench/RESULTS.md).
+ * Installed for training when {@link Dnnl} is off or unavailable ({@code -Dcnn.smallmap.fix=false} turns it off);
+ * resnet18@64 training step 1277 -> 749 ms in one measurement (bench/RESULTS.md).
  *
  * <p>DL4J hands a helper of a bias-free layer a dummy bias-gradient array unless the helper <em>is</em> an
  * {@code MKLDNNConvHelper}, and {@code MKLDNNConvHelper} then reads the (null) bias: the call fails and DL4J silently

@@ -47,6 +47,7 @@ public final class FeatureCache {
     private FeatureCache(ComputationGraph source, String featureVertex, boolean featureIsInput,
                          ComputationGraph head, List<String> headLayers, List<DataSet> data) {
         this.source = source;
+        dev.cnn.engine.Dnnl.install(source); // the frozen part's convolutions on oneDNN
         this.featureVertex = featureVertex;
         this.featureIsInput = featureIsInput;
         this.head = head;
