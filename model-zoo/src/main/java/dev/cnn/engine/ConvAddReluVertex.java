@@ -141,7 +141,7 @@ public final class ConvAddReluVertex extends org.deeplearning4j.nn.conf.graph.Gr
                 if (shortcutToOut == null || !java.util.Arrays.equals(reorderShape, shortcut.shape())) {
                     reorderShape = shortcut.shape();
                     memory.desc plain = Dnnl.desc(reorderShape, memory.format_tag.nchw);
-                    memory.desc blocked = Dnnl.desc(reorderShape, memory.format_tag.nChw16c);
+                    memory.desc blocked = Dnnl.desc(reorderShape, Dnnl.blockedTag());
                     shortcutToOut = shortcutBlocked ? new Dnnl.Reorder(blocked, plain)
                             : new Dnnl.Reorder(plain, blocked);
                 }

@@ -31,8 +31,9 @@ import java.util.Map;
  * off (DL4J's own oneDNN helpers then run, with {@link SmallMapConvHelper}'s fix in training).
  */
 public final class Dnnl {
-    /** Channel block of the blocked activation layout used between convolutions (nChw16c). */
-    static final int BLOCK = 16;
+    /** Channel block of the blocked activation layout used between convolutions: 16 with AVX-512, else 8. */
+    static int BLOCK = 16;
+    private static memory.format_tag blockedTag = memory.format_tag.nChw16c;
     /** System property: {@code false} keeps DL4J's own helpers. */
     public static final String PROPERTY = "cnn.dnnl";
     private static final Logger LOG = LoggerFactory.getLogger(Dnnl.class);
@@ -69,6 +70,11 @@ public final class Dnnl {
     private static boolean load() {
         try {
             engine = new engine(org.bytedeco.dnnl.engine.kind.cpu, 0);
+            int avx512 = org.bytedeco.dnnl.global.dnnl.cpu_isa.avx512_core.value;
+            if ((org.bytedeco.dnnl.global.dnnl.dnnl_get_effective_cpu_isa() & avx512) != avx512) {
+                BLOCK = 8; // AVX2 and older: oneDNN's kernels work on blocks of 8 channels
+                blockedTag = memory.format_tag.nChw8c;
+            }
             return true;
         } catch (Throwable t) { // no native build for this platform, or the library does not load
             LOG.warn("oneDNN (org.bytedeco:dnnl) not available, using DL4J's own helpers: {}", t.toString());
@@ -84,6 +90,11 @@ public final class Dnnl {
         Thread t = new Thread(Dnnl::available, "onednn-load");
         t.setDaemon(true);
         t.start();
+    }
+
+    /** The blocked activation layout (nChw16c or nChw8c, see {@link #BLOCK}). */
+    static memory.format_tag blockedTag() {
+        return blockedTag;
     }
 
     static engine engine() {
@@ -156,13 +167,19 @@ public final class Dnnl {
     }
 
     /**
-     * Inference-only graphs (after {@link #installForInference}): every activation that only this package's
-     * convolutions produce and read (convolution layers and {@link ConvAddReluVertex}es, NCHW, channels a multiple
-     * of 16, not a network output) is kept in oneDNN's blocked layout nChw16c under its NCHW shape, so that no
-     * reorder runs between them. Arrays that anything else reads (pooling, global pooling, dense layers, the
-     * outputs) stay NCHW.
+     * Keeps activations (and, in training, their gradients) in oneDNN's blocked layout ({@link #blockedTag()})
+     * under their NCHW shape wherever nothing but this package's helpers and layout-blind element-wise steps touch
+     * them, so that no reorder runs between consecutive convolutions. Call after {@link #install} or
+     * {@link #installForInference}, before the first forward pass.
      *
-     * @return the number of activations kept blocked
+     * <p>Tensors are grouped through the steps that keep their input's layout (batch norm on {@link
+     * DnnlBatchNormHelper}, element-wise activation layers, element-wise vertices such as a residual add); a group
+     * is blocked when every producer and consumer in it is such a step, a convolution on {@link DnnlConvHelper} or
+     * a {@link ConvAddReluVertex} (NCHW, no preprocessor, no dropout), every convolution's channels are a multiple
+     * of the block and no tensor in it is a network input or output. Everything else (pooling, global pooling,
+     * dense layers, the outputs) keeps reading NCHW.
+     *
+     * @return the number of tensors kept blocked
      */
     public static int blockActivations(ComputationGraph g) {
         if (!available()) {
@@ -171,75 +188,128 @@ public final class Dnnl {
         org.deeplearning4j.nn.conf.ComputationGraphConfiguration conf = g.getConfiguration();
         Map<String, List<String>> inputs = conf.getVertexInputs();
         java.util.Set<String> outputs = new java.util.HashSet<>(conf.getNetworkOutputs());
-        Map<String, List<String>> consumers = new java.util.HashMap<>();
-        inputs.forEach((v, in) -> in.forEach(i -> consumers.computeIfAbsent(i, k -> new ArrayList<>()).add(v)));
-        Map<String, boolean[]> inBlocked = new java.util.HashMap<>(); // per consumer vertex, per input slot
-        java.util.Set<String> outBlocked = new java.util.HashSet<>();
-        for (String v : inputs.keySet()) {
-            long channels = producedChannels(g, v);
-            List<String> cons = consumers.getOrDefault(v, List.of());
-            if (channels <= 0 || channels % BLOCK != 0 || outputs.contains(v) || cons.isEmpty()
-                    || !cons.stream().allMatch(c -> acceptsBlocked(g, c))) {
+        Map<String, String> parent = new java.util.HashMap<>();
+        java.util.function.UnaryOperator<String> find = new java.util.function.UnaryOperator<>() {
+            public String apply(String x) {
+                String p = parent.getOrDefault(x, x);
+                if (p.equals(x)) {
+                    return x;
+                }
+                String r = apply(p);
+                parent.put(x, r);
+                return r;
+            }
+        };
+        Map<String, Kind> kinds = new java.util.HashMap<>();
+        for (String v : conf.getVertices().keySet()) {
+            kinds.put(v, kind(g, v));
+        }
+        for (String v : conf.getVertices().keySet()) {
+            if (kinds.get(v) == Kind.PRESERVING) {
+                for (String in : inputs.get(v)) {
+                    parent.put(find.apply(in), find.apply(v));
+                }
+            }
+        }
+        java.util.Set<String> notBlockable = new java.util.HashSet<>();
+        for (String in : conf.getNetworkInputs()) {
+            notBlockable.add(find.apply(in));
+        }
+        for (String v : conf.getVertices().keySet()) {
+            Kind k = kinds.get(v);
+            String cls = find.apply(v);
+            if (k == Kind.OTHER || outputs.contains(v) || (k != Kind.OTHER && channels(g, v) % BLOCK != 0)) {
+                notBlockable.add(cls);
+            }
+            if (k == Kind.OTHER) {
+                for (String in : inputs.get(v)) {
+                    notBlockable.add(find.apply(in));
+                }
+            }
+        }
+        int n = 0;
+        for (String v : conf.getVertices().keySet()) {
+            if (kinds.get(v) == Kind.OTHER) {
                 continue;
             }
-            outBlocked.add(v);
-            for (String c : cons) {
-                List<String> in = inputs.get(c);
-                boolean[] slots = inBlocked.computeIfAbsent(c, k -> new boolean[in.size()]);
-                for (int i = 0; i < in.size(); i++) {
-                    slots[i] |= in.get(i).equals(v);
-                }
-            }
-        }
-        for (String v : inputs.keySet()) {
-            boolean[] in = inBlocked.getOrDefault(v, new boolean[2]);
-            boolean out = outBlocked.contains(v);
+            boolean out = !notBlockable.contains(find.apply(v));
+            n += out ? 1 : 0;
+            List<String> in = inputs.get(v);
+            boolean in0 = !notBlockable.contains(find.apply(in.get(0)));
             org.deeplearning4j.nn.graph.vertex.GraphVertex gv = g.getVertex(v);
+            Object helper = gv.hasLayer() ? helperOf(gv.getLayer()) : null;
             if (gv instanceof ConvAddReluVertex.Impl f) {
-                f.blocked(in[0], in[1], out);
-            } else if (gv.hasLayer() && gv.getLayer().getClass() == ConvolutionLayer.class && CONV_HELPER != null) {
-                try {
-                    if (CONV_HELPER.get(gv.getLayer()) instanceof DnnlConvHelper d && d.inferenceOnly()) {
-                        d.blocked(in[0], out);
-                    }
-                } catch (IllegalAccessException e) {
-                    throw new IllegalStateException(e);
-                }
+                f.blocked(in0, !notBlockable.contains(find.apply(in.get(1))), out);
+            } else if (helper instanceof DnnlConvHelper d) {
+                d.blocked(in0, out);
+            } else if (helper instanceof DnnlBatchNormHelper b) {
+                b.blocked(out);
             }
         }
-        return outBlocked.size();
+        return n;
     }
 
-    /** Output channels of {@code v} if it is one of this package's inference convolutions, else -1. */
-    private static long producedChannels(ComputationGraph g, String v) {
+    private enum Kind { CONVOLUTION, PRESERVING, OTHER }
+
+    private static Object helperOf(Layer l) {
+        try {
+            if (l.getClass() == ConvolutionLayer.class && CONV_HELPER != null) {
+                return CONV_HELPER.get(l);
+            }
+            if (l.getClass() == BatchNormalization.class && BN_HELPER != null) {
+                return BN_HELPER.get(l);
+            }
+        } catch (IllegalAccessException e) {
+            return null;
+        }
+        return null;
+    }
+
+    private static Kind kind(ComputationGraph g, String v) {
+        org.deeplearning4j.nn.graph.vertex.GraphVertex gv = g.getVertex(v);
+        if (gv instanceof ConvAddReluVertex.Impl f) {
+            return f.nchw() ? Kind.CONVOLUTION : Kind.OTHER;
+        }
+        if (gv instanceof org.deeplearning4j.nn.graph.vertex.impl.ElementWiseVertex) {
+            return Kind.PRESERVING;
+        }
+        org.deeplearning4j.nn.conf.graph.GraphVertex cv = g.getConfiguration().getVertices().get(v);
+        if (!gv.hasLayer() || !(cv instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv)
+                || lv.getPreProcessor() != null) {
+            return Kind.OTHER;
+        }
+        org.deeplearning4j.nn.conf.layers.Layer conf = lv.getLayerConf().getLayer();
+        if (conf.getIDropout() != null) {
+            return Kind.OTHER;
+        }
+        Object helper = helperOf(gv.getLayer());
+        if (helper instanceof DnnlConvHelper && conf instanceof org.deeplearning4j.nn.conf.layers.ConvolutionLayer c
+                && c.getCnn2dDataFormat() != org.deeplearning4j.nn.conf.CNN2DFormat.NHWC) {
+            return Kind.CONVOLUTION;
+        }
+        if (helper instanceof DnnlBatchNormHelper && conf instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization b
+                && !b.isLockGammaBeta() && b.getCnn2DFormat() != org.deeplearning4j.nn.conf.CNN2DFormat.NHWC) {
+            return Kind.PRESERVING;
+        }
+        if (gv.getLayer().getClass() == org.deeplearning4j.nn.layers.ActivationLayer.class
+                && conf instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer a
+                && (a.getActivationFn() instanceof org.nd4j.linalg.activations.impl.ActivationReLU
+                || a.getActivationFn() instanceof org.nd4j.linalg.activations.impl.ActivationIdentity)) {
+            return Kind.PRESERVING;
+        }
+        return Kind.OTHER;
+    }
+
+    /** Output channels of a convolution or batch-norm vertex; 0 (any) for element-wise steps. */
+    private static long channels(ComputationGraph g, String v) {
         org.deeplearning4j.nn.graph.vertex.GraphVertex gv = g.getVertex(v);
         if (gv instanceof ConvAddReluVertex.Impl f) {
             return f.channels();
         }
-        return acceptsBlocked(g, v) && gv.getLayer().conf().getLayer()
-                instanceof org.deeplearning4j.nn.conf.layers.ConvolutionLayer c ? c.getNOut() : -1;
-    }
-
-    /** Whether {@code v} reads its inputs through this package's inference convolutions (NCHW, no preprocessor). */
-    private static boolean acceptsBlocked(ComputationGraph g, String v) {
-        org.deeplearning4j.nn.graph.vertex.GraphVertex gv = g.getVertex(v);
-        if (gv instanceof ConvAddReluVertex.Impl f) {
-            return f.nchw();
+        if (gv.hasLayer() && gv.getLayer().conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.FeedForwardLayer f) {
+            return f.getNOut();
         }
-        if (gv == null || !gv.hasLayer() || gv.getLayer().getClass() != ConvolutionLayer.class || CONV_HELPER == null) {
-            return false;
-        }
-        org.deeplearning4j.nn.conf.graph.GraphVertex confVertex = g.getConfiguration().getVertices().get(v);
-        if (confVertex instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv && lv.getPreProcessor() != null) {
-            return false;
-        }
-        try {
-            return CONV_HELPER.get(gv.getLayer()) instanceof DnnlConvHelper d && d.inferenceOnly()
-                    && ((org.deeplearning4j.nn.conf.layers.ConvolutionLayer) gv.getLayer().conf().getLayer())
-                    .getCnn2dDataFormat() != org.deeplearning4j.nn.conf.CNN2DFormat.NHWC;
-        } catch (IllegalAccessException e) {
-            return false;
-        }
+        return 0;
     }
 
     /** A reorder between two layouts of the same tensor, both held by ND4J arrays. */

@@ -46,6 +46,7 @@ public final class DnnlBatchNormHelper implements BatchNormalizationHelper {
     private static final int SCALE_SHIFT = normalization_flags.use_scale.value | normalization_flags.use_shift.value;
 
     private final Map<Key, Plan> plans = new HashMap<>();
+    private boolean blocked;
     private INDArray meanCache;
     private INDArray varCache;
 
@@ -57,7 +58,7 @@ public final class DnnlBatchNormHelper implements BatchNormalizationHelper {
         return CALLS.get();
     }
 
-    record Key(long n, long c, long h, long w, boolean nhwc, float eps) {
+    record Key(long n, long c, long h, long w, boolean nhwc, float eps, boolean blocked) {
     }
 
     private static final class Plan {
@@ -81,7 +82,8 @@ public final class DnnlBatchNormHelper implements BatchNormalizationHelper {
 
         Plan(Key k) {
             key = k;
-            data = Dnnl.desc(new long[]{k.n, k.c, k.h, k.w}, k.nhwc ? memory.format_tag.nhwc : memory.format_tag.nchw);
+            data = Dnnl.desc(new long[]{k.n, k.c, k.h, k.w}, k.blocked ? Dnnl.blockedTag()
+                    : k.nhwc ? memory.format_tag.nhwc : memory.format_tag.nchw);
             channel = Dnnl.desc(new long[]{k.c}, memory.format_tag.x);
             trainPd = new batch_normalization_forward.primitive_desc(new batch_normalization_forward.desc(
                     prop_kind.forward_training.value, data, k.eps, SCALE_SHIFT), Dnnl.engine());
@@ -111,9 +113,18 @@ public final class DnnlBatchNormHelper implements BatchNormalizationHelper {
         }
     }
 
-    private static Key key(INDArray x, CNN2DFormat format, double eps) {
+    private Key key(INDArray x, CNN2DFormat format, double eps) {
         boolean nhwc = format == CNN2DFormat.NHWC;
-        return new Key(x.size(0), x.size(nhwc ? 3 : 1), x.size(nhwc ? 1 : 2), x.size(nhwc ? 2 : 3), nhwc, (float) eps);
+        return new Key(x.size(0), x.size(nhwc ? 3 : 1), x.size(nhwc ? 1 : 2), x.size(nhwc ? 2 : 3), nhwc, (float) eps,
+                blocked && !nhwc);
+    }
+
+    /**
+     * The layer's input, output and their gradients hold oneDNN's blocked layout under their NCHW shape (see
+     * {@link Dnnl#blockActivations}).
+     */
+    synchronized void blocked(boolean blocked) {
+        this.blocked = blocked;
     }
 
     private static boolean supported(INDArray x, INDArray... others) {

@@ -73,13 +73,12 @@ public final class DnnlConvHelper implements ConvolutionHelper {
     }
 
     /**
-     * Inference-only: the layer's input (resp. output) arrays hold oneDNN's blocked layout nChw16c under their
-     * NCHW shape, because every producer (consumer) of that array is one of this package's convolutions (see
-     * {@link Dnnl#blockActivations}). Set before the first call.
+     * The layer's input (resp. output) arrays, and in training their gradients, hold oneDNN's blocked layout under
+     * their NCHW shape (see {@link Dnnl#blockActivations}). Set before the first call.
      */
     synchronized void blocked(boolean src, boolean dst) {
-        if (!inferenceOnly || (src || dst) && plans.keySet().stream().anyMatch(g -> g.nhwc)) {
-            throw new IllegalStateException("blocked activations need an inference-only NCHW helper");
+        if ((src || dst) && plans.keySet().stream().anyMatch(g -> g.nhwc)) {
+            throw new IllegalStateException("blocked activations need an NCHW layer");
         }
         srcBlocked = src;
         dstBlocked = dst;
@@ -281,8 +280,8 @@ public final class DnnlConvHelper implements ConvolutionHelper {
             this.relu = relu;
             this.fixedLayout = srcBlocked || dstBlocked;
             memory.format_tag act = g.nhwc ? memory.format_tag.nhwc : memory.format_tag.nchw;
-            srcUser = Dnnl.desc(g.srcDims(), srcBlocked ? memory.format_tag.nChw16c : act);
-            dstUser = Dnnl.desc(g.dstDims(), dstBlocked ? memory.format_tag.nChw16c : act);
+            srcUser = Dnnl.desc(g.srcDims(), srcBlocked ? Dnnl.blockedTag() : act);
+            dstUser = Dnnl.desc(g.dstDims(), dstBlocked ? Dnnl.blockedTag() : act);
             weightsUser = Dnnl.desc(new long[]{g.oc, g.c, g.kh, g.kw}, memory.format_tag.oihw);
             biasUser = Dnnl.desc(new long[]{g.oc}, memory.format_tag.x);
             fwd = new Forward(this, inference, relu, false);
@@ -295,12 +294,12 @@ public final class DnnlConvHelper implements ConvolutionHelper {
          */
         /** Blocked source: nChw16c where the channels allow (as arrays marked blocked hold), else oneDNN's pick. */
         memory.desc blockedSrc() {
-            return !g.nhwc && g.c % Dnnl.BLOCK == 0 ? Dnnl.desc(g.srcDims(), memory.format_tag.nChw16c)
+            return !g.nhwc && g.c % Dnnl.BLOCK == 0 ? Dnnl.desc(g.srcDims(), Dnnl.blockedTag())
                     : Dnnl.any(g.srcDims());
         }
 
         memory.desc blockedDst() {
-            return !g.nhwc && g.oc % Dnnl.BLOCK == 0 ? Dnnl.desc(g.dstDims(), memory.format_tag.nChw16c)
+            return !g.nhwc && g.oc % Dnnl.BLOCK == 0 ? Dnnl.desc(g.dstDims(), Dnnl.blockedTag())
                     : Dnnl.any(g.dstDims());
         }
 

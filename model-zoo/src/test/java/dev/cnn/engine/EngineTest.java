@@ -132,6 +132,11 @@ class EngineTest {
         assertTrue(convs > 0);
         assertEquals(convs + bns + pools, Dnnl.install(dnnl), "every conv, batch-norm and pooling layer");
         assertEquals(convs + bns + pools, Dnnl.install(dnnl), "idempotent");
+        // activations and gradients between convolutions in oneDNN's blocked layout, as Trainer runs it
+        int blocked = Dnnl.blockActivations(dnnl);
+        if (model.startsWith("resnet")) {
+            assertTrue(nhwc ? blocked == 0 : blocked > 20, "blocked tensors: " + blocked);
+        }
         long poolBefore = DnnlPoolingHelper.calls();
         long bnBefore = DnnlBatchNormHelper.calls();
         Nd4j.getRandom().setSeed(8);

@@ -164,6 +164,9 @@ public final class ModelBench {
             }
             net.setCacheMode(s.cacheMode());
             dev.cnn.engine.Dnnl.install(net); // SmallMapConvHelper's rerouting instead when the lever is off
+            if (c.mode() == Mode.TRAIN) {
+                dev.cnn.engine.Dnnl.blockActivations(net); // as Trainer does
+            }
             // No training steps before inference here (the PyTorch script takes 3, because freshly initialised
             // PyTorch networks ran ~4x slower on this build): DL4J's inference speed measured the same either way
             // (resnet50: 16.7 vs 17.1 img/s), and training would leave its workspaces (5.6 GB for resnet50@224
