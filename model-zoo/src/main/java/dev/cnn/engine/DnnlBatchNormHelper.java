@@ -16,7 +16,6 @@ import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -41,7 +40,7 @@ import static org.bytedeco.dnnl.global.dnnl.prop_kind;
  * running statistics passed in are used. Works on the arrays' own layout (NCHW or NHWC), no reorders; primitives
  * are kept per input shape. Rank-2 input and other data types go to DL4J's built-in path.
  */
-public final class DnnlBatchNormHelper implements BatchNormalizationHelper {
+public final class DnnlBatchNormHelper extends DnnlLayerHelper implements BatchNormalizationHelper {
     private static final AtomicLong CALLS = new AtomicLong();
     private static final int SCALE_SHIFT = normalization_flags.use_scale.value | normalization_flags.use_shift.value;
 
@@ -214,13 +213,4 @@ public final class DnnlBatchNormHelper implements BatchNormalizationHelper {
         return varCache == null ? null : varCache.castTo(dataType);
     }
 
-    @Override
-    public Map<String, Long> helperMemoryUse() {
-        return Collections.emptyMap();
-    }
-
-    @Override
-    public boolean checkSupported() {
-        return Dnnl.available();
-    }
 }

@@ -21,7 +21,6 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -49,7 +48,7 @@ import static org.bytedeco.dnnl.global.dnnl.prop_kind;
  * <p>Calls this helper does not cover (other data types, causal convolution mode) go to
  * the helper it replaced, or to DL4J's built-in path when there was none. {@link Dnnl#install} puts it on layers.
  */
-public final class DnnlConvHelper implements ConvolutionHelper {
+public final class DnnlConvHelper extends DnnlLayerHelper implements ConvolutionHelper {
     private static final AtomicLong FORWARD = new AtomicLong();
     private static final AtomicLong BACKWARD = new AtomicLong();
 
@@ -482,15 +481,6 @@ public final class DnnlConvHelper implements ConvolutionHelper {
         return fuseRelu ? z : afn.getActivation(z, training);
     }
 
-    @Override
-    public Map<String, Long> helperMemoryUse() {
-        return Collections.emptyMap();
-    }
-
-    @Override
-    public boolean checkSupported() {
-        return Dnnl.available();
-    }
 
     @Override
     public String toString() {

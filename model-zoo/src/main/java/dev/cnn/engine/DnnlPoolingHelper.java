@@ -16,7 +16,6 @@ import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -37,7 +36,7 @@ import static org.bytedeco.dnnl.global.dnnl.prop_kind;
  * dilation and other data types go to the helper it replaced (DL4J's {@code MKLDNNSubsamplingHelper}), or to DL4J's
  * built-in path.
  */
-public final class DnnlPoolingHelper implements SubsamplingHelper {
+public final class DnnlPoolingHelper extends DnnlLayerHelper implements SubsamplingHelper {
     private static final AtomicLong CALLS = new AtomicLong();
 
     private final SubsamplingHelper fallback;
@@ -152,13 +151,4 @@ public final class DnnlPoolingHelper implements SubsamplingHelper {
         return new Pair<>(new DefaultGradient(), epsOut);
     }
 
-    @Override
-    public Map<String, Long> helperMemoryUse() {
-        return Collections.emptyMap();
-    }
-
-    @Override
-    public boolean checkSupported() {
-        return Dnnl.available();
-    }
 }
