@@ -83,7 +83,7 @@ public final class InferenceGraph {
             foldedBn.put(conv, bn);
             List<String> next = consumers(inputs, conv);
             if (next.size() == 1 && layerOf(vertices.get(next.get(0))) instanceof ActivationLayer act
-                    && act.getActivationFn() instanceof ActivationReLU && !hasPreProcessor(vertices.get(next.get(0)))
+                    && dev.cnn.engine.Dnnl.plainRelu(act.getActivationFn()) && !hasPreProcessor(vertices.get(next.get(0)))
                     && !conf.getNetworkOutputs().contains(next.get(0))) {
                 ((ConvolutionLayer) layerOf(vertices.get(conv))).setActivationFn(new ActivationReLU());
                 remove(conf, next.get(0), conv);
@@ -147,7 +147,7 @@ public final class InferenceGraph {
             }
             List<String> next = consumers(inputs, add);
             if (next.size() != 1 || !(layerOf(vertices.get(next.get(0))) instanceof ActivationLayer act)
-                    || !(act.getActivationFn() instanceof ActivationReLU) || hasPreProcessor(vertices.get(next.get(0)))) {
+                    || !dev.cnn.engine.Dnnl.plainRelu(act.getActivationFn()) || hasPreProcessor(vertices.get(next.get(0)))) {
                 continue;
             }
             String relu = next.get(0);

@@ -105,6 +105,14 @@ public final class Trainer {
     public Result fit(ComputationGraph net, BundleMetadata meta, EpochData data) {
         dev.cnn.engine.Dnnl.install(net); // convolutions on oneDNN with blocked layouts, see DnnlConvHelper
         dev.cnn.engine.Dnnl.blockActivations(net); // and no reorders between them
+        try {
+            return fitLoop(net, meta, data);
+        } finally {
+            dev.cnn.engine.Dnnl.unblock(net); // the caller may read inner activations (feedForward, Grad-CAM)
+        }
+    }
+
+    private Result fitLoop(ComputationGraph net, BundleMetadata meta, EpochData data) {
         Map<String, Object> state = new LinkedHashMap<>(meta.training());
         int startEpoch = intOf(state.get("epoch"), 0);
         int skipBatches = intOf(state.get("batch"), 0);

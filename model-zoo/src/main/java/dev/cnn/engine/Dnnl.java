@@ -139,8 +139,12 @@ public final class Dnnl {
                         ConvolutionHelper previous = h instanceof DnnlConvHelper d ? d.fallback()
                                 : h instanceof ConvolutionHelper c ? c : null;
                         boolean relu = inner.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b
-                                && b.getActivationFn() instanceof org.nd4j.linalg.activations.impl.ActivationReLU;
-                        CONV_HELPER.set(inner, new DnnlConvHelper(previous, inferenceOnly, relu));
+                                && plainRelu(b.getActivationFn());
+                        DnnlConvHelper fresh = new DnnlConvHelper(previous, inferenceOnly, relu);
+                        if (h instanceof DnnlConvHelper d) { // keep the layout its neighbours expect
+                            fresh.blocked(d.srcBlocked(), d.dstBlocked());
+                        }
+                        CONV_HELPER.set(inner, fresh);
                     }
                     n++;
                 } else if (inner.getClass() == SubsamplingLayer.class) {
@@ -245,11 +249,58 @@ public final class Dnnl {
             } else if (helper instanceof DnnlBatchNormHelper b) {
                 b.blocked(out);
             }
+            if ((in0 || out) && gv.hasLayer()) {
+                noSilentFallback(gv.getLayer().conf().getLayer());
+            }
         }
         return n;
     }
 
+    /**
+     * DL4J answers a helper exception by running its own code from then on, which would read blocked arrays as
+     * NCHW: for layers on blocked arrays an exception must surface instead.
+     */
+    private static void noSilentFallback(org.deeplearning4j.nn.conf.layers.Layer conf) {
+        if (conf instanceof org.deeplearning4j.nn.conf.layers.ConvolutionLayer c) {
+            c.setCudnnAllowFallback(false);
+        } else if (conf instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization b) {
+            b.setCudnnAllowFallback(false);
+        }
+    }
+
+    /**
+     * Undoes {@link #blockActivations}: every array is NCHW again (for a network handed back to its caller after
+     * training, whose inner activations may be read, e.g. by {@code feedForward}).
+     */
+    public static void unblock(ComputationGraph g) {
+        for (org.deeplearning4j.nn.graph.vertex.GraphVertex gv : g.getVertices()) {
+            if (gv instanceof ConvAddReluVertex.Impl f) {
+                f.blocked(false, false, false);
+            } else if (gv.hasLayer()) {
+                Object helper = helperOf(gv.getLayer());
+                if (helper instanceof DnnlConvHelper d) {
+                    d.blocked(false, false);
+                } else if (helper instanceof DnnlBatchNormHelper b) {
+                    b.blocked(false);
+                }
+            }
+        }
+    }
+
     private enum Kind { CONVOLUTION, PRESERVING, OTHER }
+
+    /** A ReLU without clipping, threshold or leak: what oneDNN's {@code eltwise_relu} with alpha 0 computes. */
+    public static boolean plainRelu(org.nd4j.linalg.activations.IActivation a) {
+        return a instanceof org.nd4j.linalg.activations.impl.ActivationReLU r
+                && (r.getMax() == null || r.getMax() == 0) && (r.getThreshold() == null || r.getThreshold() == 0)
+                && (r.getNegativeSlope() == null || r.getNegativeSlope() == 0);
+    }
+
+    /** Activations that work element by element, so they are blind to the memory layout. */
+    private static boolean elementWise(org.nd4j.linalg.activations.IActivation a) {
+        return a == null || a instanceof org.nd4j.linalg.activations.impl.ActivationIdentity
+                || a instanceof org.nd4j.linalg.activations.impl.ActivationReLU;
+    }
 
     private static Object helperOf(Layer l) {
         try {
@@ -284,7 +335,8 @@ public final class Dnnl {
         }
         Object helper = helperOf(gv.getLayer());
         if (helper instanceof DnnlConvHelper && conf instanceof org.deeplearning4j.nn.conf.layers.ConvolutionLayer c
-                && c.getCnn2dDataFormat() != org.deeplearning4j.nn.conf.CNN2DFormat.NHWC) {
+                && c.getCnn2dDataFormat() != org.deeplearning4j.nn.conf.CNN2DFormat.NHWC
+                && elementWise(c.getActivationFn())) {
             return Kind.CONVOLUTION;
         }
         if (helper instanceof DnnlBatchNormHelper && conf instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization b
@@ -293,8 +345,7 @@ public final class Dnnl {
         }
         if (gv.getLayer().getClass() == org.deeplearning4j.nn.layers.ActivationLayer.class
                 && conf instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer a
-                && (a.getActivationFn() instanceof org.nd4j.linalg.activations.impl.ActivationReLU
-                || a.getActivationFn() instanceof org.nd4j.linalg.activations.impl.ActivationIdentity)) {
+                && a.getActivationFn() != null && elementWise(a.getActivationFn())) {
             return Kind.PRESERVING;
         }
         return Kind.OTHER;
@@ -431,6 +482,7 @@ public final class Dnnl {
 
         /** Points this port at {@code array} (dense, in the user layout) for the coming {@link Run#exec}. */
         memory bind(Run run, INDArray array) {
+            run.kept.add(array); // a dense copy made for this call must outlive the primitive
             user.set_data_handle(new Address(address(array)), run.stream);
             if (inner != user) {
                 if (input) {
@@ -468,6 +520,7 @@ public final class Dnnl {
         final stream stream;
         final List<Port> before = new ArrayList<>(4);
         final List<Port> after = new ArrayList<>(4);
+        final List<INDArray> kept = new ArrayList<>(8);
 
         Run(stream s) {
             this.stream = s;
@@ -492,6 +545,7 @@ public final class Dnnl {
 
         void finish() {
             stream._wait();
+            kept.clear();
         }
     }
 

@@ -84,6 +84,14 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
         plans.clear();
     }
 
+    synchronized boolean srcBlocked() {
+        return srcBlocked;
+    }
+
+    synchronized boolean dstBlocked() {
+        return dstBlocked;
+    }
+
     /** Whether this helper treats its layer's weights as fixed (see the constructor). */
     public boolean inferenceOnly() {
         return inferenceOnly;
@@ -414,6 +422,10 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             throw new IllegalStateException("convolution not supported by the fused residual path: "
                     + java.util.Arrays.toString(input.shape()) + " " + input.dataType() + " " + convolutionMode);
         }
+        if (!java.util.Arrays.equals(out.shape(), g.dstShape())) { // an add that broadcast its shortcut
+            throw new IllegalStateException("fused residual: shortcut " + java.util.Arrays.toString(out.shape())
+                    + " differs from the convolution's output " + java.util.Arrays.toString(g.dstShape()));
+        }
         Plan p = plan(g);
         if (p.residual == null) {
             p.residual = new Forward(p, true, true, false, true);
@@ -483,7 +495,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
 
 
     @Override
-    public String toString() {
+    public synchronized String toString() {
         return "DnnlConvHelper" + Arrays.toString(plans.keySet().toArray());
     }
 

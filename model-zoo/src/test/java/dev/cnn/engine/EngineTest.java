@@ -185,6 +185,15 @@ class EngineTest {
         assertTrue(bns == 0 || plain.paramTable().keySet().stream().anyMatch(k -> k.endsWith("_mean")));
         assertTrue(plain.outputSingle(false, x).equalsWithEps(dnnl.outputSingle(false, x), 1e-2),
                 "inference after one training step differs");
+        // back to NCHW everywhere: inner activations as DL4J's helpers give them (same parameters: Adam's first
+        // step differs by float noise, see above)
+        Dnnl.unblock(dnnl);
+        dnnl.setParams(plain.params());
+        Map<String, INDArray> ffPlain = plain.feedForward(x, false);
+        Map<String, INDArray> ffDnnl = dnnl.feedForward(x, false);
+        for (Map.Entry<String, INDArray> e : ffPlain.entrySet()) {
+            assertTrue(e.getValue().equalsWithEps(ffDnnl.get(e.getKey()), 1e-4), "activation " + e.getKey());
+        }
     }
 
     /**
