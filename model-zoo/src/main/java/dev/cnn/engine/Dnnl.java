@@ -37,13 +37,12 @@ public final class Dnnl {
     /** System property: {@code false} keeps DL4J's own helpers. */
     public static final String PROPERTY = "cnn.dnnl";
     private static final Logger LOG = LoggerFactory.getLogger(Dnnl.class);
-    private static final Field CONV_HELPER = field(ConvolutionLayer.class, "helper");
-    private static final Method CONV_INIT = method(ConvolutionLayer.class, "initializeHelper");
+    static final Field CONV_HELPER = field(ConvolutionLayer.class, "helper");
+    static final Method CONV_INIT = method(ConvolutionLayer.class, "initializeHelper");
     private static final Field BN_HELPER = field(BatchNormalization.class, "helper");
     private static final Field POOL_HELPER = field(SubsamplingLayer.class, "helper");
     private static final Method POOL_INIT = method(SubsamplingLayer.class, "initializeHelper");
     private static volatile Boolean available;
-    private static final java.util.concurrent.atomic.AtomicLong COPIES = new java.util.concurrent.atomic.AtomicLong();
     private static engine engine;
     private static final ThreadLocal<stream> STREAM = ThreadLocal.withInitial(() -> new stream(engine));
 
@@ -104,7 +103,8 @@ public final class Dnnl {
     /**
      * Puts {@link DnnlConvHelper} on every standard convolution layer of {@code g}, {@link DnnlPoolingHelper} on
      * every subsampling layer and {@link DnnlBatchNormHelper} on every batch-norm layer (frozen ones included),
-     * keeping the helper each replaces for the calls it does not cover. Where oneDNN is not available, installs {@link SmallMapConvHelper} instead. Idempotent.
+     * keeping the helper each replaces for the calls it does not cover. Where oneDNN is not available, installs
+     * {@link SmallMapConvHelper} instead. Idempotent.
      *
      * @return the number of layers that now run on this package's helpers
      */
@@ -130,11 +130,7 @@ public final class Dnnl {
             Layer inner = l instanceof FrozenLayer f ? f.getInsideLayer() : l;
             try {
                 if (inner.getClass() == ConvolutionLayer.class) {
-                    Object h = CONV_HELPER.get(inner);
-                    if (h == null && CONV_INIT != null) { // DL4J creates these lazily, on the first forward pass
-                        CONV_INIT.invoke(inner);
-                        h = CONV_HELPER.get(inner);
-                    }
+                    Object h = helper(inner, CONV_HELPER, CONV_INIT);
                     if (!(h instanceof DnnlConvHelper d) || d.inferenceOnly() != inferenceOnly) {
                         ConvolutionHelper previous = h instanceof DnnlConvHelper d ? d.fallback()
                                 : h instanceof ConvolutionHelper c ? c : null;
@@ -148,11 +144,7 @@ public final class Dnnl {
                     }
                     n++;
                 } else if (inner.getClass() == SubsamplingLayer.class) {
-                    Object h = POOL_HELPER.get(inner);
-                    if (h == null && POOL_INIT != null) {
-                        POOL_INIT.invoke(inner);
-                        h = POOL_HELPER.get(inner);
-                    }
+                    Object h = helper(inner, POOL_HELPER, POOL_INIT);
                     if (!(h instanceof DnnlPoolingHelper)) {
                         POOL_HELPER.set(inner, new DnnlPoolingHelper(h instanceof SubsamplingHelper s ? s : null));
                     }
@@ -168,6 +160,16 @@ public final class Dnnl {
             }
         }
         return n;
+    }
+
+    /** {@code layer}'s helper in {@code field}, created first if DL4J has not yet (it does so on the first pass). */
+    static Object helper(Layer layer, Field field, Method init) throws ReflectiveOperationException {
+        Object h = field.get(layer);
+        if (h == null && init != null) {
+            init.invoke(layer);
+            h = field.get(layer);
+        }
+        return h;
     }
 
     /**
@@ -222,7 +224,7 @@ public final class Dnnl {
         for (String v : conf.getVertices().keySet()) {
             Kind k = kinds.get(v);
             String cls = find.apply(v);
-            if (k == Kind.OTHER || outputs.contains(v) || (k != Kind.OTHER && channels(g, v) % BLOCK != 0)) {
+            if (k == Kind.OTHER || outputs.contains(v) || channels(g, v) % BLOCK != 0) {
                 notBlockable.add(cls);
             }
             if (k == Kind.OTHER) {
@@ -240,15 +242,9 @@ public final class Dnnl {
             n += out ? 1 : 0;
             List<String> in = inputs.get(v);
             boolean in0 = !notBlockable.contains(find.apply(in.get(0)));
+            boolean in1 = in.size() > 1 && !notBlockable.contains(find.apply(in.get(1)));
             org.deeplearning4j.nn.graph.vertex.GraphVertex gv = g.getVertex(v);
-            Object helper = gv.hasLayer() ? helperOf(gv.getLayer()) : null;
-            if (gv instanceof ConvAddReluVertex.Impl f) {
-                f.blocked(in0, !notBlockable.contains(find.apply(in.get(1))), out);
-            } else if (helper instanceof DnnlConvHelper d) {
-                d.blocked(in0, out);
-            } else if (helper instanceof DnnlBatchNormHelper b) {
-                b.blocked(out);
-            }
+            setLayout(gv, in0, in1, out);
             if ((in0 || out) && gv.hasLayer()) {
                 noSilentFallback(gv.getLayer().conf().getLayer());
             }
@@ -274,16 +270,20 @@ public final class Dnnl {
      */
     public static void unblock(ComputationGraph g) {
         for (org.deeplearning4j.nn.graph.vertex.GraphVertex gv : g.getVertices()) {
-            if (gv instanceof ConvAddReluVertex.Impl f) {
-                f.blocked(false, false, false);
-            } else if (gv.hasLayer()) {
-                Object helper = helperOf(gv.getLayer());
-                if (helper instanceof DnnlConvHelper d) {
-                    d.blocked(false, false);
-                } else if (helper instanceof DnnlBatchNormHelper b) {
-                    b.blocked(false);
-                }
-            }
+            setLayout(gv, false, false, false);
+        }
+    }
+
+    /** Tells {@code gv}'s helper which of its first input, second input and output hold the blocked layout. */
+    private static void setLayout(org.deeplearning4j.nn.graph.vertex.GraphVertex gv, boolean in0, boolean in1,
+                                  boolean out) {
+        Object helper = gv.hasLayer() ? helperOf(gv.getLayer()) : null;
+        if (gv instanceof ConvAddReluVertex.Impl f) {
+            f.blocked(in0, in1, out);
+        } else if (helper instanceof DnnlConvHelper d) {
+            d.blocked(in0, out);
+        } else if (helper instanceof DnnlBatchNormHelper b) {
+            b.blocked(out);
         }
     }
 
@@ -400,16 +400,7 @@ public final class Dnnl {
 
     /** {@code a} itself when dense, else a dense copy. */
     static INDArray dense(INDArray a) {
-        if (isDense(a)) {
-            return a;
-        }
-        COPIES.incrementAndGet();
-        return a.dup('c');
-    }
-
-    /** Arrays copied because they were not dense (views, F order) since the JVM started. */
-    public static long copies() {
-        return COPIES.get();
+        return isDense(a) ? a : a.dup('c');
     }
 
     /** Native address of the first element of {@code a}. */
@@ -471,6 +462,11 @@ public final class Dnnl {
             return new Port(userDesc, innerDesc, false, true);
         }
 
+        /** An argument in the array's own layout (no reorder either way). */
+        static Port same(memory.desc desc) {
+            return new Port(desc, desc, false, false);
+        }
+
         /** Read and written (a destination that a sum post-op adds to). */
         static Port inOut(memory.desc userDesc, memory.desc innerDesc) {
             return new Port(userDesc, innerDesc, true, true);
@@ -493,6 +489,12 @@ public final class Dnnl {
                 }
             }
             return inner;
+        }
+
+        /** Reorders {@code array} (dense, in the user layout) into the port's memory now, outside any {@link Run}. */
+        void fill(Run run, INDArray array) {
+            user.set_data_handle(new Address(address(array)), run.stream);
+            toInner(run.stream);
         }
 
         /** Memory of the port's own, for an output nobody reads. */

@@ -90,16 +90,16 @@ public final class DnnlBatchNormHelper extends DnnlLayerHelper implements BatchN
             infer = new batch_normalization_forward(new batch_normalization_forward.primitive_desc(
                     new batch_normalization_forward.desc(prop_kind.forward_inference.value, data, k.eps,
                             SCALE_SHIFT | normalization_flags.use_global_stats.value), Dnnl.engine()));
-            src = Dnnl.Port.in(data, data);
-            dst = Dnnl.Port.in(data, data);
-            scale = Dnnl.Port.in(channel, channel);
-            shift = Dnnl.Port.in(channel, channel);
-            mean = Dnnl.Port.in(channel, channel);
-            var = Dnnl.Port.in(channel, channel);
-            diffDst = Dnnl.Port.in(data, data);
-            diffSrc = Dnnl.Port.in(data, data);
-            diffScale = Dnnl.Port.in(channel, channel);
-            diffShift = Dnnl.Port.in(channel, channel);
+            src = Dnnl.Port.same(data);
+            dst = Dnnl.Port.same(data);
+            scale = Dnnl.Port.same(channel);
+            shift = Dnnl.Port.same(channel);
+            mean = Dnnl.Port.same(channel);
+            var = Dnnl.Port.same(channel);
+            diffDst = Dnnl.Port.same(data);
+            diffSrc = Dnnl.Port.same(data);
+            diffScale = Dnnl.Port.same(channel);
+            diffShift = Dnnl.Port.same(channel);
         }
 
         primitive backward() {
@@ -162,14 +162,13 @@ public final class DnnlBatchNormHelper extends DnnlLayerHelper implements BatchN
                     varCache = Nd4j.createUninitialized(DataType.FLOAT, c);
                 }
             }
-            run.exec(p.train, Map.of(DNNL_ARG_SRC, p.src.bind(run, in), DNNL_ARG_SCALE, p.scale.bind(run, gamma),
-                    DNNL_ARG_SHIFT, p.shift.bind(run, beta), DNNL_ARG_DST, p.dst.bind(run, out),
-                    DNNL_ARG_MEAN, p.mean.bind(run, meanCache), DNNL_ARG_VARIANCE, p.var.bind(run, varCache)));
-        } else {
-            run.exec(p.infer, Map.of(DNNL_ARG_SRC, p.src.bind(run, in), DNNL_ARG_SCALE, p.scale.bind(run, gamma),
-                    DNNL_ARG_SHIFT, p.shift.bind(run, beta), DNNL_ARG_DST, p.dst.bind(run, out),
-                    DNNL_ARG_MEAN, p.mean.bind(run, mean), DNNL_ARG_VARIANCE, p.var.bind(run, var)));
         }
+        INDArray m = training ? meanCache : mean; // training writes the batch statistics, inference reads these
+        INDArray v = training ? varCache : var;
+        run.exec(training ? p.train : p.infer, Map.of(DNNL_ARG_SRC, p.src.bind(run, in),
+                DNNL_ARG_SCALE, p.scale.bind(run, gamma), DNNL_ARG_SHIFT, p.shift.bind(run, beta),
+                DNNL_ARG_DST, p.dst.bind(run, out), DNNL_ARG_MEAN, p.mean.bind(run, m),
+                DNNL_ARG_VARIANCE, p.var.bind(run, v)));
         run.finish();
         CALLS.incrementAndGet();
         return out;

@@ -7,7 +7,6 @@ import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.post_ops;
 import org.bytedeco.dnnl.primitive_attr;
 import org.bytedeco.dnnl.primitive;
-import org.bytedeco.javacpp.Pointer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
@@ -39,8 +38,8 @@ import static org.bytedeco.dnnl.global.dnnl.prop_kind;
 /**
  * DL4J convolution helper on oneDNN 2.5 through JavaCPP's {@code org.bytedeco:dnnl} (its own copy of the library,
  * not the one inside ND4J's native build). Unlike DL4J's {@code MKLDNNConvHelper}, which goes through libnd4j's
- * {@code conv2d} op, it lets oneDNN choose blocked memory layouts for the computation ({@code format_tag::any}) and
- * keeps the primitives of each input shape: on this project's machines (AVX-512) 1x1 convolutions run at about 390
+ * {@code conv2d} op, it computes in oneDNN's blocked memory layouts (nChw16c/nChw8c where the channels allow, else
+ * oneDNN's pick) and keeps the primitives of each input shape: on this project's machines (AVX-512) 1x1 convolutions run at about 390
  * GFLOP/s instead of 32-46, and the backward pass of 3x3 convolutions on 2x2 maps in 4.6 ms instead of 230 ms
  * (bench/RESULTS.md). Arrays cross the boundary in DL4J's own layout (NCHW or NHWC, dense): inputs and gradients are
  * reordered into the chosen layouts and results back, each call.
@@ -183,7 +182,6 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
 
     /** A forward primitive with its ports. */
     private static final class Forward {
-        final String name;
         final convolution_forward.primitive_desc pd;
         final primitive prim;
         final Dnnl.Port src;
@@ -200,7 +198,6 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
         /** {@code sum}: the destination holds a residual on entry, which the convolution's result is added to. */
         Forward(Plan p, boolean inference, boolean relu, boolean plain, boolean sum) {
             Geometry g = p.g;
-            name = plain ? "plain" : "blocked";
             convolution_forward.desc d = new convolution_forward.desc(
                     inference ? prop_kind.forward_inference : prop_kind.forward_training,
                     algorithm.convolution_direct, plain ? p.srcUser : p.blockedSrc(),
@@ -248,9 +245,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             }
             long address = Dnnl.address(dense);
             if (fixedWeightsAddress != address) {
-                weights.bind(run, dense);
-                run.before.remove(weights);
-                weights.toInner(run.stream);
+                weights.fill(run, dense);
                 fixedWeightsAddress = address;
             }
             return weights.inner;
@@ -294,11 +289,6 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             fwd = new Forward(this, inference, relu, false);
         }
 
-        /**
-         * Inference-only: times the blocked primitive (with the reorders of input and output around it) against one
-         * on the arrays' own layout, twice each after a first call, and keeps the faster. At 224 px the reorders of
-         * large activations can cost more than the blocked layout saves (ResNet-50's 1x1 convolutions).
-         */
         /** Blocked source: nChw16c where the channels allow (as arrays marked blocked hold), else oneDNN's pick. */
         memory.desc blockedSrc() {
             return !g.nhwc && g.c % Dnnl.BLOCK == 0 ? Dnnl.desc(g.srcDims(), Dnnl.blockedTag())
@@ -310,6 +300,11 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     : Dnnl.any(g.dstDims());
         }
 
+        /**
+         * Inference-only: times the blocked primitive (with the reorders of input and output around it) against one
+         * on the arrays' own layout, twice each after a first call, and keeps the faster. At 224 px the reorders of
+         * large activations can cost more than the blocked layout saves (ResNet-50's 1x1 convolutions).
+         */
         Forward tune(INDArray input, INDArray w, INDArray b, INDArray out) {
             if (fixedLayout) {
                 return fwd;
@@ -420,11 +415,11 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                 : null;
         if (g == null || !inferenceOnly) {
             throw new IllegalStateException("convolution not supported by the fused residual path: "
-                    + java.util.Arrays.toString(input.shape()) + " " + input.dataType() + " " + convolutionMode);
+                    + Arrays.toString(input.shape()) + " " + input.dataType() + " " + convolutionMode);
         }
-        if (!java.util.Arrays.equals(out.shape(), g.dstShape())) { // an add that broadcast its shortcut
-            throw new IllegalStateException("fused residual: shortcut " + java.util.Arrays.toString(out.shape())
-                    + " differs from the convolution's output " + java.util.Arrays.toString(g.dstShape()));
+        if (!Arrays.equals(out.shape(), g.dstShape())) { // an add that broadcast its shortcut
+            throw new IllegalStateException("fused residual: shortcut " + Arrays.toString(out.shape())
+                    + " differs from the convolution's output " + Arrays.toString(g.dstShape()));
         }
         Plan p = plan(g);
         if (p.residual == null) {
@@ -432,13 +427,6 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
         }
         p.residual.run(input, weights, bias, out, true);
         FORWARD.incrementAndGet();
-    }
-
-    /** For tests and benchmarks: which forward primitive each shape of an inference-only helper uses. */
-    public synchronized Map<String, String> choices() {
-        Map<String, String> m = new java.util.LinkedHashMap<>();
-        plans.forEach((g, p) -> m.put(g.toString(), p.chosen == null ? "-" : p.chosen.name));
-        return m;
     }
 
     @Override
@@ -493,15 +481,9 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
         return fuseRelu ? z : afn.getActivation(z, training);
     }
 
-
     @Override
     public synchronized String toString() {
         return "DnnlConvHelper" + Arrays.toString(plans.keySet().toArray());
     }
 
-    /** The raw native address of an array's first element (for tests). */
-    static long address(INDArray a) {
-        Pointer p = a.data().addressPointer();
-        return p.address() + p.position() * a.data().getElementSize();
-    }
 }

@@ -46,16 +46,13 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
         this.fallback = fallback;
     }
 
-    SubsamplingHelper fallback() {
-        return fallback;
-    }
-
     /** Forward and backward calls run on oneDNN since the JVM started (for tests). */
     public static long calls() {
         return CALLS.get();
     }
 
     private static final class Plan {
+        final DnnlConvHelper.Geometry g;
         final memory.desc src;
         final memory.desc dst;
         final pooling_forward.primitive_desc trainPd;
@@ -70,6 +67,7 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
         final memory workspace;
 
         Plan(DnnlConvHelper.Geometry g) {
+            this.g = g;
             memory.format_tag tag = g.nhwc() ? memory.format_tag.nhwc : memory.format_tag.nchw;
             src = Dnnl.desc(g.srcDims(), tag);
             dst = Dnnl.desc(g.dstDims(), tag);
@@ -83,10 +81,10 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
             backward = new pooling_backward(new pooling_backward.primitive_desc(new pooling_backward.desc(
                     algorithm.pooling_max, src, dst, g.strides(), kernel, g.padL(), g.padR()), Dnnl.engine(),
                     trainPd));
-            in = Dnnl.Port.in(src, src);
-            out = Dnnl.Port.in(dst, dst);
-            diffDst = Dnnl.Port.in(dst, dst);
-            diffSrc = Dnnl.Port.in(src, src);
+            in = Dnnl.Port.same(src);
+            out = Dnnl.Port.same(dst);
+            diffDst = Dnnl.Port.same(dst);
+            diffSrc = Dnnl.Port.same(src);
             scratchDst = new memory(dst, Dnnl.engine());
             workspace = new memory(trainPd.workspace_desc(), Dnnl.engine());
         }
@@ -113,19 +111,11 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
             return fallback == null ? null : fallback.activate(input, training, kernel, strides, pad, poolingType,
                     convolutionMode, dilation, format, workspaceMgr);
         }
-        long[] dims = dims(p.dst);
-        long[] shape = format == CNN2DFormat.NHWC ? new long[]{dims[0], dims[2], dims[3], dims[1]} : dims;
-        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, shape, 'c');
+        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, p.g.dstShape(), 'c');
         Dnnl.Run run = Dnnl.run();
         run.exec(p.infer, Map.of(DNNL_ARG_SRC, p.in.bind(run, Dnnl.dense(input)), DNNL_ARG_DST, p.out.bind(run, out)));
         run.finish();
         CALLS.incrementAndGet();
-        return out;
-    }
-
-    private static long[] dims(memory.desc d) {
-        long[] out = new long[4];
-        d.dims().get(out);
         return out;
     }
 

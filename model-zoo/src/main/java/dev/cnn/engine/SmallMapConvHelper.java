@@ -15,7 +15,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Environment;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.lang.reflect.Field;
 import java.util.Map;
 
 /**
@@ -34,8 +33,6 @@ import java.util.Map;
 public final class SmallMapConvHelper implements ConvolutionHelper {
     /** Output maps with at most this many positions take the non-oneDNN backward path. */
     public static final int MAX_AREA = 16;
-    private static final Field HELPER = helperField();
-    private static final java.lang.reflect.Method INIT = initMethod();
 
     private static final java.util.concurrent.atomic.AtomicLong REROUTED = new java.util.concurrent.atomic.AtomicLong();
 
@@ -52,7 +49,7 @@ public final class SmallMapConvHelper implements ConvolutionHelper {
      * @return the number of layers wrapped
      */
     public static int install(ComputationGraph g) {
-        if (HELPER == null || "false".equalsIgnoreCase(System.getProperty("cnn.smallmap.fix", "true"))) {
+        if (Dnnl.CONV_HELPER == null || "false".equalsIgnoreCase(System.getProperty("cnn.smallmap.fix", "true"))) {
             return 0;
         }
         int n = 0;
@@ -62,13 +59,9 @@ public final class SmallMapConvHelper implements ConvolutionHelper {
                 continue;
             }
             try {
-                Object h = HELPER.get(inner);
-                if (h == null && INIT != null) { // helpers are created lazily, on the first forward pass
-                    INIT.invoke(inner);
-                    h = HELPER.get(inner);
-                }
+                Object h = Dnnl.helper(inner, Dnnl.CONV_HELPER, Dnnl.CONV_INIT);
                 if (h instanceof ConvolutionHelper ch && !(h instanceof SmallMapConvHelper)) {
-                    HELPER.set(inner, new SmallMapConvHelper(ch));
+                    Dnnl.CONV_HELPER.set(inner, new SmallMapConvHelper(ch));
                     n++;
                 }
             } catch (ReflectiveOperationException e) {
@@ -76,26 +69,6 @@ public final class SmallMapConvHelper implements ConvolutionHelper {
             }
         }
         return n;
-    }
-
-    private static java.lang.reflect.Method initMethod() {
-        try {
-            java.lang.reflect.Method m = ConvolutionLayer.class.getDeclaredMethod("initializeHelper");
-            m.setAccessible(true);
-            return m;
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            return null;
-        }
-    }
-
-    private static Field helperField() {
-        try {
-            Field f = ConvolutionLayer.class.getDeclaredField("helper");
-            f.setAccessible(true);
-            return f;
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            return null;
-        }
     }
 
     /** Backward calls that took the non-oneDNN path since the JVM started (for tests and benchmarks). */
