@@ -101,15 +101,12 @@ public final class InferenceGraph {
                     ? c.getNOut() : 0)
                     - net.getLayer(e.getValue()).numParams();
         }
-        ComputationGraph out = new ComputationGraph(conf);
-        out.init(Nd4j.create(net.params().dataType(), 1, n), false);
+        ComputationGraph out = rebuilt(conf, net, n);
         for (Layer l : out.getLayers()) {
             String name = l.conf().getLayer().getLayerName();
             String bn = foldedBn.get(name);
             if (bn == null) {
-                for (Map.Entry<String, INDArray> p : l.paramTable().entrySet()) {
-                    p.getValue().assign(net.getLayer(name).getParam(p.getKey()));
-                }
+                copyParams(net.getLayer(name), l);
             } else {
                 foldInto(l, net.getLayer(name), net.getLayer(bn));
             }
@@ -188,14 +185,25 @@ public final class InferenceGraph {
         for (String c : removedConvs) {
             n -= net.getLayer(c).numParams();
         }
-        ComputationGraph out = new ComputationGraph(conf);
-        out.init(Nd4j.create(net.params().dataType(), 1, n), false);
+        ComputationGraph out = rebuilt(conf, net, n);
         for (Layer l : out.getLayers()) {
-            for (Map.Entry<String, INDArray> p : l.paramTable().entrySet()) {
-                p.getValue().assign(net.getLayer(l.conf().getLayer().getLayerName()).getParam(p.getKey()));
-            }
+            copyParams(net.getLayer(l.conf().getLayer().getLayerName()), l);
         }
         return out;
+    }
+
+    /** A network for the edited configuration {@code conf} of {@code net}, with {@code numParams} parameters. */
+    private static ComputationGraph rebuilt(ComputationGraphConfiguration conf, ComputationGraph net, long numParams) {
+        ComputationGraph out = new ComputationGraph(conf);
+        out.init(Nd4j.create(net.params().dataType(), 1, numParams), false);
+        return out;
+    }
+
+    /** Copies every parameter of {@code from} into the same-named parameter of {@code to}. */
+    private static void copyParams(Layer from, Layer to) {
+        for (Map.Entry<String, INDArray> p : to.paramTable().entrySet()) {
+            p.getValue().assign(from.getParam(p.getKey()));
+        }
     }
 
     private static void foldInto(Layer target, Layer conv, Layer bnLayer) {
