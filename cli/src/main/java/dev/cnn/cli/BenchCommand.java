@@ -63,7 +63,7 @@ final class BenchCommand implements Runnable {
             + "warm-up, median of several runs, with peak heap/off-heap memory.",
             footer = {"", "Default cases: lenet@1x28x28 (batch 64, train+infer), simplecnn@3x32x32 (64, train+infer),",
                     "resnet18@3x64x64 (32, train+infer), resnet50@3x224x224 (8, infer), vgg16@3x224x224 (8, infer).",
-                    "--levers also measures each case with helpers off, workspaces off, cache mode HOST, NHWC layout,",
+                    "--levers also measures each case with helpers off, workspaces off, forward cache off (training), NHWC layout,",
                     "DL4J's own oneDNN helpers instead of cnn's (dl4j-onednn) and inference-graph folding off (infer).",
                     "Threads: OMP_NUM_THREADS / CNN_THREADS."})
     static final class Models extends BaseCommand {
@@ -84,7 +84,7 @@ final class BenchCommand implements Runnable {
         int warmup;
         @Option(names = "--warmup-seconds", defaultValue = "3", description = "Warm-up time, at least (default: ${DEFAULT-VALUE}).")
         double warmupSeconds;
-        @Option(names = "--levers", description = "Also measure with helpers off, workspaces off, cache mode HOST, NHWC, "
+        @Option(names = "--levers", description = "Also measure with helpers off, workspaces off, forward cache off, NHWC, "
                 + "DL4J's own oneDNN helpers (dl4j-onednn), no inference-graph folding (infer).")
         boolean levers;
         @Option(names = "--json", description = "Also write the results to this file.")

@@ -52,7 +52,9 @@ public record ModelBundle(ComputationGraph network, BundleMetadata metadata) {
         try (java.util.zip.ZipOutputStream zip = new java.util.zip.ZipOutputStream(
                 new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20))) {
             zip.putNextEntry(new ZipEntry("configuration.json"));
-            zip.write(network.getConfiguration().toJson().getBytes(StandardCharsets.UTF_8));
+            org.deeplearning4j.nn.conf.ComputationGraphConfiguration conf = network.getConfiguration().clone();
+            conf.setCacheMode(org.deeplearning4j.nn.conf.CacheMode.NONE); // a training-time setting (a checkpoint)
+            zip.write(conf.toJson().getBytes(StandardCharsets.UTF_8));
             zip.closeEntry();
             storeArray(zip, "coefficients.bin", network.params());
             if (withUpdater && network.getUpdater() != null) {

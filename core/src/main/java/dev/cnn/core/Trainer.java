@@ -103,12 +103,10 @@ public final class Trainer {
      * {@code meta} (a checkpoint's metadata).
      */
     public Result fit(ComputationGraph net, BundleMetadata meta, EpochData data) {
-        dev.cnn.engine.Dnnl.install(net); // convolutions on oneDNN with blocked layouts, see DnnlConvHelper
-        dev.cnn.engine.Dnnl.blockActivations(net); // and no reorders between them
-        try {
+        // convolutions on oneDNN with blocked layouts and a forward cache, see Dnnl.beginTraining; undone on the
+        // way out, since the caller may read inner activations (feedForward, Grad-CAM)
+        try (dev.cnn.engine.Dnnl.Training t = dev.cnn.engine.Dnnl.beginTraining(net)) {
             return fitLoop(net, meta, data);
-        } finally {
-            dev.cnn.engine.Dnnl.unblock(net); // the caller may read inner activations (feedForward, Grad-CAM)
         }
     }
 

@@ -29,8 +29,13 @@ class BundleTest {
     void roundTrip(@TempDir Path dir) throws Exception {
         ModelBundle b = bundle();
         Path f = dir.resolve("m.zip");
+        // a checkpoint written while Trainer runs: the forward cache is a training-time setting, not saved
+        b.network().getConfiguration().setCacheMode(org.deeplearning4j.nn.conf.CacheMode.DEVICE);
         b.save(f, false);
         ModelBundle back = ModelBundle.load(f, false);
+        assertEquals(org.deeplearning4j.nn.conf.CacheMode.NONE, back.network().getConfiguration().getCacheMode());
+        assertEquals(org.deeplearning4j.nn.conf.CacheMode.DEVICE, b.network().getConfiguration().getCacheMode());
+        b.network().getConfiguration().setCacheMode(org.deeplearning4j.nn.conf.CacheMode.NONE);
         assertEquals(b.metadata(), back.metadata());
         assertEquals(b.network().params(), back.network().params());
         // overwrite in place keeps exactly one file

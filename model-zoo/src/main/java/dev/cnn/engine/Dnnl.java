@@ -42,6 +42,7 @@ public final class Dnnl {
     private static final Field BN_HELPER = field(BatchNormalization.class, "helper");
     private static final Field POOL_HELPER = field(SubsamplingLayer.class, "helper");
     private static final Method POOL_INIT = method(SubsamplingLayer.class, "initializeHelper");
+    private static final Field PRE_OUTPUT = field(org.deeplearning4j.nn.layers.AbstractLayer.class, "preOutput");
     private static volatile Boolean available;
     private static engine engine;
     private static final ThreadLocal<stream> STREAM = ThreadLocal.withInitial(() -> new stream(engine));
@@ -261,6 +262,67 @@ public final class Dnnl {
             c.setCudnnAllowFallback(false);
         } else if (conf instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization b) {
             b.setCudnnAllowFallback(false);
+        }
+    }
+
+    /**
+     * Sets {@code g} up for fast training and returns what undoes it: {@link #install}, {@link #blockActivations},
+     * no input gradient for convolutions that read a network input (nobody reads it), and DL4J's forward cache
+     * ({@code CacheMode.DEVICE} on the configuration and the layers, unless the network already has a cache mode),
+     * so that each convolution's output is kept from the forward pass for its backward pass instead of computed a
+     * second time there, as DL4J does with the cache off. Close the returned handle when training stops: the
+     * network is then NCHW everywhere, computes every gradient and caches nothing.
+     */
+    public static Training beginTraining(ComputationGraph g) {
+        install(g);
+        int blocked = blockActivations(g);
+        skipInputGradients(g, true);
+        org.deeplearning4j.nn.conf.CacheMode mode = g.getConfiguration().getCacheMode();
+        boolean cache = mode == null || mode == org.deeplearning4j.nn.conf.CacheMode.NONE;
+        if (cache) {
+            setCacheMode(g, org.deeplearning4j.nn.conf.CacheMode.DEVICE);
+        }
+        return new Training(g, blocked, cache);
+    }
+
+    /** A network set up by {@link #beginTraining}; {@link #close} undoes it. */
+    public record Training(ComputationGraph network, int blockedTensors, boolean cachesForward)
+            implements AutoCloseable {
+        @Override
+        public void close() {
+            unblock(network);
+            skipInputGradients(network, false);
+            if (cachesForward) {
+                setCacheMode(network, org.deeplearning4j.nn.conf.CacheMode.NONE);
+                for (Layer l : network.getLayers()) { // a cached output would be read by a later backward pass
+                    Layer inner = l instanceof FrozenLayer f ? f.getInsideLayer() : l;
+                    try {
+                        if (PRE_OUTPUT != null && inner instanceof org.deeplearning4j.nn.layers.AbstractLayer) {
+                            PRE_OUTPUT.set(inner, null);
+                        }
+                    } catch (IllegalAccessException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void setCacheMode(ComputationGraph g, org.deeplearning4j.nn.conf.CacheMode mode) {
+        g.getConfiguration().setCacheMode(mode); // DL4J opens its cache workspace only when the configuration asks
+        g.setCacheMode(mode); // and each layer caches only when its own mode asks
+    }
+
+    /** Tells the convolution helpers of layers that read a network input whether to skip the input gradient. */
+    private static void skipInputGradients(ComputationGraph g, boolean skip) {
+        org.deeplearning4j.nn.conf.ComputationGraphConfiguration conf = g.getConfiguration();
+        java.util.Set<String> inputs = new java.util.HashSet<>(conf.getNetworkInputs());
+        for (Map.Entry<String, List<String>> e : conf.getVertexInputs().entrySet()) {
+            org.deeplearning4j.nn.graph.vertex.GraphVertex gv = g.getVertex(e.getKey());
+            if (gv.hasLayer() && inputs.containsAll(e.getValue())
+                    && helperOf(gv.getLayer()) instanceof DnnlConvHelper d) {
+                d.skipInputGradient(skip);
+            }
         }
     }
 

@@ -116,7 +116,7 @@ class EngineTest {
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.CsvSource({"resnet18,32,false", "resnet18,32,true", "simplecnn,16,false",
             "lenet,28,false", "alexnet,64,false"})
-    void dnnlHelperGivesTheSameOutputsAndGradients(String model, int size, boolean nhwc) {
+    void dnnlHelperGivesTheSameOutputsAndGradients(String model, int size, boolean nhwc) throws Exception {
         Engine.init();
         assertTrue(Dnnl.available(), "org.bytedeco:dnnl does not load");
         int channels = model.equals("lenet") ? 1 : 3;
@@ -132,8 +132,16 @@ class EngineTest {
         assertTrue(convs > 0);
         assertEquals(convs + bns + pools, Dnnl.install(dnnl), "every conv, batch-norm and pooling layer");
         assertEquals(convs + bns + pools, Dnnl.install(dnnl), "idempotent");
-        // activations and gradients between convolutions in oneDNN's blocked layout, as Trainer runs it
-        int blocked = Dnnl.blockActivations(dnnl);
+        // as Trainer runs it: activations and gradients between convolutions in oneDNN's blocked layout, forward
+        // outputs cached for the backward pass, no gradient for the network input
+        Dnnl.Training training = Dnnl.beginTraining(dnnl);
+        int blocked = training.blockedTensors();
+        assertTrue(training.cachesForward());
+        String in = dnnl.getConfiguration().getNetworkInputs().get(0);
+        String stem = dnnl.getConfiguration().getVertexInputs().entrySet().stream()
+                .filter(e -> e.getValue().equals(java.util.List.of(in))).map(Map.Entry::getKey).findFirst().orElseThrow();
+        DnnlConvHelper stemHelper = (DnnlConvHelper) Dnnl.CONV_HELPER.get(dnnl.getLayer(stem));
+        assertTrue(stemHelper.skipsInputGradient(), "no input gradient for " + stem);
         if (model.startsWith("resnet")) {
             assertTrue(nhwc ? blocked == 0 : blocked > 20, "blocked tensors: " + blocked);
         }
@@ -157,7 +165,8 @@ class EngineTest {
             assertNoHelperFallback(g);
         }
         long[] after = DnnlConvHelper.calls();
-        assertTrue(after[0] - before[0] >= 2L * convs, "forward calls on oneDNN: " + (after[0] - before[0]));
+        // one inference and one training pass: the backward pass reads the cached output, computes no forward
+        assertEquals(2L * convs, after[0] - before[0], "forward calls on oneDNN");
         assertEquals(convs, after[1] - before[1], "backward calls on oneDNN");
         assertTrue(DnnlBatchNormHelper.calls() - bnBefore >= 3L * bns, "batch-norm calls on oneDNN");
         // DL4J M2.1's subsampling layer asks its helper for the backward pass only
@@ -187,7 +196,16 @@ class EngineTest {
                 "inference after one training step differs");
         // back to NCHW everywhere: inner activations as DL4J's helpers give them (same parameters: Adam's first
         // step differs by float noise, see above)
-        Dnnl.unblock(dnnl);
+        training.close();
+        assertTrue(!stemHelper.skipsInputGradient(), "input gradient back after training");
+        assertEquals(org.deeplearning4j.nn.conf.CacheMode.NONE, dnnl.getConfiguration().getCacheMode());
+        for (org.deeplearning4j.nn.api.Layer l : dnnl.getLayers()) {
+            if (l instanceof org.deeplearning4j.nn.layers.convolution.ConvolutionLayer) {
+                java.lang.reflect.Field f = org.deeplearning4j.nn.layers.AbstractLayer.class.getDeclaredField("preOutput");
+                f.setAccessible(true);
+                assertEquals(null, f.get(l), "cached forward output left on " + l.getConfig().getLayerName());
+            }
+        }
         dnnl.setParams(plain.params());
         Map<String, INDArray> ffPlain = plain.feedForward(x, false);
         Map<String, INDArray> ffDnnl = dnnl.feedForward(x, false);
