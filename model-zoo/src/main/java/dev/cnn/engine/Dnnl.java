@@ -43,6 +43,8 @@ public final class Dnnl {
     private static final Field POOL_HELPER = field(SubsamplingLayer.class, "helper");
     private static final Method POOL_INIT = method(SubsamplingLayer.class, "initializeHelper");
     private static final Field PRE_OUTPUT = field(org.deeplearning4j.nn.layers.AbstractLayer.class, "preOutput");
+    private static final Field GRAPH_LAYERS = field(ComputationGraph.class, "layers");
+    private static final Field VERTEX_LAYER = field(org.deeplearning4j.nn.graph.vertex.impl.LayerVertex.class, "layer");
     private static volatile Boolean available;
     private static engine engine;
     private static final ThreadLocal<stream> STREAM = ThreadLocal.withInitial(() -> new stream(engine));
@@ -104,8 +106,8 @@ public final class Dnnl {
     /**
      * Puts {@link DnnlConvHelper} on every standard convolution layer of {@code g}, {@link DnnlPoolingHelper} on
      * every subsampling layer and {@link DnnlBatchNormHelper} on every batch-norm layer (frozen ones included),
-     * keeping the helper each replaces for the calls it does not cover. Where oneDNN is not available, installs
-     * {@link SmallMapConvHelper} instead. Idempotent.
+     * keeping the helper each replaces for the calls it does not cover, and replaces each plain dense layer by a
+     * {@link DnnlDenseLayer}. Where oneDNN is not available, installs {@link SmallMapConvHelper} instead. Idempotent.
      *
      * @return the number of layers that now run on this package's helpers
      */
@@ -126,7 +128,7 @@ public final class Dnnl {
         if (!available() || CONV_HELPER == null || BN_HELPER == null || POOL_HELPER == null) {
             return SmallMapConvHelper.install(g);
         }
-        int n = 0;
+        int n = replaceDenseLayers(g);
         for (Layer l : g.getLayers()) {
             Layer inner = l instanceof FrozenLayer f ? f.getInsideLayer() : l;
             try {
@@ -161,6 +163,56 @@ public final class Dnnl {
             }
         }
         return n;
+    }
+
+    /**
+     * Replaces each plain DL4J dense layer of {@code g} (not frozen ones) by a {@link DnnlDenseLayer} that shares
+     * its configuration, parameters, gradient views and state: DL4J's dense layer has no helper to plug in.
+     *
+     * @return the number of dense layers now on oneDNN
+     */
+    static int replaceDenseLayers(ComputationGraph g) {
+        if (GRAPH_LAYERS == null || VERTEX_LAYER == null) {
+            return 0;
+        }
+        int n = 0;
+        try {
+            Layer[] layers = (Layer[]) GRAPH_LAYERS.get(g);
+            for (org.deeplearning4j.nn.graph.vertex.GraphVertex gv : g.getVertices()) {
+                if (!(gv instanceof org.deeplearning4j.nn.graph.vertex.impl.LayerVertex)) {
+                    continue;
+                }
+                Layer l = gv.getLayer();
+                if (l instanceof DnnlDenseLayer) {
+                    n++;
+                } else if (l.getClass() == org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer.class) {
+                    DnnlDenseLayer d = new DnnlDenseLayer(l.conf(), l.getParam("W").dataType());
+                    copyFields(l, d, l.getClass());
+                    VERTEX_LAYER.set(gv, d);
+                    for (int i = 0; i < layers.length; i++) {
+                        if (layers[i] == l) {
+                            layers[i] = d;
+                        }
+                    }
+                    n++;
+                }
+            }
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException("cannot replace DL4J's dense layers", e);
+        }
+        return n;
+    }
+
+    /** Copies every instance field {@code from} has, declared in {@code type} and its superclasses, into {@code to}. */
+    private static void copyFields(Object from, Object to, Class<?> type) throws IllegalAccessException {
+        for (Class<?> c = type; c != null && c != Object.class; c = c.getSuperclass()) {
+            for (Field f : c.getDeclaredFields()) {
+                if (!java.lang.reflect.Modifier.isStatic(f.getModifiers())) {
+                    f.setAccessible(true);
+                    f.set(to, f.get(from));
+                }
+            }
+        }
     }
 
     /** {@code layer}'s helper in {@code field}, created first if DL4J has not yet (it does so on the first pass). */
@@ -458,6 +510,14 @@ public final class Dnnl {
             expected *= shape[i];
         }
         return true;
+    }
+
+    /** Copies dense {@code src} into dense {@code dst} of the same length, byte for byte. */
+    static void copy(INDArray src, INDArray dst) {
+        if (src.length() != dst.length() || src.dataType() != dst.dataType() || !isDense(src) || !isDense(dst)) {
+            throw new IllegalArgumentException("copy needs two dense arrays of one length and type");
+        }
+        Pointer.memcpy(new Address(address(dst)), new Address(address(src)), src.length() * src.data().getElementSize());
     }
 
     /** {@code a} itself when dense, else a dense copy. */

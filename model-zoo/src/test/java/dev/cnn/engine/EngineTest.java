@@ -129,9 +129,17 @@ class EngineTest {
                 .filter(l -> l instanceof org.deeplearning4j.nn.layers.normalization.BatchNormalization).count();
         int pools = (int) java.util.Arrays.stream(dnnl.getLayers()).filter(l -> l.getClass()
                 == org.deeplearning4j.nn.layers.convolution.subsampling.SubsamplingLayer.class).count();
+        int denses = (int) java.util.Arrays.stream(dnnl.getLayers()).filter(l -> l.getClass()
+                == org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer.class).count();
         assertTrue(convs > 0);
-        assertEquals(convs + bns + pools, Dnnl.install(dnnl), "every conv, batch-norm and pooling layer");
-        assertEquals(convs + bns + pools, Dnnl.install(dnnl), "idempotent");
+        assertEquals(convs + bns + pools + denses, Dnnl.install(dnnl), "every conv, batch-norm, pooling, dense layer");
+        assertEquals(convs + bns + pools + denses, Dnnl.install(dnnl), "idempotent");
+        assertEquals(denses, java.util.Arrays.stream(dnnl.getLayers()).filter(l -> l instanceof DnnlDenseLayer).count());
+        for (org.deeplearning4j.nn.graph.vertex.GraphVertex gv : dnnl.getVertices()) {
+            if (gv.hasLayer()) { // the graph's layer list and its vertices hold the same (replaced) layers
+                assertTrue(java.util.Arrays.asList(dnnl.getLayers()).contains(gv.getLayer()), gv.getVertexName());
+            }
+        }
         // as Trainer runs it: activations and gradients between convolutions in oneDNN's blocked layout, forward
         // outputs cached for the backward pass, no gradient for the network input
         Dnnl.Training training = Dnnl.beginTraining(dnnl);
@@ -145,6 +153,7 @@ class EngineTest {
         if (model.startsWith("resnet")) {
             assertTrue(nhwc ? blocked == 0 : blocked > 20, "blocked tensors: " + blocked);
         }
+        long denseBefore = DnnlDenseLayer.calls();
         long poolBefore = DnnlPoolingHelper.calls();
         long bnBefore = DnnlBatchNormHelper.calls();
         Nd4j.getRandom().setSeed(8);
@@ -168,6 +177,7 @@ class EngineTest {
         // one inference and one training pass: the backward pass reads the cached output, computes no forward
         assertEquals(2L * convs, after[0] - before[0], "forward calls on oneDNN");
         assertEquals(convs, after[1] - before[1], "backward calls on oneDNN");
+        assertEquals(3L * denses, DnnlDenseLayer.calls() - denseBefore, "dense forward, forward, backward on oneDNN");
         assertTrue(DnnlBatchNormHelper.calls() - bnBefore >= 3L * bns, "batch-norm calls on oneDNN");
         // DL4J M2.1's subsampling layer asks its helper for the backward pass only
         assertEquals(pools, DnnlPoolingHelper.calls() - poolBefore, "max-pooling backward calls on oneDNN");
