@@ -44,6 +44,7 @@ public final class Dnnl {
     private static final Method POOL_INIT = method(SubsamplingLayer.class, "initializeHelper");
     private static final Field PRE_OUTPUT = field(org.deeplearning4j.nn.layers.AbstractLayer.class, "preOutput");
     private static final Field GRAPH_LAYERS = field(ComputationGraph.class, "layers");
+    private static final Field LAYER_TYPE = field(org.deeplearning4j.nn.layers.AbstractLayer.class, "dataType");
     private static final Field VERTEX_LAYER = field(org.deeplearning4j.nn.graph.vertex.impl.LayerVertex.class, "layer");
     private static volatile Boolean available;
     private static engine engine;
@@ -128,7 +129,7 @@ public final class Dnnl {
         if (!available() || CONV_HELPER == null || BN_HELPER == null || POOL_HELPER == null) {
             return SmallMapConvHelper.install(g);
         }
-        int n = replaceDenseLayers(g);
+        int n = replaceLayers(g);
         for (Layer l : g.getLayers()) {
             Layer inner = l instanceof FrozenLayer f ? f.getInsideLayer() : l;
             try {
@@ -146,7 +147,8 @@ public final class Dnnl {
                         CONV_HELPER.set(inner, fresh);
                     }
                     n++;
-                } else if (inner.getClass() == SubsamplingLayer.class) {
+                } else if (inner instanceof SubsamplingLayer && (inner.getClass() == SubsamplingLayer.class
+                        || inner.getClass() == DnnlSubsamplingLayer.class)) {
                     Object h = helper(inner, POOL_HELPER, POOL_INIT);
                     if (!(h instanceof DnnlPoolingHelper)) {
                         POOL_HELPER.set(inner, new DnnlPoolingHelper(h instanceof SubsamplingHelper s ? s : null));
@@ -166,13 +168,14 @@ public final class Dnnl {
     }
 
     /**
-     * Replaces each plain DL4J dense layer of {@code g} (not frozen ones) by a {@link DnnlDenseLayer} that shares
-     * its configuration, parameters, gradient views and state: DL4J's dense layer has no helper to plug in.
+     * Replaces each plain DL4J dense layer of {@code g} (not frozen ones) by a {@link DnnlDenseLayer} and each plain
+     * subsampling layer by a {@link DnnlSubsamplingLayer}, sharing its configuration, parameters, gradient views and
+     * state: DL4J's dense layer has no helper to plug in, and its subsampling layer uses its helper only backward.
      *
      * @return the number of dense layers now on oneDNN
      */
-    static int replaceDenseLayers(ComputationGraph g) {
-        if (GRAPH_LAYERS == null || VERTEX_LAYER == null) {
+    static int replaceLayers(ComputationGraph g) {
+        if (GRAPH_LAYERS == null || VERTEX_LAYER == null || LAYER_TYPE == null) {
             return 0;
         }
         int n = 0;
@@ -183,10 +186,19 @@ public final class Dnnl {
                     continue;
                 }
                 Layer l = gv.getLayer();
+                Layer d;
                 if (l instanceof DnnlDenseLayer) {
                     n++;
+                    continue;
                 } else if (l.getClass() == org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer.class) {
-                    DnnlDenseLayer d = new DnnlDenseLayer(l.conf(), l.getParam("W").dataType());
+                    d = new DnnlDenseLayer(l.conf(), l.getParam("W").dataType());
+                    n++;
+                } else if (l.getClass() == SubsamplingLayer.class) {
+                    d = new DnnlSubsamplingLayer(l.conf(), (org.nd4j.linalg.api.buffer.DataType) LAYER_TYPE.get(l));
+                } else {
+                    continue;
+                }
+                {
                     copyFields(l, d, l.getClass());
                     VERTEX_LAYER.set(gv, d);
                     for (int i = 0; i < layers.length; i++) {
@@ -194,7 +206,6 @@ public final class Dnnl {
                             layers[i] = d;
                         }
                     }
-                    n++;
                 }
             }
         } catch (IllegalAccessException e) {
@@ -232,10 +243,11 @@ public final class Dnnl {
      * {@link #installForInference}, before the first forward pass.
      *
      * <p>Tensors are grouped through the steps that keep their input's layout (batch norm on {@link
-     * DnnlBatchNormHelper}, element-wise activation layers, element-wise vertices such as a residual add); a group
+     * DnnlBatchNormHelper}, max pooling on {@link DnnlSubsamplingLayer}, element-wise activation layers, element-wise
+     * vertices such as a residual add); a group
      * is blocked when every producer and consumer in it is such a step, a convolution on {@link DnnlConvHelper} or
      * a {@link ConvAddReluVertex} (NCHW, no preprocessor, no dropout), every convolution's channels are a multiple
-     * of the block and no tensor in it is a network input or output. Everything else (pooling, global pooling,
+     * of the block and no tensor in it is a network input or output. Everything else (average and global pooling,
      * dense layers, the outputs) keeps reading NCHW.
      *
      * @return the number of tensors kept blocked
@@ -314,6 +326,8 @@ public final class Dnnl {
             c.setCudnnAllowFallback(false);
         } else if (conf instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization b) {
             b.setCudnnAllowFallback(false);
+        } else if (conf instanceof org.deeplearning4j.nn.conf.layers.SubsamplingLayer p) {
+            p.setCudnnAllowFallback(false);
         }
     }
 
@@ -398,6 +412,8 @@ public final class Dnnl {
             d.blocked(in0, out);
         } else if (helper instanceof DnnlBatchNormHelper b) {
             b.blocked(out);
+        } else if (helper instanceof DnnlPoolingHelper p) {
+            p.blocked(out);
         }
     }
 
@@ -423,6 +439,9 @@ public final class Dnnl {
             }
             if (l.getClass() == BatchNormalization.class && BN_HELPER != null) {
                 return BN_HELPER.get(l);
+            }
+            if (l.getClass() == DnnlSubsamplingLayer.class && POOL_HELPER != null) {
+                return POOL_HELPER.get(l);
             }
         } catch (IllegalAccessException e) {
             return null;
@@ -456,6 +475,12 @@ public final class Dnnl {
         if (helper instanceof DnnlBatchNormHelper && conf instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization b
                 && !b.isLockGammaBeta() && b.getCnn2DFormat() != org.deeplearning4j.nn.conf.CNN2DFormat.NHWC) {
             return Kind.PRESERVING;
+        }
+        if (helper instanceof DnnlPoolingHelper && conf instanceof org.deeplearning4j.nn.conf.layers.SubsamplingLayer p
+                && p.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.MAX
+                && p.getCnn2dDataFormat() != org.deeplearning4j.nn.conf.CNN2DFormat.NHWC
+                && (p.getDilation() == null || (p.getDilation()[0] == 1 && p.getDilation()[1] == 1))) {
+            return Kind.PRESERVING; // max pooling on DnnlSubsamplingLayer: same layout in and out
         }
         if (gv.getLayer().getClass() == org.deeplearning4j.nn.layers.ActivationLayer.class
                 && conf instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer a

@@ -29,10 +29,10 @@ import static org.bytedeco.dnnl.global.dnnl.algorithm;
 import static org.bytedeco.dnnl.global.dnnl.prop_kind;
 
 /**
- * DL4J max-pooling helper on oneDNN 2.5 ({@code org.bytedeco:dnnl}), on the arrays' own layout (NCHW or NHWC), with
- * the primitives kept per input shape. DL4J M2.1's subsampling layer calls its helper only for the backward pass
- * (its forward pass is libnd4j's pooling op); {@link #activate} is there for the interface. The backward pass runs the training forward primitive again to get the
- * positions of the maxima (cheap next to the convolutions), so nothing is kept between calls. Average pooling,
+ * DL4J max-pooling helper on oneDNN 2.5 ({@code org.bytedeco:dnnl}), on the arrays' own layout (NCHW or NHWC) or
+ * the blocked one, with the primitives kept per input shape. DL4J M2.1's subsampling layer calls its helper only for
+ * the backward pass; {@link DnnlSubsamplingLayer} calls {@link #forward} for the forward pass too, which in training
+ * keeps the positions of the maxima for the backward pass (without it, the backward pass pools again to find them). Average pooling,
  * dilation and other data types go to the helper it replaced (DL4J's {@code MKLDNNSubsamplingHelper}), or to DL4J's
  * built-in path.
  */
@@ -41,6 +41,9 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
 
     private final SubsamplingHelper fallback;
     private final Map<DnnlConvHelper.Geometry, Plan> plans = new HashMap<>();
+    private boolean blocked;
+    private INDArray trainedInput; // input of the last training forward pass, whose maxima the plan's workspace holds
+    private Plan trainedPlan;
 
     DnnlPoolingHelper(SubsamplingHelper fallback) {
         this.fallback = fallback;
@@ -66,9 +69,10 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
         final memory scratchDst;
         final memory workspace;
 
-        Plan(DnnlConvHelper.Geometry g) {
+        Plan(DnnlConvHelper.Geometry g, boolean blocked) {
             this.g = g;
-            memory.format_tag tag = g.nhwc() ? memory.format_tag.nhwc : memory.format_tag.nchw;
+            memory.format_tag tag = blocked ? Dnnl.blockedTag()
+                    : g.nhwc() ? memory.format_tag.nhwc : memory.format_tag.nchw;
             src = Dnnl.desc(g.srcDims(), tag);
             dst = Dnnl.desc(g.dstDims(), tag);
             long[] kernel = {g.kh(), g.kw()};
@@ -99,24 +103,66 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
         int[] ones = {1, 1};
         DnnlConvHelper.Geometry g = DnnlConvHelper.Geometry.of(input,
                 input.size(format == CNN2DFormat.NHWC ? 3 : 1), kernel, strides, pad, mode, ones, format);
-        return g == null ? null : plans.computeIfAbsent(g, Plan::new);
+        return g == null ? null : plans.computeIfAbsent(g, k -> new Plan(k, blocked));
+    }
+
+    /**
+     * Input and output (and their gradients) hold the blocked layout of {@link Dnnl#blockActivations} under their
+     * NCHW shape; set before the first call. A call this helper does not cover then fails rather than let DL4J read
+     * blocked data as NCHW.
+     */
+    synchronized void blocked(boolean b) {
+        if (b != blocked) {
+            blocked = b;
+            plans.clear();
+            trainedPlan = null;
+            trainedInput = null;
+        }
+    }
+
+    synchronized boolean blocked() {
+        return blocked;
+    }
+
+    /**
+     * The forward pass, for {@link DnnlSubsamplingLayer}; in training it keeps the positions of the maxima for
+     * {@link #backpropGradient}. Null where not covered (the layer then runs DL4J's code).
+     */
+    synchronized INDArray forward(INDArray input, boolean training, int[] kernel, int[] strides, int[] pad,
+                                  PoolingType poolingType, ConvolutionMode convolutionMode, int[] dilation,
+                                  CNN2DFormat format, LayerWorkspaceMgr workspaceMgr) {
+        Plan p = plan(input, kernel, strides, pad, poolingType, convolutionMode, dilation, format);
+        if (p == null) {
+            if (blocked) {
+                throw new IllegalStateException("pooling on blocked activations not covered: "
+                        + java.util.Arrays.toString(input.shape()) + " " + poolingType + " " + input.dataType());
+            }
+            return null;
+        }
+        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, p.g.dstShape(), 'c');
+        Dnnl.Run run = Dnnl.run();
+        if (training) {
+            run.exec(p.train, Map.of(DNNL_ARG_SRC, p.in.bind(run, Dnnl.dense(input)), DNNL_ARG_DST,
+                    p.out.bind(run, out), DNNL_ARG_WORKSPACE, p.workspace));
+            trainedInput = input;
+            trainedPlan = p;
+        } else {
+            run.exec(p.infer, Map.of(DNNL_ARG_SRC, p.in.bind(run, Dnnl.dense(input)), DNNL_ARG_DST,
+                    p.out.bind(run, out)));
+        }
+        run.finish();
+        CALLS.incrementAndGet();
+        return out;
     }
 
     @Override
     public synchronized INDArray activate(INDArray input, boolean training, int[] kernel, int[] strides, int[] pad,
                                           PoolingType poolingType, ConvolutionMode convolutionMode, int[] dilation,
                                           CNN2DFormat format, LayerWorkspaceMgr workspaceMgr) {
-        Plan p = plan(input, kernel, strides, pad, poolingType, convolutionMode, dilation, format);
-        if (p == null) {
-            return fallback == null ? null : fallback.activate(input, training, kernel, strides, pad, poolingType,
-                    convolutionMode, dilation, format, workspaceMgr);
-        }
-        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, p.g.dstShape(), 'c');
-        Dnnl.Run run = Dnnl.run();
-        run.exec(p.infer, Map.of(DNNL_ARG_SRC, p.in.bind(run, Dnnl.dense(input)), DNNL_ARG_DST, p.out.bind(run, out)));
-        run.finish();
-        CALLS.incrementAndGet();
-        return out;
+        INDArray out = forward(input, training, kernel, strides, pad, poolingType, convolutionMode, dilation, format,
+                workspaceMgr);
+        return out != null || fallback == null ? out : fallback.activate(input, training, kernel, strides, pad,
+                poolingType, convolutionMode, dilation, format, workspaceMgr);
     }
 
     @Override
@@ -125,6 +171,10 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
                                                                   ConvolutionMode convolutionMode, int[] dilation,
                                                                   CNN2DFormat format, LayerWorkspaceMgr workspaceMgr) {
         Plan p = plan(input, kernel, strides, pad, poolingType, convolutionMode, dilation, format);
+        if (blocked && (p == null || epsilon.dataType() != DataType.FLOAT)) {
+            throw new IllegalStateException("pooling backward on blocked activations not covered: "
+                    + java.util.Arrays.toString(input.shape()) + " " + poolingType + " " + epsilon.dataType());
+        }
         if (p == null || epsilon.dataType() != DataType.FLOAT) {
             return fallback == null ? null : fallback.backpropGradient(input, epsilon, kernel, strides, pad,
                     poolingType, convolutionMode, dilation, format, workspaceMgr);
@@ -132,8 +182,12 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
         INDArray epsOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT,
                 input.shape(), 'c');
         Dnnl.Run run = Dnnl.run();
-        run.exec(p.train, Map.of(DNNL_ARG_SRC, p.in.bind(run, Dnnl.dense(input)), DNNL_ARG_DST, p.scratchDst,
-                DNNL_ARG_WORKSPACE, p.workspace));
+        if (trainedInput != input || trainedPlan != p) { // no training forward pass of this input on oneDNN
+            run.exec(p.train, Map.of(DNNL_ARG_SRC, p.in.bind(run, Dnnl.dense(input)), DNNL_ARG_DST, p.scratchDst,
+                    DNNL_ARG_WORKSPACE, p.workspace));
+        }
+        trainedInput = null;
+        trainedPlan = null;
         run.exec(p.backward, Map.of(DNNL_ARG_DIFF_DST, p.diffDst.bind(run, Dnnl.dense(epsilon)),
                 DNNL_ARG_WORKSPACE, p.workspace, DNNL_ARG_DIFF_SRC, p.diffSrc.bind(run, epsOut)));
         run.finish();

@@ -179,8 +179,10 @@ class EngineTest {
         assertEquals(convs, after[1] - before[1], "backward calls on oneDNN");
         assertEquals(3L * denses, DnnlDenseLayer.calls() - denseBefore, "dense forward, forward, backward on oneDNN");
         assertTrue(DnnlBatchNormHelper.calls() - bnBefore >= 3L * bns, "batch-norm calls on oneDNN");
-        // DL4J M2.1's subsampling layer asks its helper for the backward pass only
-        assertEquals(pools, DnnlPoolingHelper.calls() - poolBefore, "max-pooling backward calls on oneDNN");
+        // DnnlSubsamplingLayer: inference and training forward passes, and the backward pass
+        assertEquals(3L * pools, DnnlPoolingHelper.calls() - poolBefore, "max-pooling calls on oneDNN");
+        assertEquals(pools, java.util.Arrays.stream(dnnl.getLayers()).filter(l -> l instanceof DnnlSubsamplingLayer)
+                .count(), "subsampling layers replaced");
         // float sums in another order (resnet18 NHWC: 1.0e-4 relative on a batch-norm beta gradient of norm 35)
         assertEquals(plain.score(), dnnl.score(), 1e-4 * plain.score());
         for (String k : plain.gradient().gradientForVariable().keySet()) {
