@@ -168,9 +168,10 @@ public final class Dnnl {
     }
 
     /**
-     * Replaces each plain DL4J dense layer of {@code g} (not frozen ones) by a {@link DnnlDenseLayer} and each plain
-     * subsampling layer by a {@link DnnlSubsamplingLayer}, sharing its configuration, parameters, gradient views and
-     * state: DL4J's dense layer has no helper to plug in, and its subsampling layer uses its helper only backward.
+     * Replaces each plain DL4J dense layer of {@code g} (not frozen ones) by a {@link DnnlDenseLayer}, each plain
+     * subsampling layer by a {@link DnnlSubsamplingLayer} and each plain activation layer by a {@link
+     * DnnlActivationLayer}, sharing its configuration, parameters, gradient views and state: DL4J's dense and
+     * activation layers have no helper to plug in, and its subsampling layer uses its helper only backward.
      *
      * @return the number of dense layers now on oneDNN
      */
@@ -193,6 +194,8 @@ public final class Dnnl {
                 } else if (l.getClass() == org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer.class) {
                     d = new DnnlDenseLayer(l.conf(), l.getParam("W").dataType());
                     n++;
+                } else if (l.getClass() == org.deeplearning4j.nn.layers.ActivationLayer.class) {
+                    d = new DnnlActivationLayer(l.conf(), (org.nd4j.linalg.api.buffer.DataType) LAYER_TYPE.get(l));
                 } else if (l.getClass() == SubsamplingLayer.class) {
                     d = new DnnlSubsamplingLayer(l.conf(), (org.nd4j.linalg.api.buffer.DataType) LAYER_TYPE.get(l));
                 } else {
@@ -482,7 +485,7 @@ public final class Dnnl {
                 && (p.getDilation() == null || (p.getDilation()[0] == 1 && p.getDilation()[1] == 1))) {
             return Kind.PRESERVING; // max pooling on DnnlSubsamplingLayer: same layout in and out
         }
-        if (gv.getLayer().getClass() == org.deeplearning4j.nn.layers.ActivationLayer.class
+        if (gv.getLayer() instanceof org.deeplearning4j.nn.layers.ActivationLayer
                 && conf instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer a
                 && a.getActivationFn() != null && elementWise(a.getActivationFn())) {
             return Kind.PRESERVING;
