@@ -170,7 +170,7 @@ public final class Dnnl {
     /**
      * Replaces each plain DL4J dense layer of {@code g} (not frozen ones) by a {@link DnnlDenseLayer}, each plain
      * subsampling layer by a {@link DnnlSubsamplingLayer} and each plain activation layer by a {@link
-     * DnnlActivationLayer}, sharing its configuration, parameters, gradient views and state: DL4J's dense and
+     * ReluLayer}, sharing its configuration, parameters, gradient views and state: DL4J's dense and
      * activation layers have no helper to plug in, and its subsampling layer uses its helper only backward.
      *
      * @return the number of dense layers now on oneDNN
@@ -195,7 +195,7 @@ public final class Dnnl {
                     d = new DnnlDenseLayer(l.conf(), l.getParam("W").dataType());
                     n++;
                 } else if (l.getClass() == org.deeplearning4j.nn.layers.ActivationLayer.class) {
-                    d = new DnnlActivationLayer(l.conf(), (org.nd4j.linalg.api.buffer.DataType) LAYER_TYPE.get(l));
+                    d = new ReluLayer(l.conf(), (org.nd4j.linalg.api.buffer.DataType) LAYER_TYPE.get(l));
                 } else if (l.getClass() == SubsamplingLayer.class) {
                     d = new DnnlSubsamplingLayer(l.conf(), (org.nd4j.linalg.api.buffer.DataType) LAYER_TYPE.get(l));
                 } else {

@@ -157,7 +157,7 @@ class EngineTest {
             assertTrue(nhwc ? blocked == 0 : blocked > 20, "blocked tensors: " + blocked);
         }
         long denseBefore = DnnlDenseLayer.calls();
-        long reluBefore = DnnlActivationLayer.calls();
+        long reluBefore = ReluLayer.calls();
         long poolBefore = DnnlPoolingHelper.calls();
         long bnBefore = DnnlBatchNormHelper.calls();
         Nd4j.getRandom().setSeed(8);
@@ -182,7 +182,7 @@ class EngineTest {
         assertEquals(2L * convs, after[0] - before[0], "forward calls on oneDNN");
         assertEquals(convs, after[1] - before[1], "backward calls on oneDNN");
         assertEquals(3L * denses, DnnlDenseLayer.calls() - denseBefore, "dense forward, forward, backward on oneDNN");
-        assertEquals(3L * reluLayers, DnnlActivationLayer.calls() - reluBefore, "ReLU layers on oneDNN");
+        assertEquals(3L * reluLayers, ReluLayer.calls() - reluBefore, "ReLU layers on oneDNN");
         assertTrue(!model.startsWith("resnet") || reluLayers > 0);
         assertTrue(DnnlBatchNormHelper.calls() - bnBefore >= 3L * bns, "batch-norm calls on oneDNN");
         // DnnlSubsamplingLayer: inference and training forward passes, and the backward pass
@@ -228,7 +228,7 @@ class EngineTest {
         Map<String, INDArray> ffPlain = plain.feedForward(x, false);
         Map<String, INDArray> ffDnnl = dnnl.feedForward(x, false);
         // DL4J's activation layer applies its activation in place on its input at inference, so in the plain
-        // network's map the tensors that feed one hold their activated values; DnnlActivationLayer writes a new array
+        // network's map the tensors that feed one hold their activated values; ReluLayer writes a new array
         java.util.Set<String> fedToActivation = new java.util.HashSet<>();
         for (Map.Entry<String, java.util.List<String>> e : plain.getConfiguration().getVertexInputs().entrySet()) {
             if (plain.getVertex(e.getKey()).hasLayer() && plain.getVertex(e.getKey()).getLayer()
@@ -242,6 +242,32 @@ class EngineTest {
                 mine = org.nd4j.linalg.ops.transforms.Transforms.relu(mine, true);
             }
             assertTrue(e.getValue().equalsWithEps(mine, 1e-4), "activation " + e.getKey());
+        }
+    }
+
+    /**
+     * A non-finite input must still give a non-finite output on this package's layers, as on DL4J's: Trainer stops
+     * a diverging run on a non-finite loss (oneDNN's own ReLU maps NaN to 0, which would have hidden it).
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"simplecnn,16", "resnet18,32", "lenet,28"})
+    void nonFiniteValuesReachTheOutput(String model, int size) {
+        Engine.init();
+        int channels = model.equals("lenet") ? 1 : 3;
+        ModelSpec spec = ModelSpec.builder().numClasses(3).input(channels, size, size).seed(4).build();
+        ComputationGraph plain = ModelRegistry.get(model).build(spec);
+        ComputationGraph dnnl = ModelRegistry.get(model).build(spec);
+        try (Dnnl.Training t = Dnnl.beginTraining(dnnl)) {
+            INDArray x = Nd4j.rand(new int[]{4, channels, size, size});
+            x.putScalar(0, Double.POSITIVE_INFINITY);
+            for (boolean training : new boolean[]{false, true}) {
+                Map<String, INDArray> a = plain.feedForward(x, training);
+                Map<String, INDArray> b = dnnl.feedForward(x, training);
+                String out = plain.getConfiguration().getNetworkOutputs().get(0);
+                assertTrue(a.get(out).isNaN().any() || a.get(out).isInfinite().any(), "DL4J: non-finite output");
+                assertTrue(b.get(out).isNaN().any() || b.get(out).isInfinite().any(),
+                        "non-finite input gave a finite output (training " + training + ")");
+            }
         }
     }
 
