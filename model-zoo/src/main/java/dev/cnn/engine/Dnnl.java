@@ -585,7 +585,6 @@ public final class Dnnl {
         final memory inner; // == user when the layouts agree
         private final reorder toInner;
         private final reorder toUser;
-        private memory own;
 
         private Port(memory.desc userDesc, memory.desc innerDesc, boolean input, boolean output) {
             this.input = input;
@@ -645,17 +644,6 @@ public final class Dnnl {
         void fill(Run run, INDArray array) {
             user.set_data_handle(new Address(address(array)), run.stream);
             toInner(run.stream);
-        }
-
-        /** Memory of the port's own, for an output nobody reads. */
-        memory scratch() {
-            if (inner != user) {
-                return inner;
-            }
-            if (own == null) {
-                own = new memory(user.get_desc(), engine);
-            }
-            return own;
         }
 
         void toInner(stream s) {

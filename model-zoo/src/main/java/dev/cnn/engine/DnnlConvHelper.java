@@ -344,8 +344,9 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             return best[1] < best[0] ? plain : fwd;
         }
 
-        void buildBackward() {
-            if (bwdData != null) {
+        /** {@code bias}: the layer has a bias, whose gradient the backward-weights primitive then computes too. */
+        void buildBackward(boolean bias) {
+            if (bwdData != null && (bwDiffBias != null) == bias) {
                 return;
             }
             long[] wDims = {g.oc, g.c, g.kh, g.kw};
@@ -359,18 +360,19 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             bdWeights = Dnnl.Port.in(weightsUser, bdPd.weights_desc());
             bdDiffSrc = Dnnl.Port.out(srcUser, bdPd.diff_src_desc());
 
-            convolution_backward_weights.desc bw = new convolution_backward_weights.desc(
-                    algorithm.convolution_direct, Dnnl.any(g.srcDims()), Dnnl.any(wDims), biasUser,
-                    Dnnl.any(g.dstDims()), g.strides(), g.dilates(), g.padL(), g.padR());
+            convolution_backward_weights.desc bw = bias
+                    ? new convolution_backward_weights.desc(algorithm.convolution_direct, Dnnl.any(g.srcDims()),
+                    Dnnl.any(wDims), biasUser, Dnnl.any(g.dstDims()), g.strides(), g.dilates(), g.padL(), g.padR())
+                    : new convolution_backward_weights.desc(algorithm.convolution_direct, Dnnl.any(g.srcDims()),
+                    Dnnl.any(wDims), Dnnl.any(g.dstDims()), g.strides(), g.dilates(), g.padL(), g.padR());
             convolution_backward_weights.primitive_desc bwPd =
                     new convolution_backward_weights.primitive_desc(bw, Dnnl.engine(), fwd.pd);
             bwdWeights = new convolution_backward_weights(bwPd);
             bwSrc = Dnnl.Port.in(srcUser, bwPd.src_desc());
             bwDiffDst = Dnnl.Port.in(dstUser, bwPd.diff_dst_desc());
             bwDiffWeights = Dnnl.Port.out(weightsUser, bwPd.diff_weights_desc());
-            bwDiffBias = Dnnl.Port.out(biasUser, bwPd.diff_bias_desc());
-            // oneDNN's backward-weights primitive writes the bias gradient when it has one; for bias-free layers
-            // it goes to a scratch array (cheap: one value per output channel)
+            // bias-free layers (ResNet's convolutions): no bias gradient, which oneDNN computes in a pass of its own
+            bwDiffBias = bias ? Dnnl.Port.out(biasUser, bwPd.diff_bias_desc()) : null;
         }
     }
 
@@ -463,7 +465,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     dilation, format, workspaceMgr);
         }
         Plan p = plan(g);
-        p.buildBackward();
+        p.buildBackward(biasGradView != null);
         INDArray epsOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT,
                 g.srcShape(), 'c');
         INDArray in = Dnnl.dense(input);
@@ -475,12 +477,14 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     DNNL_ARG_WEIGHTS, p.bdWeights.bind(run, Dnnl.dense(weights)),
                     DNNL_ARG_DIFF_SRC, p.bdDiffSrc.bind(run, epsOut)));
         }
-        run.exec(p.bwdWeights, Map.of(
-                DNNL_ARG_SRC, p.bwSrc.bind(run, in),
-                DNNL_ARG_DIFF_DST, p.bwDiffDst.bind(run, dz),
-                DNNL_ARG_DIFF_WEIGHTS, p.bwDiffWeights.bind(run, weightGradView),
-                DNNL_ARG_DIFF_BIAS, biasGradView != null ? p.bwDiffBias.bind(run, biasGradView)
-                        : p.bwDiffBias.scratch()));
+        Map<Integer, memory> args = new HashMap<>(6);
+        args.put(DNNL_ARG_SRC, p.bwSrc.bind(run, in));
+        args.put(DNNL_ARG_DIFF_DST, p.bwDiffDst.bind(run, dz));
+        args.put(DNNL_ARG_DIFF_WEIGHTS, p.bwDiffWeights.bind(run, weightGradView));
+        if (biasGradView != null) {
+            args.put(DNNL_ARG_DIFF_BIAS, p.bwDiffBias.bind(run, biasGradView));
+        }
+        run.exec(p.bwdWeights, args);
         run.finish();
         BACKWARD.incrementAndGet();
         Gradient grad = new DefaultGradient();
