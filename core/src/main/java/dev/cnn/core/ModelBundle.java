@@ -52,9 +52,18 @@ public record ModelBundle(ComputationGraph network, BundleMetadata metadata) {
         try (java.util.zip.ZipOutputStream zip = new java.util.zip.ZipOutputStream(
                 new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20))) {
             zip.putNextEntry(new ZipEntry("configuration.json"));
-            org.deeplearning4j.nn.conf.ComputationGraphConfiguration conf = network.getConfiguration().clone();
-            conf.setCacheMode(org.deeplearning4j.nn.conf.CacheMode.NONE); // a training-time setting (a checkpoint)
-            zip.write(conf.toJson().getBytes(StandardCharsets.UTF_8));
+            // the forward cache is a training-time setting (a checkpoint written while Trainer runs): not saved. Not
+            // through clone(), which drops the iteration and epoch counters that the JSON carries
+            org.deeplearning4j.nn.conf.ComputationGraphConfiguration conf = network.getConfiguration();
+            org.deeplearning4j.nn.conf.CacheMode cache = conf.getCacheMode();
+            String json;
+            try {
+                conf.setCacheMode(org.deeplearning4j.nn.conf.CacheMode.NONE);
+                json = conf.toJson();
+            } finally {
+                conf.setCacheMode(cache);
+            }
+            zip.write(json.getBytes(StandardCharsets.UTF_8));
             zip.closeEntry();
             storeArray(zip, "coefficients.bin", network.params());
             if (withUpdater && network.getUpdater() != null) {

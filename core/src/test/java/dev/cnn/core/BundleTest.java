@@ -31,10 +31,14 @@ class BundleTest {
         Path f = dir.resolve("m.zip");
         // a checkpoint written while Trainer runs: the forward cache is a training-time setting, not saved
         b.network().getConfiguration().setCacheMode(org.deeplearning4j.nn.conf.CacheMode.DEVICE);
+        b.network().getConfiguration().setIterationCount(17); // the training counters travel in the configuration
+        b.network().getConfiguration().setEpochCount(3);
         b.save(f, false);
         ModelBundle back = ModelBundle.load(f, false);
         assertEquals(org.deeplearning4j.nn.conf.CacheMode.NONE, back.network().getConfiguration().getCacheMode());
         assertEquals(org.deeplearning4j.nn.conf.CacheMode.DEVICE, b.network().getConfiguration().getCacheMode());
+        assertEquals(17, back.network().getConfiguration().getIterationCount());
+        assertEquals(3, back.network().getConfiguration().getEpochCount());
         b.network().getConfiguration().setCacheMode(org.deeplearning4j.nn.conf.CacheMode.NONE);
         assertEquals(b.metadata(), back.metadata());
         assertEquals(b.network().params(), back.network().params());

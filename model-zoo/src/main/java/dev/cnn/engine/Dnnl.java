@@ -347,7 +347,8 @@ public final class Dnnl {
         int blocked = blockActivations(g);
         skipInputGradients(g, true);
         org.deeplearning4j.nn.conf.CacheMode mode = g.getConfiguration().getCacheMode();
-        boolean cache = mode == null || mode == org.deeplearning4j.nn.conf.CacheMode.NONE;
+        // only where the kept outputs can be cleared again on close (DL4J's backward pass reads them unchecked)
+        boolean cache = PRE_OUTPUT != null && (mode == null || mode == org.deeplearning4j.nn.conf.CacheMode.NONE);
         if (cache) {
             setCacheMode(g, org.deeplearning4j.nn.conf.CacheMode.DEVICE);
         }

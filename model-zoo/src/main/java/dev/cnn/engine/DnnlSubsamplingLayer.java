@@ -22,7 +22,7 @@ public final class DnnlSubsamplingLayer extends org.deeplearning4j.nn.layers.con
     @Override
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
-        if (helper instanceof DnnlPoolingHelper h) {
+        if (helper instanceof DnnlPoolingHelper h && dataType == DataType.FLOAT) { // DL4J casts to the layer's type
             org.deeplearning4j.nn.conf.layers.SubsamplingLayer c = layerConf();
             INDArray out = h.forward(input, training, c.getKernelSize(), c.getStride(), c.getPadding(),
                     c.getPoolingType(), convolutionMode, c.getDilation(), c.getCnn2dDataFormat(), workspaceMgr);
