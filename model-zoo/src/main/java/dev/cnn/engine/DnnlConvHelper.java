@@ -25,10 +25,6 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_BIAS;
-import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_BIAS;
-import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_DST;
-import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
-import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_WEIGHTS;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
@@ -279,16 +275,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
         final boolean relu;
         Forward chosen; // inference-only: the faster of blocked and plain, measured on the first calls
         Forward residual; // inference-only: relu(conv(x) + residual), see convolveAddRelu
-        // backward
-        primitive bwdData;
-        primitive bwdWeights;
-        Dnnl.Port bdDiffDst;
-        Dnnl.Port bdWeights;
-        Dnnl.Port bdDiffSrc;
-        Dnnl.Port bwSrc;
-        Dnnl.Port bwDiffDst;
-        Dnnl.Port bwDiffWeights;
-        Dnnl.Port bwDiffBias;
+        WeightedBackward backward;
 
         Plan(Geometry g, boolean inference, boolean relu, boolean srcBlocked, boolean dstBlocked) {
             this.g = g;
@@ -345,21 +332,16 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
         }
 
         /** {@code bias}: the layer has a bias, whose gradient the backward-weights primitive then computes too. */
-        void buildBackward(boolean bias) {
-            if (bwdData != null && (bwDiffBias != null) == bias) {
-                return;
+        WeightedBackward backward(boolean bias) {
+            if (backward != null && backward.hasBias() == bias) {
+                return backward;
             }
             long[] wDims = {g.oc, g.c, g.kh, g.kw};
-            convolution_backward_data.desc bd = new convolution_backward_data.desc(algorithm.convolution_direct,
-                    Dnnl.any(g.srcDims()), Dnnl.any(wDims), Dnnl.any(g.dstDims()), g.strides(), g.dilates(),
-                    g.padL(), g.padR());
-            convolution_backward_data.primitive_desc bdPd =
-                    new convolution_backward_data.primitive_desc(bd, Dnnl.engine(), fwd.pd);
-            bwdData = new convolution_backward_data(bdPd);
-            bdDiffDst = Dnnl.Port.in(dstUser, bdPd.diff_dst_desc());
-            bdWeights = Dnnl.Port.in(weightsUser, bdPd.weights_desc());
-            bdDiffSrc = Dnnl.Port.out(srcUser, bdPd.diff_src_desc());
-
+            convolution_backward_data.primitive_desc bd = new convolution_backward_data.primitive_desc(
+                    new convolution_backward_data.desc(algorithm.convolution_direct, Dnnl.any(g.srcDims()),
+                            Dnnl.any(wDims), Dnnl.any(g.dstDims()), g.strides(), g.dilates(), g.padL(), g.padR()),
+                    Dnnl.engine(), fwd.pd);
+            // bias-free layers (ResNet's convolutions): no bias gradient
             convolution_backward_weights.desc bw = bias
                     ? new convolution_backward_weights.desc(algorithm.convolution_direct, Dnnl.any(g.srcDims()),
                     Dnnl.any(wDims), biasUser, Dnnl.any(g.dstDims()), g.strides(), g.dilates(), g.padL(), g.padR())
@@ -367,12 +349,12 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     Dnnl.any(wDims), Dnnl.any(g.dstDims()), g.strides(), g.dilates(), g.padL(), g.padR());
             convolution_backward_weights.primitive_desc bwPd =
                     new convolution_backward_weights.primitive_desc(bw, Dnnl.engine(), fwd.pd);
-            bwdWeights = new convolution_backward_weights(bwPd);
-            bwSrc = Dnnl.Port.in(srcUser, bwPd.src_desc());
-            bwDiffDst = Dnnl.Port.in(dstUser, bwPd.diff_dst_desc());
-            bwDiffWeights = Dnnl.Port.out(weightsUser, bwPd.diff_weights_desc());
-            // bias-free layers (ResNet's convolutions): no bias gradient, which oneDNN computes in a pass of its own
-            bwDiffBias = bias ? Dnnl.Port.out(biasUser, bwPd.diff_bias_desc()) : null;
+            backward = new WeightedBackward(new memory.desc[]{srcUser, weightsUser, biasUser, dstUser},
+                    new convolution_backward_data(bd),
+                    new memory.desc[]{bd.diff_dst_desc(), bd.weights_desc(), bd.diff_src_desc()},
+                    new convolution_backward_weights(bwPd), new memory.desc[]{bwPd.src_desc(), bwPd.diff_dst_desc(),
+                    bwPd.diff_weights_desc(), bias ? bwPd.diff_bias_desc() : null});
+            return backward;
         }
     }
 
@@ -465,27 +447,10 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     dilation, format, workspaceMgr);
         }
         Plan p = plan(g);
-        p.buildBackward(biasGradView != null);
         INDArray epsOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT,
                 g.srcShape(), 'c');
-        INDArray in = Dnnl.dense(input);
-        INDArray dz = Dnnl.dense(delta);
-        Dnnl.Run run = Dnnl.run();
-        if (!skipInputGradient) {
-            run.exec(p.bwdData, Map.of(
-                    DNNL_ARG_DIFF_DST, p.bdDiffDst.bind(run, dz),
-                    DNNL_ARG_WEIGHTS, p.bdWeights.bind(run, Dnnl.dense(weights)),
-                    DNNL_ARG_DIFF_SRC, p.bdDiffSrc.bind(run, epsOut)));
-        }
-        Map<Integer, memory> args = new HashMap<>(6);
-        args.put(DNNL_ARG_SRC, p.bwSrc.bind(run, in));
-        args.put(DNNL_ARG_DIFF_DST, p.bwDiffDst.bind(run, dz));
-        args.put(DNNL_ARG_DIFF_WEIGHTS, p.bwDiffWeights.bind(run, weightGradView));
-        if (biasGradView != null) {
-            args.put(DNNL_ARG_DIFF_BIAS, p.bwDiffBias.bind(run, biasGradView));
-        }
-        run.exec(p.bwdWeights, args);
-        run.finish();
+        p.backward(biasGradView != null).run(Dnnl.dense(input), Dnnl.dense(weights), Dnnl.dense(delta),
+                weightGradView, biasGradView, skipInputGradient ? null : epsOut);
         BACKWARD.incrementAndGet();
         Gradient grad = new DefaultGradient();
         if (biasGradView != null) {

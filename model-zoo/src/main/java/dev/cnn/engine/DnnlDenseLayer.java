@@ -21,10 +21,6 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_BIAS;
-import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_BIAS;
-import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_DST;
-import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
-import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_WEIGHTS;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
@@ -139,15 +135,7 @@ public final class DnnlDenseLayer extends org.deeplearning4j.nn.layers.feedforwa
         final Dnnl.Port bias;
         final Dnnl.Port dst;
         final boolean hasBias;
-        primitive bwdData;
-        primitive bwdWeights;
-        Dnnl.Port bdDiffDst;
-        Dnnl.Port bdWeights;
-        Dnnl.Port bdDiffSrc;
-        Dnnl.Port bwSrc;
-        Dnnl.Port bwDiffDst;
-        Dnnl.Port bwDiffWeights;
-        Dnnl.Port bwDiffBias;
+        WeightedBackward backward;
 
         Plan(long n, long in, long out, boolean hasBias) {
             this.hasBias = hasBias;
@@ -182,38 +170,21 @@ public final class DnnlDenseLayer extends org.deeplearning4j.nn.layers.feedforwa
         }
 
         void backward(INDArray in, INDArray w, INDArray delta, INDArray gw, INDArray gb, INDArray epsNext) {
-            if (bwdData == null) {
+            if (backward == null) {
                 inner_product_backward_data.primitive_desc bd = new inner_product_backward_data.primitive_desc(
                         new inner_product_backward_data.desc(srcDesc, weightsDesc, dstDesc), Dnnl.engine(), fwdPd);
-                bwdData = new inner_product_backward_data(bd);
-                bdDiffDst = Dnnl.Port.in(dstDesc, bd.diff_dst_desc());
-                bdWeights = Dnnl.Port.in(weightsDesc, bd.weights_desc());
-                bdDiffSrc = Dnnl.Port.out(srcDesc, bd.diff_src_desc());
                 inner_product_backward_weights.desc bwd = hasBias
                         ? new inner_product_backward_weights.desc(srcDesc, weightsDesc, biasDesc, dstDesc)
                         : new inner_product_backward_weights.desc(srcDesc, weightsDesc, dstDesc);
                 inner_product_backward_weights.primitive_desc bw =
                         new inner_product_backward_weights.primitive_desc(bwd, Dnnl.engine(), fwdPd);
-                bwdWeights = new inner_product_backward_weights(bw);
-                bwSrc = Dnnl.Port.in(srcDesc, bw.src_desc());
-                bwDiffDst = Dnnl.Port.in(dstDesc, bw.diff_dst_desc());
-                bwDiffWeights = Dnnl.Port.out(weightsDesc, bw.diff_weights_desc());
-                bwDiffBias = Dnnl.Port.out(biasDesc, hasBias ? bw.diff_bias_desc() : biasDesc);
+                backward = new WeightedBackward(new memory.desc[]{srcDesc, weightsDesc, biasDesc, dstDesc},
+                        new inner_product_backward_data(bd),
+                        new memory.desc[]{bd.diff_dst_desc(), bd.weights_desc(), bd.diff_src_desc()},
+                        new inner_product_backward_weights(bw), new memory.desc[]{bw.src_desc(), bw.diff_dst_desc(),
+                        bw.diff_weights_desc(), hasBias ? bw.diff_bias_desc() : null});
             }
-            Dnnl.Run run = Dnnl.run();
-            run.exec(bwdData, Map.of(
-                    DNNL_ARG_DIFF_DST, bdDiffDst.bind(run, delta),
-                    DNNL_ARG_WEIGHTS, bdWeights.bind(run, w),
-                    DNNL_ARG_DIFF_SRC, bdDiffSrc.bind(run, epsNext)));
-            Map<Integer, memory> args = new HashMap<>();
-            args.put(DNNL_ARG_SRC, bwSrc.bind(run, in));
-            args.put(DNNL_ARG_DIFF_DST, bwDiffDst.bind(run, delta));
-            args.put(DNNL_ARG_DIFF_WEIGHTS, bwDiffWeights.bind(run, gw));
-            if (hasBias) {
-                args.put(DNNL_ARG_DIFF_BIAS, bwDiffBias.bind(run, gb));
-            }
-            run.exec(bwdWeights, args);
-            run.finish();
+            backward.run(in, w, delta, gw, gb, epsNext);
             CALLS.incrementAndGet();
         }
     }
