@@ -113,9 +113,9 @@ public final class InferenceGraph {
         }
         int residuals = 0;
         if (dev.cnn.engine.Dnnl.available() && out.params().dataType() == DataType.FLOAT) {
-            ComputationGraph fused = fuseResiduals(out);
-            residuals = (out.getLayers().length - fused.getLayers().length) / 2;
-            out = fused;
+            Fused fused = fuseResiduals(out);
+            residuals = fused.residuals();
+            out = fused.network();
         }
         dev.cnn.engine.Dnnl.installForInference(out); // weights final from here on: reordered once, ReLU fused
         if (residuals > 0) {
@@ -131,7 +131,7 @@ public final class InferenceGraph {
      * must have an identity activation and feed only the add, the add only the ReLU layer. The ReLU layer's name is
      * kept for the new vertex, so the rest of the graph reads it as before.
      */
-    static ComputationGraph fuseResiduals(ComputationGraph net) {
+    static Fused fuseResiduals(ComputationGraph net) {
         ComputationGraphConfiguration conf = net.getConfiguration().clone();
         Map<String, GraphVertex> vertices = conf.getVertices();
         Map<String, List<String>> inputs = conf.getVertexInputs();
@@ -179,7 +179,7 @@ public final class InferenceGraph {
             removedConvs.add(conv);
         }
         if (removedConvs.isEmpty()) {
-            return net;
+            return new Fused(net, 0);
         }
         long n = net.numParams();
         for (String c : removedConvs) {
@@ -189,7 +189,11 @@ public final class InferenceGraph {
         for (Layer l : out.getLayers()) {
             copyParams(net.getLayer(l.conf().getLayer().getLayerName()), l);
         }
-        return out;
+        return new Fused(out, removedConvs.size());
+    }
+
+    /** What {@link #fuseResiduals} made: the network and how many residual blocks it fused. */
+    record Fused(ComputationGraph network, int residuals) {
     }
 
     /** A network for the edited configuration {@code conf} of {@code net}, with {@code numParams} parameters. */

@@ -179,7 +179,7 @@ public final class Dnnl {
         if (GRAPH_LAYERS == null || VERTEX_LAYER == null || LAYER_TYPE == null) {
             return 0;
         }
-        int n = 0;
+        int dense = 0;
         try {
             Layer[] layers = (Layer[]) GRAPH_LAYERS.get(g);
             for (org.deeplearning4j.nn.graph.vertex.GraphVertex gv : g.getVertices()) {
@@ -187,22 +187,9 @@ public final class Dnnl {
                     continue;
                 }
                 Layer l = gv.getLayer();
-                Layer d;
-                if (l instanceof DnnlDenseLayer) {
-                    n++;
-                    continue;
-                } else if (l.getClass() == org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer.class) {
-                    d = new DnnlDenseLayer(l.conf(), l.getParam("W").dataType());
-                    n++;
-                } else if (l.getClass() == org.deeplearning4j.nn.layers.ActivationLayer.class) {
-                    d = new ReluLayer(l.conf(), (org.nd4j.linalg.api.buffer.DataType) LAYER_TYPE.get(l));
-                } else if (l.getClass() == SubsamplingLayer.class) {
-                    d = new DnnlSubsamplingLayer(l.conf(), (org.nd4j.linalg.api.buffer.DataType) LAYER_TYPE.get(l));
-                } else {
-                    continue;
-                }
-                {
-                    copyFields(l, d, l.getClass());
+                Layer d = replacement(l);
+                if (d != null) {
+                    copyFields(l, d);
                     VERTEX_LAYER.set(gv, d);
                     for (int i = 0; i < layers.length; i++) {
                         if (layers[i] == l) {
@@ -210,16 +197,36 @@ public final class Dnnl {
                         }
                     }
                 }
+                if (gv.getLayer() instanceof DnnlDenseLayer) {
+                    dense++;
+                }
             }
         } catch (IllegalAccessException e) {
-            throw new IllegalStateException("cannot replace DL4J's dense layers", e);
+            throw new IllegalStateException("cannot replace DL4J's layers", e);
         }
-        return n;
+        return dense;
     }
 
-    /** Copies every instance field {@code from} has, declared in {@code type} and its superclasses, into {@code to}. */
-    private static void copyFields(Object from, Object to, Class<?> type) throws IllegalAccessException {
-        for (Class<?> c = type; c != null && c != Object.class; c = c.getSuperclass()) {
+    /** This package's subclass for a plain DL4J layer {@code l} (not its state yet), or null. */
+    private static Layer replacement(Layer l) throws IllegalAccessException {
+        Class<?> c = l.getClass();
+        if (c == org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer.class) {
+            return new DnnlDenseLayer(l.conf(), dataType(l));
+        } else if (c == org.deeplearning4j.nn.layers.ActivationLayer.class) {
+            return new ReluLayer(l.conf(), dataType(l));
+        } else if (c == SubsamplingLayer.class) {
+            return new DnnlSubsamplingLayer(l.conf(), dataType(l));
+        }
+        return null; // other layers, frozen wrappers included, stay as they are
+    }
+
+    private static org.nd4j.linalg.api.buffer.DataType dataType(Layer l) throws IllegalAccessException {
+        return (org.nd4j.linalg.api.buffer.DataType) LAYER_TYPE.get(l);
+    }
+
+    /** Copies every instance field of {@code from}, a superclass instance of {@code to}, into {@code to}. */
+    private static void copyFields(Object from, Object to) throws IllegalAccessException {
+        for (Class<?> c = from.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {
             for (Field f : c.getDeclaredFields()) {
                 if (!java.lang.reflect.Modifier.isStatic(f.getModifiers())) {
                     f.setAccessible(true);

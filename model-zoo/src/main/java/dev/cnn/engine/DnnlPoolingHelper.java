@@ -120,10 +120,6 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
         }
     }
 
-    synchronized boolean blocked() {
-        return blocked;
-    }
-
     /**
      * The forward pass, for {@link DnnlSubsamplingLayer}; in training it keeps the positions of the maxima for
      * {@link #backpropGradient}. Null where not covered (the layer then runs DL4J's code).
