@@ -346,8 +346,9 @@ public final class Dnnl {
      * no input gradient for convolutions that read a network input (nobody reads it), and DL4J's forward cache
      * ({@code CacheMode.DEVICE} on the configuration and the layers, unless the network already has a cache mode),
      * so that each convolution's output is kept from the forward pass for its backward pass instead of computed a
-     * second time there, as DL4J does with the cache off. Close the returned handle when training stops: the
-     * network is then NCHW everywhere, computes every gradient and caches nothing.
+     * second time there, as DL4J does with the cache off; and {@link FastAdam} for the Adam step (with or without
+     * oneDNN). Close the returned handle when training stops: the network is then NCHW everywhere, computes every
+     * gradient, caches nothing and steps with DL4J's own updaters.
      */
     public static Training beginTraining(ComputationGraph g) {
         install(g);
@@ -359,14 +360,15 @@ public final class Dnnl {
         if (cache) {
             setCacheMode(g, org.deeplearning4j.nn.conf.CacheMode.DEVICE);
         }
-        return new Training(g, blocked, cache);
+        return new Training(g, blocked, cache, FastAdam.install(g));
     }
 
     /** A network set up by {@link #beginTraining}; {@link #close} undoes it. */
-    public record Training(ComputationGraph network, int blockedTensors, boolean cachesForward)
-            implements AutoCloseable {
+    public record Training(ComputationGraph network, int blockedTensors, boolean cachesForward,
+                           Runnable restoreUpdaters) implements AutoCloseable {
         @Override
         public void close() {
+            restoreUpdaters.run();
             unblock(network);
             skipInputGradients(network, false);
             if (cachesForward) {

@@ -45,36 +45,38 @@ public final class ModelBench {
 
     /** Engine settings, the levers compared by {@code cnn bench models --levers}. */
     public record Settings(boolean helpers, boolean workspaces, CacheMode cacheMode, boolean nhwc,
-                           boolean dnnl, boolean fold) {
+                           boolean dnnl, boolean fold, boolean fastAdam) {
         public static Settings defaults() {
-            return new Settings(true, true, CacheMode.DEVICE, false, true, true);
+            return new Settings(true, true, CacheMode.DEVICE, false, true, true, true);
         }
 
         /**
          * The defaults and one lever changed at a time: helpers off, workspaces off, DL4J's forward cache off (cache
          * mode NONE: convolutions computed again in the backward pass), NHWC, DL4J's own
          * oneDNN helpers instead of {@link dev.cnn.engine.Dnnl}'s (with {@link dev.cnn.engine.SmallMapConvHelper}'s
-         * rerouting in training), batch-norm folding for inference ({@link dev.cnn.core.InferenceGraph}) off. The
-         * last one only changes inference.
+         * rerouting in training), batch-norm folding for inference ({@link dev.cnn.core.InferenceGraph}) off, ND4J's
+         * Adam op instead of {@link dev.cnn.engine.FastAdam}. Folding only changes inference, the cache and the Adam
+         * step only training.
          */
         public static List<Settings> levers() {
-            return List.of(defaults(), new Settings(false, true, CacheMode.DEVICE, false, false, true),
-                    new Settings(true, false, CacheMode.DEVICE, false, true, true),
-                    new Settings(true, true, CacheMode.NONE, false, true, true),
-                    new Settings(true, true, CacheMode.DEVICE, true, true, true),
-                    new Settings(true, true, CacheMode.DEVICE, false, false, true),
-                    new Settings(true, true, CacheMode.DEVICE, false, true, false));
+            return List.of(defaults(), new Settings(false, true, CacheMode.DEVICE, false, false, true, true),
+                    new Settings(true, false, CacheMode.DEVICE, false, true, true, true),
+                    new Settings(true, true, CacheMode.NONE, false, true, true, true),
+                    new Settings(true, true, CacheMode.DEVICE, true, true, true, true),
+                    new Settings(true, true, CacheMode.DEVICE, false, false, true, true),
+                    new Settings(true, true, CacheMode.DEVICE, false, true, false, true),
+                    new Settings(true, true, CacheMode.DEVICE, false, true, true, false));
         }
 
-        /** Whether this setting is a lever for {@code mode} (folding only changes inference, the cache training). */
+        /** Whether this setting is a lever for {@code mode} (folding only changes inference; cache, Adam training). */
         public static boolean applies(Settings s, Mode mode) {
-            return mode == Mode.INFER ? s.cacheMode() == CacheMode.DEVICE : s.fold();
+            return mode == Mode.INFER ? s.cacheMode() == CacheMode.DEVICE && s.fastAdam() : s.fold();
         }
 
         public String label() {
             return (helpers ? (dnnl ? "onednn" : "dl4j-onednn") : "no-helpers") + (workspaces ? "" : ",no-workspaces")
                     + (cacheMode == CacheMode.DEVICE ? "" : ",cache-" + cacheMode.name().toLowerCase(Locale.ROOT))
-                    + (nhwc ? ",nhwc" : "") + (fold ? "" : ",no-bn-fold");
+                    + (nhwc ? ",nhwc" : "") + (fold ? "" : ",no-bn-fold") + (fastAdam ? "" : ",nd4j-adam");
         }
     }
 
@@ -151,8 +153,10 @@ public final class ModelBench {
                 .seed(1).nhwc(s.nhwc()).build();
         String before = System.getProperty(HELPERS_PROPERTY);
         String dnnlBefore = System.getProperty(dev.cnn.engine.Dnnl.PROPERTY);
+        String adamBefore = System.getProperty(dev.cnn.engine.FastAdam.PROPERTY);
         System.setProperty(HELPERS_PROPERTY, Boolean.toString(!s.helpers()));
         System.setProperty(dev.cnn.engine.Dnnl.PROPERTY, Boolean.toString(s.helpers() && s.dnnl()));
+        System.setProperty(dev.cnn.engine.FastAdam.PROPERTY, Boolean.toString(s.fastAdam()));
         ComputationGraph net;
         ComputationGraph infer;
         try {
@@ -178,6 +182,7 @@ public final class ModelBench {
         } finally {
             restore(HELPERS_PROPERTY, before);
             restore(dev.cnn.engine.Dnnl.PROPERTY, dnnlBefore);
+            restore(dev.cnn.engine.FastAdam.PROPERTY, adamBefore);
         }
         long params = ModelSummary.of(arch, spec).totalParams();
         Nd4j.getRandom().setSeed(7);
