@@ -53,8 +53,9 @@ public final class Engine {
     public static String describe() {
         init();
         Properties p = Nd4j.getExecutioner().getEnvironmentInformation();
+        // values are not all strings (omp.threads is an Integer), so get, not getProperty
         return String.format("ND4J backend %s, %s threads, oneDNN %s",
-                p.getProperty("backend", "?"), p.getProperty("omp.threads", "?"),
+                p.getOrDefault("backend", "?"), p.getOrDefault("omp.threads", "?"),
                 oneDnnInUse() ? "on" : "off");
     }
 }
