@@ -3,7 +3,8 @@
 # from 10, 50 and 200 images per class with feature extraction, finetuning and from scratch, and time epochs with and
 # without the feature cache. Needs the Fashion-MNIST IDX files (default ../shared/data/fashion-mnist).
 # Usage: bench/transfer-demo.sh [FM_DIR] [WORK_DIR]
-# Output: a table on stdout, bench/results/transfer-demo.{md,json}.
+# Output: a table on stdout, bench/results/transfer-demo.{md,json} (with ONLY_TIMING=1, which reruns only the
+# feature-cache timings: bench/results/transfer-timing.{md,json}).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 FM_SRC="${1:-$ROOT/../shared/data/fashion-mnist}"
@@ -115,9 +116,13 @@ open("records.jsonl", "a").write(json.dumps(rec) + "\n")
 EOF2
 done
 
-python3 - "$ROOT/bench/results" "$PRE_EPOCHS" "${HELD[*]}" <<'EOF'
+# ONLY_TIMING writes transfer-timing.{md,json}: in a fresh WORK_DIR it has no accuracy runs to report, and must not
+# overwrite the full demo's results with an empty table
+STEM=transfer-demo
+[ "${ONLY_TIMING:-0}" = 1 ] && STEM=transfer-timing
+python3 - "$ROOT/bench/results" "$PRE_EPOCHS" "${HELD[*]}" "$STEM" <<'EOF'
 import json, sys, platform, os, datetime
-out, pre_epochs, held = sys.argv[1], sys.argv[2], sys.argv[3]
+out, pre_epochs, held, stem = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 recs = [json.loads(l) for l in open("records.jsonl")]
 base = json.load(open("base8.eval.json"))
 pre_time = open("pretrain.time").read().strip() if os.path.exists("pretrain.time") else "?"
@@ -148,7 +153,7 @@ lines += ["", "Epochs after the first, uncached / cached: " + ", ".join(f"{k} {v
           f"Machine: {platform.machine()}, {os.cpu_count()} cores; {datetime.date.today()}"]
 text = "\n".join(lines)
 print(text)
-open(os.path.join(out, "transfer-demo.md"), "w").write(text + "\n")
+open(os.path.join(out, stem + ".md"), "w").write(text + "\n")
 json.dump({"records": recs, "base": {"top1": base["top1"]}, "cacheSpeedup": ratio},
-          open(os.path.join(out, "transfer-demo.json"), "w"), indent=2)
+          open(os.path.join(out, stem + ".json"), "w"), indent=2)
 EOF
