@@ -104,16 +104,20 @@ public final class FastAdam implements GradientUpdater<Adam> {
             return;
         }
         Adam c = inner.getConfig();
-        // as libnd4j: bias corrections folded into the step size, which falls back to epsilon when degenerate
-        double beta1 = c.getBeta1();
-        double beta2 = c.getBeta2();
+        // as libnd4j, in float where it works in float: the bias corrections folded into the step size, which falls
+        // back to epsilon when degenerate. The betas' float rounding matters: 1 - 0.999f is 1.3e-5 off 0.001, so the
+        // first steps differ by 6e-6 relative from a step computed in double
+        float beta1 = (float) c.getBeta1();
+        float beta2 = (float) c.getBeta2();
         float epsilon = (float) c.getEpsilon();
-        float stepSize = (float) (c.getLearningRate(iteration, epoch) * Math.sqrt(1 - Math.pow(beta2, iteration + 1))
-                / (1 - Math.pow(beta1, iteration + 1)));
+        float lr = (float) c.getLearningRate(iteration, epoch);
+        float beta1T = (float) Math.pow(beta1, iteration + 1);
+        float beta2T = (float) Math.pow(beta2, iteration + 1);
+        float stepSize = (float) (lr * (float) Math.sqrt((float) (1.0 - beta2T)) / (1.0 - beta1T));
         if (Float.isNaN(stepSize) || Float.isInfinite(stepSize) || stepSize == 0) {
             stepSize = epsilon;
         }
-        Step step = new Step(buffer(gradient), buffer(m), buffer(v), (float) beta1, (float) beta2, stepSize, epsilon);
+        Step step = new Step(buffer(gradient), buffer(m), buffer(v), beta1, beta2, stepSize, epsilon);
         int total = (int) n;
         int threads = n < PARALLEL_MIN ? 1 : Pool.THREADS;
         if (threads == 1) {
@@ -127,15 +131,23 @@ public final class FastAdam implements GradientUpdater<Adam> {
             others.add(Pool.EXECUTOR.submit(() -> step.run(lo, hi)));
         }
         step.run(0, split(total, threads, 1));
+        // like ND4J's native op, a step is not interruptible: an interrupt (Ctrl-C, which Trainer turns into a
+        // checkpoint) waits for the other parts, so that the state is never half-updated, and is passed on after
+        boolean interrupted = false;
         for (Future<?> f : others) {
-            try {
-                f.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted during an Adam step", e);
-            } catch (java.util.concurrent.ExecutionException e) {
-                throw new IllegalStateException("Adam step failed", e.getCause());
+            while (true) {
+                try {
+                    f.get();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw new IllegalStateException("Adam step failed", e.getCause());
+                }
             }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
