@@ -153,7 +153,7 @@ final class BenchCommand implements Runnable {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("tool", "cnn");
             doc.put("engine", dev.cnn.engine.Engine.describe());
-            doc.put("threads", ModelBench.threads());
+            doc.put("threads", dev.cnn.engine.Engine.threads());
             doc.put("cores", Runtime.getRuntime().availableProcessors());
             doc.put("timing", Map.of("warmup", warmup, "warmupSeconds", warmupSeconds, "runs", runs,
                     "secondsPerRun", seconds));

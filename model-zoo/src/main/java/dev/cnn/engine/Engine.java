@@ -49,6 +49,15 @@ public final class Engine {
                 && BaseMKLDNNHelper.mklDnnEnabled();
     }
 
+    /** Native threads ND4J computes with (OMP_NUM_THREADS, else the processor count), at least 1. */
+    public static int threads() {
+        try {
+            return Math.max(1, Nd4j.getEnvironment().maxMasterThreads());
+        } catch (RuntimeException | LinkageError e) {
+            return Math.max(1, Runtime.getRuntime().availableProcessors());
+        }
+    }
+
     /** One line describing backend, threads and oneDNN use, for logs and {@code cnn --version}. */
     public static String describe() {
         init();

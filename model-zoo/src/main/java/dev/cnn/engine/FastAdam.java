@@ -207,23 +207,11 @@ public final class FastAdam implements GradientUpdater<Adam> {
 
     /** Helper threads for the steps, one fewer than the threads ND4J computes with (the caller is one). */
     private static final class Pool {
-        static final int THREADS = threads();
+        static final int THREADS = Engine.threads();
         static final ExecutorService EXECUTOR = Executors.newFixedThreadPool(Math.max(1, THREADS - 1), r -> {
             Thread t = new Thread(r, "cnn-adam");
             t.setDaemon(true);
             return t;
         });
-
-        private static int threads() {
-            String omp = System.getenv("OMP_NUM_THREADS");
-            try {
-                if (omp != null && Integer.parseInt(omp.trim()) > 0) {
-                    return Integer.parseInt(omp.trim());
-                }
-            } catch (NumberFormatException ignored) {
-                // fall through to the processor count, as OpenMP does
-            }
-            return Math.max(1, Runtime.getRuntime().availableProcessors());
-        }
     }
 }

@@ -228,16 +228,7 @@ public final class ModelBench {
         ms.sort(Double::compare);
         return new Result(c, s, params, sorted.get(sorted.size() / 2), sorted.get(0), sorted.get(sorted.size() - 1),
                 ms.get(ms.size() / 2), rates, sampler.heap.get() / 1e6, sampler.offHeap.get() / 1e6,
-                sampler.rss.get() / 1e6, threads(), s.helpers() && Engine.oneDnnInUse());
-    }
-
-    /** Native threads ND4J uses (OMP_NUM_THREADS). */
-    public static int threads() {
-        try {
-            return Nd4j.getEnvironment().maxMasterThreads();
-        } catch (RuntimeException | LinkageError e) {
-            return Runtime.getRuntime().availableProcessors();
-        }
+                sampler.rss.get() / 1e6, Engine.threads(), s.helpers() && Engine.oneDnnInUse());
     }
 
     static double round(double v) {
