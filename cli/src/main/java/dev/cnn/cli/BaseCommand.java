@@ -22,19 +22,4 @@ abstract class BaseCommand implements Callable<Integer> {
     PrintWriter err() {
         return spec.commandLine().getErr();
     }
-
-    boolean verbose() {
-        return common.verbose.length > 0;
-    }
-
-    /** Rejects a format the command does not support with a usage error. */
-    void requireFormat(Format f, Format... allowed) {
-        for (Format a : allowed) {
-            if (a == f) {
-                return;
-            }
-        }
-        throw dev.cnn.core.CnnException.usage("--format " + f + " is not supported here; use one of "
-                + java.util.Arrays.toString(allowed));
-    }
 }

@@ -38,12 +38,12 @@ final class BenchCommand implements Runnable {
         Path workDir;
         @Option(names = "--json", description = "Also write the results to this file.")
         Path json;
-        @Option(names = "--format", defaultValue = "table")
-        Format format;
+        @picocli.CommandLine.Mixin
+        FormatOptions formatOptions;
 
         @Override
         public Integer call() throws Exception {
-            requireFormat(format, Format.table, Format.json);
+            Format format = formatOptions.require(Format.table, Format.json);
             List<DataBench.Row> rows = DataBench.run(workDir, sizes, images, batch, workers);
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("threads", Runtime.getRuntime().availableProcessors());
@@ -89,8 +89,8 @@ final class BenchCommand implements Runnable {
         boolean levers;
         @Option(names = "--json", description = "Also write the results to this file.")
         Path json;
-        @Option(names = "--format", defaultValue = "table")
-        Format format;
+        @picocli.CommandLine.Mixin
+        FormatOptions formatOptions;
 
         static List<ModelBench.Case> defaults(int classes) {
             List<ModelBench.Case> c = new java.util.ArrayList<>();
@@ -110,7 +110,7 @@ final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            requireFormat(format, Format.table, Format.json);
+            Format format = formatOptions.require(Format.table, Format.json);
             List<ModelBench.Case> todo = new java.util.ArrayList<>();
             if (cases == null || cases.isEmpty()) {
                 todo.addAll(defaults(classes));
@@ -152,8 +152,8 @@ final class BenchCommand implements Runnable {
             }
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("tool", "cnn");
-            doc.put("engine", dev.cnn.engine.Engine.describe());
-            doc.put("threads", dev.cnn.engine.Engine.threads());
+            doc.put("engine", dev.cnn.accel.Engine.describe());
+            doc.put("threads", dev.cnn.accel.Engine.threads());
             doc.put("cores", Runtime.getRuntime().availableProcessors());
             doc.put("timing", Map.of("warmup", warmup, "warmupSeconds", warmupSeconds, "runs", runs,
                     "secondsPerRun", seconds));

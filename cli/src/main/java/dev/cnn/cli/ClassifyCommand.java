@@ -33,14 +33,15 @@ final class ClassifyCommand extends BaseCommand {
     int topK;
     @Option(names = "--batch-size", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
     int batchSize;
-    @Option(names = "--format", defaultValue = "table", description = "table, json, jsonl or csv (default: ${DEFAULT-VALUE}).")
-    Format format;
+    @picocli.CommandLine.Mixin
+    FormatOptions formatOptions;
     @Option(names = "--timings", description = "Print where the time went (JVM start, native init, model load, "
             + "classification) to stderr.")
     boolean timings;
 
     @Override
     public Integer call() throws IOException {
+        Format format = formatOptions.require(Format.values());
         if (topK < 1 || batchSize < 1) {
             throw CnnException.usage("--top-k and --batch-size must be >= 1");
         }
@@ -48,11 +49,11 @@ final class ClassifyCommand extends BaseCommand {
         Thread warm = new Thread(dev.cnn.data.ImageDecoder::warmUp, "imageio-warm-up");
         warm.setDaemon(true);
         warm.start(); // overlaps with the model load
-        dev.cnn.engine.Dnnl.preload(); // so does loading oneDNN
+        dev.cnn.accel.Accel.preload(); // so does loading oneDNN
         List<Path> files = collect();
         ModelBundle bundle = ModelBundle.load(model, false);
         long tLoad = System.nanoTime();
-        Preprocess pre = Preprocess.fromMap(bundle.metadata().preprocess());
+        Preprocess pre = bundle.metadata().preprocess();
         Predictor predictor = new Predictor(bundle, f -> ImageDecoder.load(f, pre));
         int[] failed = {0};
         List<Predictor.Prediction> all = new ArrayList<>();

@@ -115,13 +115,13 @@ final class DataCommand implements Runnable {
         String spec;
         @Option(names = "--strict", description = "Fail (exit 3) on the first unreadable image.")
         boolean strict;
-        @Option(names = "--format", defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
-        Format format;
+        @picocli.CommandLine.Mixin
+        FormatOptions formatOptions;
 
         @Override
         @SuppressWarnings("unchecked")
         public Integer call() throws Exception {
-            requireFormat(format, Format.table, Format.json);
+            Format format = formatOptions.require(Format.table, Format.json);
             Map<String, Object> st = data(() -> DatasetStats.compute(spec, strict));
             if (format == Format.json) {
                 out().println(Json.pretty(st));

@@ -27,15 +27,15 @@ final class EvaluateCommand extends BaseCommand {
     int batchSize;
     @Option(names = "--strict", description = "Fail (exit 3) on the first unreadable image.")
     boolean strict;
-    @Option(names = "--format", defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
-    Format format;
+    @picocli.CommandLine.Mixin
+    FormatOptions formatOptions;
     @Option(names = "--report", paramLabel = "FILE",
             description = "Also write an HTML report (confusion heat map, per-class metrics, misclassified images).")
     Path reportFile;
 
     @Override
     public Integer call() {
-        requireFormat(format, Format.table, Format.json);
+        Format format = formatOptions.require(Format.table, Format.json);
         ModelBundle bundle = ModelBundle.load(model, false);
         Path dir = data;
         for (String sub : new String[]{"test", "val", "valid", "validation"}) {

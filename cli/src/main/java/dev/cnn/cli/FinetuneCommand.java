@@ -1,12 +1,13 @@
 package dev.cnn.cli;
 
-import dev.cnn.core.Json;
+import dev.cnn.core.EpochStats;
+import dev.cnn.core.Provenance;
 import dev.cnn.core.LrSchedule;
 import dev.cnn.core.TrainConfig;
 import dev.cnn.core.Trainer;
 import dev.cnn.transfer.FinetuneJob;
-import dev.cnn.transfer.LayerInfo;
 import dev.cnn.transfer.PretrainedWeights;
+import dev.cnn.zoo.LayerInfo;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -31,6 +32,8 @@ import java.util.Map;
 final class FinetuneCommand extends BaseCommand {
     @picocli.CommandLine.Mixin
     RunOptions run;
+    @picocli.CommandLine.Mixin
+    FormatOptions formatOptions;
     @Option(names = "--base", required = true, paramLabel = "MODEL",
             description = "A model.zip from cnn train/finetune, or zoo:NAME:imagenet (vgg16, resnet50).")
     String base;
@@ -66,7 +69,7 @@ final class FinetuneCommand extends BaseCommand {
 
     @Override
     public Integer call() {
-        requireFormat(run.format, Format.table, Format.json);
+        Format format = formatOptions.require(Format.table, Format.json);
         FinetuneJob.Strategy s = FinetuneJob.Strategy.parse(strategy);
         PretrainedWeights downloader = PretrainedWeights.fromEnvironment().withProgress(downloadProgress());
         FinetuneJob.Base b = FinetuneJob.loadBase(base, weights, downloader);
@@ -80,63 +83,36 @@ final class FinetuneCommand extends BaseCommand {
         TrainConfig cfg = run.config(epochs, batchSize, lr, output);
         FinetuneJob.Request req = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,
                 frozenEpochs, featureCache, run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg);
-        Reporter reporter = new Reporter(err());
-        Trainer[] trainer = new Trainer[1];
-        Signals.Handle sigint = Signals.onInterrupt(() -> {
-            err().println();
-            err().println("cnn: interrupt: finishing the current batch and writing a checkpoint");
-            err().flush();
-            if (trainer[0] != null) {
-                trainer[0].requestStop();
-            }
-        });
+        TrainingRun tr = new TrainingRun(out(), err(), "cnn finetune");
         err().printf("cnn finetune: %s from %s on %s (%s)%n", s.cliName(), b.source(), data,
                 s == FinetuneJob.Strategy.GRADUAL ? frozenEpochs + " frozen + " + epochs + " epochs" : epochs + " epochs");
         err().flush();
-        FinetuneJob.Outcome o;
-        try {
-            o = FinetuneJob.run(req, b, reporter, t -> trainer[0] = t);
-        } finally {
-            sigint.restore();
-            reporter.close();
-        }
+        FinetuneJob.Outcome o = tr.execute(onTrainer -> FinetuneJob.run(req, b, tr, onTrainer));
         if (o.featureCacheNote() != null) {
             err().println("cnn: " + o.featureCacheNote());
         }
-        String skipped = o.source().skipped().summary();
-        if (!skipped.isEmpty()) {
-            err().println("cnn: " + skipped);
-        }
-        if (run.format == Format.json) {
+        tr.skipped(o.source().skipped());
+        if (format == Format.json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("status", o.status().name().toLowerCase());
             doc.put("output", output.toString());
             doc.put("cut", o.cut());
-            doc.put("phases", o.bundle().metadata().provenance().get("phases"));
-            doc.put("history", o.history().stream().map(Trainer.EpochStats::toMap).toList());
-            out().println(Json.pretty(doc));
+            doc.put("phases", o.phases().stream().map(FinetuneJob.Phase::record).map(Provenance.Phase::toMap).toList());
+            doc.put("history", o.history().stream().map(EpochStats::toMap).toList());
+            tr.json(doc);
         }
-        switch (o.status()) {
-            case INTERRUPTED -> {
-                err().println("cnn: " + o.message() + " (finetune cannot resume yet: rerun, or use the checkpoint as --base)");
-                return ExitCodes.INTERRUPTED;
-            }
-            case DIVERGED -> {
-                err().println("cnn: error: " + o.message());
-                return ExitCodes.MODEL;
-            }
-            case EARLY_STOPPED -> err().println("cnn: " + o.message());
-            default -> {
-            }
+        Integer exit = tr.ended(o.status(), o.message(),
+                " (finetune cannot resume yet: rerun, or use the checkpoint as --base)");
+        if (exit != null) {
+            return exit;
         }
-        Path reportFile = run.report ? TrainCommand.writeReport(err(), "cnn finetune", o.bundle(),
-                o.source().validation(), o.history(), output) : null;
-        if (run.format == Format.table) {
-            Trainer.EpochStats last = o.history().isEmpty() ? null : o.history().get(o.history().size() - 1);
+        Path reportFile = run.report ? tr.report(o.bundle(), o.source().validation(), o.history(), output) : null;
+        if (format == Format.table) {
+            EpochStats last = o.history().isEmpty() ? null : o.history().get(o.history().size() - 1);
             out().printf("saved %s (%s from %s, cut at %s, %d classes%s)%n", output, s.cliName(), b.architecture(),
                     o.cut(), o.bundle().metadata().numClasses(), last == null || !Double.isFinite(last.top1()) ? ""
                             : String.format(", val top-1 %.4f", o.history().stream()
-                            .mapToDouble(Trainer.EpochStats::top1).max().orElse(Double.NaN)));
+                            .mapToDouble(EpochStats::top1).max().orElse(Double.NaN)));
             for (FinetuneJob.Phase p : o.phases()) {
                 out().printf("phase %-9s %d epoch(s), %,d trainable params%s%n", p.name(), p.result().history().size(),
                         p.trainableParams(), p.featureCache() ? String.format(", feature cache built in %.1fs (%.1f MB)",
@@ -166,21 +142,5 @@ final class FinetuneCommand extends BaseCommand {
                 bar[0] = null;
             }
         };
-    }
-
-    /** Epoch bars and lines, plus a line per phase. */
-    static final class Reporter extends TrainCommand.EpochReporter implements FinetuneJob.Listener {
-        private final java.io.PrintWriter err;
-
-        Reporter(java.io.PrintWriter err) {
-            super(err);
-            this.err = err;
-        }
-
-        @Override
-        public void onPhase(String name, String description) {
-            err.println("cnn: " + description);
-            err.flush();
-        }
     }
 }

@@ -1,6 +1,8 @@
 package dev.cnn.cli;
 
-import dev.cnn.engine.Engine;
+import dev.cnn.accel.Accel;
+import dev.cnn.accel.AccelOptions;
+import dev.cnn.accel.Engine;
 import picocli.CommandLine;
 
 import java.io.PrintWriter;
@@ -32,6 +34,7 @@ public final class Main {
         int verbosity = verbosity(args);
         configureLogging(verbosity);
         Engine.init();
+        Accel.setDefaults(AccelOptions.fromSystemProperties()); // -Dcnn.dnnl=false, -Dcnn.fastAdam=false
         CommandLine cl = commandLine(out, err, verbosity);
         return cl.execute(args);
     }

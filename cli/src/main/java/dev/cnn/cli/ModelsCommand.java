@@ -19,12 +19,12 @@ final class ModelsCommand extends BaseCommand {
     @picocli.CommandLine.Mixin
     SpecOptions shape;
 
-    @Option(names = "--format", defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
-    Format format;
+    @picocli.CommandLine.Mixin
+    FormatOptions formatOptions;
 
     @Override
     public Integer call() {
-        requireFormat(format, Format.table, Format.json);
+        Format format = formatOptions.require(Format.table, Format.json);
         ModelSpec spec = shape.spec();
         int[] in = {spec.channels(), spec.height(), spec.width()};
         List<Map<String, Object>> rows = new ArrayList<>();

@@ -33,11 +33,6 @@ final class Progress {
         this.tty = tty;
     }
 
-    void restart() {
-        start = System.nanoTime();
-        lastPrint = 0;
-    }
-
     /** Reports {@code done} of {@code total} units; {@code extra} is appended (e.g. the running loss). */
     void update(long done, double ratePerSec, String extra) {
         long now = System.nanoTime();

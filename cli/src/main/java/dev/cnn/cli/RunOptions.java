@@ -43,8 +43,6 @@ public class RunOptions {
     int workers;
     @Option(names = "--strict", description = "Fail (exit 3) on the first unreadable image instead of skipping it.")
     boolean strict;
-    @Option(names = "--format", defaultValue = "table", description = "table or json summary on stdout.")
-    Format format;
     @Option(names = "--no-report", defaultValue = "true", negatable = true,
             description = "Skip <model>.report.html (curves, confusion matrix, misclassified images).")
     boolean report;

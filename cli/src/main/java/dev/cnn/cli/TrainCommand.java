@@ -1,5 +1,6 @@
 package dev.cnn.cli;
 
+import dev.cnn.core.EpochStats;
 import dev.cnn.core.LrSchedule;
 import dev.cnn.core.TrainConfig;
 import dev.cnn.core.TrainJob;
@@ -20,6 +21,8 @@ import java.util.Map;
 final class TrainCommand extends BaseCommand {
     @picocli.CommandLine.Mixin
     RunOptions run;
+    @picocli.CommandLine.Mixin
+    FormatOptions formatOptions;
     @Option(names = "--data", defaultValue = "builtin:shapes",
             description = "Image folder (<class>/ or train|val|test/<class>/), CSV manifest, or builtin:shapes "
                     + "(default: ${DEFAULT-VALUE}).")
@@ -47,67 +50,38 @@ final class TrainCommand extends BaseCommand {
 
     @Override
     public Integer call() {
-        requireFormat(run.format, Format.table, Format.json);
+        Format format = formatOptions.require(Format.table, Format.json);
         TrainConfig cfg = run.config(epochs, batchSize, lr, output);
         TrainJob.Request req = new TrainJob.Request(data, model, imageSize, channels, resize, normalize,
                 run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg, resume);
-        EpochReporter reporter = new EpochReporter(err());
-        Trainer[] trainer = new Trainer[1];
-        Signals.Handle sigint = Signals.onInterrupt(() -> {
-            err().println();
-            err().println("cnn: interrupt: finishing the current batch and writing a checkpoint "
-                    + "(press Ctrl-C again to abort)");
-            err().flush();
-            if (trainer[0] != null) {
-                trainer[0].requestStop();
-            }
-        });
-        TrainJob.Outcome o;
-        try {
-            err().printf("cnn train: %s on %s%s%n", resume != null ? "resuming " + resume : model, resume != null
-                    ? "its data" : data, resume != null ? "" : String.format(" (%d epochs, batch %d, %s lr %g)",
-                    epochs, batchSize, run.optimizer.name().toLowerCase(), lr));
-            err().flush();
-            o = TrainJob.run(req, reporter, t -> trainer[0] = t);
-        } finally {
-            sigint.restore();
-            reporter.close();
-        }
+        TrainingRun tr = new TrainingRun(out(), err(), "cnn train");
+        err().printf("cnn train: %s on %s%s%n", resume != null ? "resuming " + resume : model, resume != null
+                ? "its data" : data, resume != null ? "" : String.format(" (%d epochs, batch %d, %s lr %g)",
+                epochs, batchSize, run.optimizer.name().toLowerCase(), lr));
+        err().flush();
+        TrainJob.Outcome o = tr.execute(onTrainer -> TrainJob.run(req, tr, onTrainer));
         Trainer.Result r = o.result();
-        String skipped = o.source().skipped().summary();
-        if (!skipped.isEmpty()) {
-            err().println("cnn: " + skipped);
-        }
-        if (run.format == Format.json) {
+        tr.skipped(o.source().skipped());
+        if (format == Format.json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("status", r.status().name().toLowerCase());
             doc.put("output", output.toString());
             doc.put("checkpoint", r.lastCheckpoint().toString());
-            doc.put("history", r.history().stream().map(Trainer.EpochStats::toMap).toList());
+            doc.put("history", r.history().stream().map(EpochStats::toMap).toList());
             doc.put("skipped", o.source().skipped().toMap());
             if (r.message() != null) {
                 doc.put("message", r.message());
             }
-            out().println(dev.cnn.core.Json.pretty(doc));
+            tr.json(doc);
         }
-        switch (r.status()) {
-            case INTERRUPTED -> {
-                err().println("cnn: " + r.message());
-                return ExitCodes.INTERRUPTED;
-            }
-            case DIVERGED -> {
-                err().println("cnn: error: " + r.message());
-                return ExitCodes.MODEL;
-            }
-            case EARLY_STOPPED -> err().println("cnn: " + r.message());
-            default -> {
-            }
+        Integer exit = tr.ended(r.status(), r.message(), "");
+        if (exit != null) {
+            return exit;
         }
-        Path reportFile = run.report ? writeReport(err(), "cnn train", r.bundle(), o.source().validation(), r.history(),
-                output) : null;
-        Trainer.EpochStats best = r.history().stream().filter(Trainer.EpochStats::best).reduce((a, b) -> b)
+        Path reportFile = run.report ? tr.report(r.bundle(), o.source().validation(), r.history(), output) : null;
+        EpochStats best = r.history().stream().filter(EpochStats::best).reduce((a, b) -> b)
                 .orElse(r.history().isEmpty() ? null : r.history().get(r.history().size() - 1));
-        if (run.format == Format.table) {
+        if (format == Format.table) {
             out().printf("saved %s (%s, %d classes, %dx%d, epoch %d%s)%n", output, r.bundle().metadata().architecture(),
                     r.bundle().metadata().numClasses(), o.preprocess().height(), o.preprocess().width(),
                     best == null ? 0 : best.epoch(), best == null || !Double.isFinite(best.top1()) ? ""
@@ -119,56 +93,5 @@ final class TrainCommand extends BaseCommand {
             out().printf("try: ./cnn classify --model %s IMAGE_OR_FOLDER%n", output);
         }
         return ExitCodes.OK;
-    }
-
-    /** Writes the HTML report next to the model; a failure is a warning, not a failed run. */
-    static Path writeReport(java.io.PrintWriter err, String command, dev.cnn.core.ModelBundle bundle,
-                            dev.cnn.data.ImageDataset validation, java.util.List<Trainer.EpochStats> history,
-                            Path output) {
-        try {
-            return dev.cnn.viz.Reports.afterTraining(command, bundle, validation, history, output).html();
-        } catch (java.io.IOException | RuntimeException e) {
-            err.println("cnn: warning: could not write the report (" + e.getMessage() + "); the model is saved");
-            return null;
-        }
-    }
-
-    /** Per-epoch progress bar and epoch lines on stderr. */
-    static class EpochReporter implements Trainer.Listener {
-        private final java.io.PrintWriter err;
-        private Progress bar;
-
-        EpochReporter(java.io.PrintWriter err) {
-            this.err = err;
-        }
-
-        @Override
-        public void onEpochStart(int epoch, int epochs, int batches) {
-            bar = new Progress(err, String.format("epoch %d/%d", epoch + 1, epochs), batches, "img");
-        }
-
-        @Override
-        public void onBatch(int epoch, int batch, int batches, double loss, double imagesPerSecond) {
-            bar.update(batch, imagesPerSecond, String.format("loss %.4f", loss));
-        }
-
-        @Override
-        public void onEpochEnd(Trainer.EpochStats s) {
-            bar.close();
-            err.printf("epoch %d: train loss %.4f  val loss %s  top-1 %s  top-5 %s  lr %.3g  %.1fs  %.0f img/s%s%n",
-                    s.epoch(), s.trainLoss(), f(s.valLoss()), f(s.top1()), f(s.top5()), s.lr(), s.seconds(),
-                    s.imagesPerSecond(), s.best() ? "  *best" : "");
-            err.flush();
-        }
-
-        void close() {
-            if (bar != null) {
-                bar.close();
-            }
-        }
-
-        private static String f(double v) {
-            return Double.isFinite(v) ? String.format("%.4f", v) : "-";
-        }
     }
 }

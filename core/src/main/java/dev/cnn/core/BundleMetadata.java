@@ -1,22 +1,23 @@
 package dev.cnn.core;
 
-import java.util.ArrayList;
+import dev.cnn.data.Preprocess;
+
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * What a model file carries besides DL4J's configuration and weights: the architecture name, class labels in output
- * index order, input shape, the preprocessing that inference must repeat (channel order, resize, normalisation), and
- * free-form provenance/training state. Stored as {@value ModelBundle#METADATA_ENTRY} inside the zip.
+ * index order, input shape, the preprocessing that inference must repeat (channel order, resize, normalisation),
+ * provenance, and the training state of a checkpoint. Stored as {@value ModelBundle#METADATA_ENTRY} inside the zip;
+ * {@link #toMap()} / {@link #fromMap} are its JSON mapping, and each part maps itself ({@link Preprocess},
+ * {@link Provenance}, {@link TrainingState}).
  *
- * @param preprocess preprocessing settings as written by {@code dev.cnn.data.Preprocess#toMap()}
- * @param provenance data path, epochs, seed, metrics, version, time
- * @param training   resumable training state (present in checkpoints), else empty
+ * @param training resumable training state (checkpoints only), else null
  */
 public record BundleMetadata(int formatVersion, String architecture, List<String> labels, int channels, int height,
-                             int width, Map<String, Object> preprocess, Map<String, Object> provenance,
-                             Map<String, Object> training) {
+                             int width, Preprocess preprocess, Provenance provenance, TrainingState training) {
+    /** The bundle format this version writes and reads; a newer one is refused with a message to upgrade. */
     public static final int FORMAT_VERSION = 1;
 
     public BundleMetadata {
@@ -29,22 +30,29 @@ public record BundleMetadata(int formatVersion, String architecture, List<String
         if (channels < 1 || height < 1 || width < 1) {
             throw new IllegalArgumentException("bundle metadata: invalid input shape");
         }
+        if (preprocess == null) {
+            throw new IllegalArgumentException("bundle metadata: preprocess is missing");
+        }
         labels = List.copyOf(labels);
-        preprocess = preprocess == null ? Map.of() : Map.copyOf(preprocess);
-        provenance = provenance == null ? Map.of() : new LinkedHashMap<>(provenance);
-        training = training == null ? Map.of() : new LinkedHashMap<>(training);
+    }
+
+    /** Metadata of a new model (current format, no training state). */
+    public static BundleMetadata of(String architecture, List<String> labels, Preprocess preprocess,
+                                    Provenance provenance) {
+        return new BundleMetadata(FORMAT_VERSION, architecture, labels, preprocess.channels(), preprocess.height(),
+                preprocess.width(), preprocess, provenance, null);
     }
 
     public int numClasses() {
         return labels.size();
     }
 
-    public BundleMetadata withTraining(Map<String, Object> state) {
+    public BundleMetadata withTraining(TrainingState state) {
         return new BundleMetadata(formatVersion, architecture, labels, channels, height, width, preprocess,
                 provenance, state);
     }
 
-    public BundleMetadata withProvenance(Map<String, Object> p) {
+    public BundleMetadata withProvenance(Provenance p) {
         return new BundleMetadata(formatVersion, architecture, labels, channels, height, width, preprocess, p,
                 training);
     }
@@ -55,24 +63,40 @@ public record BundleMetadata(int formatVersion, String architecture, List<String
         m.put("architecture", architecture);
         m.put("labels", labels);
         m.put("input", List.of(channels, height, width));
-        m.put("preprocess", preprocess);
-        m.put("provenance", provenance);
-        if (!training.isEmpty()) {
-            m.put("training", training);
+        m.put("preprocess", preprocess.toMap());
+        m.put("provenance", provenance == null ? Map.of() : provenance.toMap());
+        if (training != null) {
+            m.put("training", training.toMap());
         }
         return m;
     }
 
-    @SuppressWarnings("unchecked")
+    /**
+     * Reads what {@link #toMap()} writes.
+     *
+     * @throws IllegalArgumentException naming the field that is missing or malformed, or a format newer than
+     *                                  {@link #FORMAT_VERSION}
+     */
     public static BundleMetadata fromMap(Map<String, Object> m) {
-        List<Number> in = (List<Number>) m.get("input");
+        MapReader r = new MapReader("metadata", m);
+        int version = r.integer("formatVersion", 1);
+        if (version > FORMAT_VERSION) {
+            throw new IllegalArgumentException("bundle format " + version + " is newer than this cnn reads ("
+                    + FORMAT_VERSION + "); upgrade cnn to open it");
+        }
+        List<Number> in = r.list("input", e -> (Number) e);
         if (in == null || in.size() != 3) {
             throw new IllegalArgumentException("bundle metadata: input shape missing");
         }
-        Object fv = m.getOrDefault("formatVersion", 1);
-        return new BundleMetadata(((Number) fv).intValue(), (String) m.get("architecture"),
-                new ArrayList<>((List<String>) m.get("labels")), in.get(0).intValue(), in.get(1).intValue(),
-                in.get(2).intValue(), (Map<String, Object>) m.get("preprocess"),
-                (Map<String, Object>) m.get("provenance"), (Map<String, Object>) m.get("training"));
+        Map<String, Object> pre = r.object("preprocess");
+        if (pre == null) {
+            throw new IllegalArgumentException("bundle metadata: preprocess is missing");
+        }
+        Map<String, Object> prov = r.object("provenance");
+        Map<String, Object> training = r.object("training");
+        return new BundleMetadata(version, r.string("architecture"), r.strings("labels"), in.get(0).intValue(),
+                in.get(1).intValue(), in.get(2).intValue(), Preprocess.fromMap(pre),
+                prov == null ? null : Provenance.fromMap(prov),
+                training == null || training.isEmpty() ? null : TrainingState.fromMap(training));
     }
 }

@@ -15,7 +15,4 @@ public interface EpochData {
 
     /** Number of training batches per epoch. */
     int batchesPerEpoch();
-
-    /** Number of training images per epoch. */
-    long trainImages();
 }

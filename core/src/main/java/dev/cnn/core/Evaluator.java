@@ -19,6 +19,10 @@ import java.util.Map;
  * reported, not scored.
  */
 public final class Evaluator {
+    static {
+        dev.cnn.accel.Engine.init(); // DL4J's helpers on and the native build chosen, before ND4J loads
+    }
+
     /** Metrics over the model's labels plus what could not be scored. */
     public record Result(Metrics metrics, Map<String, Integer> unknownClasses, SkipReport skipped,
                          List<Miss> misclassified) {
@@ -70,8 +74,8 @@ public final class Evaluator {
         Metrics m = new Metrics(labels);
         List<Miss> misses = new ArrayList<>();
         if (!mapped.isEmpty()) {
-            Preprocess pre = Preprocess.fromMap(bundle.metadata().preprocess());
-            org.deeplearning4j.nn.graph.ComputationGraph net = InferenceGraph.forImages(bundle.network(), mapped.size());
+            Preprocess pre = bundle.metadata().preprocess();
+            org.deeplearning4j.nn.graph.ComputationGraph net = dev.cnn.accel.Accel.forInference(bundle.network(), mapped.size());
             ImageBatchIterator it = ImageBatchIterator.builder(new ImageDataset(labels, mapped), pre)
                     .batchSize(batchSize).report(report).build();
             while (it.hasNext()) {

@@ -61,9 +61,4 @@ public final class ImageData implements EpochData {
     public int batchesPerEpoch() {
         return (train.size() + batchSize - 1) / batchSize;
     }
-
-    @Override
-    public long trainImages() {
-        return train.size();
-    }
 }

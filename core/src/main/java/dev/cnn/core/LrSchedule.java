@@ -5,8 +5,10 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
 
 /**
  * Learning-rate schedule by iteration: linear warm-up from 0, then constant, step decay (x{@code gamma} every
- * {@code stepIters}) or cosine decay to 0 at {@code totalIters}. Stored in the model configuration (JSON), so a
- * resumed run continues the same schedule.
+ * {@code stepIters}) or cosine decay to 0 at {@code totalIters}. Lives on the updaters of a network in training; a
+ * saved bundle stores the next step's fixed rate in its place (so that plain DL4J loads it, see
+ * {@code PortableConfiguration}) and the run's settings in its metadata, from which a resumed run puts the schedule
+ * back ({@link Optimizers#restoreSchedule}).
  */
 public final class LrSchedule implements ISchedule {
     public enum Kind { CONSTANT, STEP, COSINE }
@@ -29,8 +31,8 @@ public final class LrSchedule implements ISchedule {
     }
 
     public LrSchedule(double baseLr, Kind kind, long warmupIters, long totalIters, long stepIters, double gamma) {
-        if (!(baseLr > 0) || Double.isInfinite(baseLr)) {
-            throw new IllegalArgumentException("learning rate must be > 0, got " + baseLr);
+        if (!(baseLr >= 0) || Double.isInfinite(baseLr)) { // 0: a layer that does not move (--base-lr 0)
+            throw new IllegalArgumentException("learning rate must be >= 0, got " + baseLr);
         }
         this.baseLr = baseLr;
         this.kind = kind;
@@ -38,11 +40,6 @@ public final class LrSchedule implements ISchedule {
         this.totalIters = Math.max(1, totalIters);
         this.stepIters = Math.max(1, stepIters);
         this.gamma = gamma;
-    }
-
-    /** Same shape with another base rate (discriminative rates in finetuning). */
-    public LrSchedule withBase(double lr) {
-        return new LrSchedule(lr, kind, warmupIters, totalIters, stepIters, gamma);
     }
 
     @Override
@@ -63,10 +60,6 @@ public final class LrSchedule implements ISchedule {
     @Override
     public ISchedule clone() {
         return new LrSchedule(baseLr, kind, warmupIters, totalIters, stepIters, gamma);
-    }
-
-    public double baseLr() {
-        return baseLr;
     }
 
     @Override

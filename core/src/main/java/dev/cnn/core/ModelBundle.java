@@ -10,16 +10,28 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Map;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
 
 /**
- * A trained model in one file: a DL4J {@link ModelSerializer} zip (plain DL4J can still load it with
- * {@code ModelSerializer.restoreComputationGraph}) plus a {@value #METADATA_ENTRY} entry. Written atomically: to a
- * temporary file beside the target, then renamed over it.
+ * A trained model in one file: a DL4J {@link ModelSerializer} zip plus a {@value #METADATA_ENTRY} entry. Written
+ * atomically: to a temporary file beside the target, then renamed over it.
+ *
+ * <p>Plain DL4J loads it, with only DL4J's jars on the class path ({@code ModelSerializer.restoreComputationGraph(file,
+ * loadUpdater)}; {@code PlainDl4jLoadTest} checks it in a separate JVM): the stored configuration names DL4J's and
+ * ND4J's classes only. This project's learning-rate schedules are not stored there: each trainable layer's updater
+ * gets a fixed rate, the schedule's value for the next step (see {@link PortableConfiguration}), and the run's
+ * schedule is kept in the metadata (the training config) instead; {@code cnn train --resume} puts it back
+ * ({@link Optimizers#restoreSchedule}). Plain DL4J that trains a bundle further therefore trains at that fixed rate.
+ * The live network is not changed by saving.
  */
 public record ModelBundle(ComputationGraph network, BundleMetadata metadata) {
+    static {
+        dev.cnn.accel.Engine.init(); // DL4J's helpers on and the native build chosen, before ND4J loads
+    }
+
     public static final String METADATA_ENTRY = "cnn-metadata.json";
 
     /** Writes the bundle atomically; {@code withUpdater} keeps the optimizer state (checkpoints). */
@@ -51,26 +63,18 @@ public record ModelBundle(ComputationGraph network, BundleMetadata metadata) {
     private void write(Path tmp, boolean withUpdater) throws IOException {
         try (java.util.zip.ZipOutputStream zip = new java.util.zip.ZipOutputStream(
                 new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20))) {
+            // the updater (made here if the network has none yet, as before) is read first: its blocks decide the
+            // fixed rates that the stored configuration gets in place of this project's schedules
+            org.deeplearning4j.nn.updater.graph.ComputationGraphUpdater updater =
+                    withUpdater ? network.getUpdater() : null;
+            org.nd4j.linalg.api.ndarray.INDArray state = updater == null ? null : updater.getStateViewArray();
+            boolean withState = state != null && state.length() > 0;
             zip.putNextEntry(new ZipEntry("configuration.json"));
-            // the forward cache is a training-time setting (a checkpoint written while Trainer runs): not saved. Not
-            // through clone(), which drops the iteration and epoch counters that the JSON carries
-            org.deeplearning4j.nn.conf.ComputationGraphConfiguration conf = network.getConfiguration();
-            org.deeplearning4j.nn.conf.CacheMode cache = conf.getCacheMode();
-            String json;
-            try {
-                conf.setCacheMode(org.deeplearning4j.nn.conf.CacheMode.NONE);
-                json = conf.toJson();
-            } finally {
-                conf.setCacheMode(cache);
-            }
-            zip.write(json.getBytes(StandardCharsets.UTF_8));
+            zip.write(PortableConfiguration.json(network, withState ? updater : null).getBytes(StandardCharsets.UTF_8));
             zip.closeEntry();
             storeArray(zip, "coefficients.bin", network.params());
-            if (withUpdater && network.getUpdater() != null) {
-                org.nd4j.linalg.api.ndarray.INDArray state = network.getUpdater().getStateViewArray();
-                if (state != null && state.length() > 0) {
-                    storeArray(zip, "updaterState.bin", state);
-                }
+            if (withState) {
+                storeArray(zip, "updaterState.bin", state);
             }
             zip.putNextEntry(new ZipEntry(METADATA_ENTRY));
             zip.write(Json.pretty(metadata.toMap()).getBytes(StandardCharsets.UTF_8));
@@ -153,7 +157,12 @@ public record ModelBundle(ComputationGraph network, BundleMetadata metadata) {
                 throw CnnException.model(file + ": " + what + "; use a model written by 'cnn train' or 'cnn finetune'");
             }
             try (InputStream in = zip.getInputStream(e)) {
-                return BundleMetadata.fromMap(Json.readMap(new String(in.readAllBytes(), StandardCharsets.UTF_8)));
+                Map<String, Object> json = Json.readMap(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+                try {
+                    return BundleMetadata.fromMap(json);
+                } catch (IllegalArgumentException | ClassCastException bad) { // readable JSON, wrong content
+                    throw CnnException.model(file + ": " + oneLine(bad), bad);
+                }
             }
         } catch (ZipException e) {
             throw CnnException.model(file + ": not a model bundle (not a valid zip file: " + e.getMessage()

@@ -8,6 +8,10 @@ import org.nd4j.linalg.learning.config.IUpdater;
 
 /** Builds trainable networks: a zoo architecture with the run's optimizer, schedule and regularisation. */
 public final class Networks {
+    static {
+        dev.cnn.accel.Engine.init(); // DL4J's helpers on and the native build chosen, before ND4J loads
+    }
+
     private Networks() {
     }
 

@@ -8,6 +8,8 @@ import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.misc.FrozenLayer;
 import org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.updater.UpdaterBlock;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Nesterovs;
@@ -17,7 +19,10 @@ import org.nd4j.linalg.learning.regularization.Regularization;
 import org.nd4j.linalg.learning.regularization.WeightDecay;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Function;
 
 /** Turns a {@link TrainConfig} into DL4J updaters and regularisation on a configuration, before init. */
@@ -45,8 +50,68 @@ public final class Optimizers {
 
     /** The schedule a config asks for, for {@code itersPerEpoch} iterations per epoch. */
     public static LrSchedule schedule(TrainConfig c, long itersPerEpoch) {
-        return new LrSchedule(c.lr(), c.schedule(), Math.round(c.warmupEpochs() * itersPerEpoch),
+        return schedule(c, c.lr(), itersPerEpoch);
+    }
+
+    /** The schedule a config asks for, peaking at {@code lr} instead of its own rate (discriminative rates). */
+    public static LrSchedule schedule(TrainConfig c, double lr, long itersPerEpoch) {
+        return new LrSchedule(lr, c.schedule(), Math.round(c.warmupEpochs() * itersPerEpoch),
                 c.epochs() * itersPerEpoch, c.stepEpochs() * itersPerEpoch, c.stepGamma());
+    }
+
+    /**
+     * Puts the run's schedule ({@link #schedule}) back on a network restored from a checkpoint, whose configuration
+     * holds a fixed rate instead (bundles keep DL4J's JSON free of this project's classes, see {@link ModelBundle}),
+     * so that a resumed run continues the same schedule. In place, on the initialised network with its updater state
+     * loaded: every trainable layer's updater configuration (weights and bias; not frozen layers, not updaters
+     * without a learning rate) and the configuration of every updater block. DL4J's gradient updaters hold the
+     * layer's configuration object itself ({@code UpdaterBlock.init}: {@code getUpdaterByParam(..).instantiate(..)}),
+     * so the next step uses the schedule; replacing the objects instead would not reach them. The updater's other
+     * settings (Adam's betas, momentum) and its state are left as they are. Every trainable layer gets the same
+     * schedule, as {@link Networks#forTraining} sets them up; a network with per-layer rates (transfer's
+     * discriminative finetuning) would need its own.
+     */
+    public static void restoreSchedule(ComputationGraph net, TrainConfig cfg, long itersPerEpoch) {
+        LrSchedule schedule = schedule(cfg, Math.max(1, itersPerEpoch));
+        Set<IUpdater> done = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (GraphVertex v : net.getConfiguration().getVertices().values()) {
+            if (v instanceof LayerVertex lv) {
+                setSchedule(lv.getLayerConf().getLayer(), schedule, done);
+            }
+        }
+        for (org.deeplearning4j.nn.api.Layer l : net.getLayers()) { // the same objects, unless a layer was rebuilt
+            setSchedule(l.conf().getLayer(), schedule, done);
+        }
+        var updater = net.getUpdater(false);
+        if (updater != null) {
+            for (UpdaterBlock b : updater.getUpdaterBlocks()) {
+                if (b.getLayersAndVariablesInBlock().isEmpty()) {
+                    continue;
+                }
+                // the block's updater was made from its first parameter's layer (frozen ones have NoOp: no rate)
+                var p = b.getLayersAndVariablesInBlock().get(0);
+                if (p.getLayer().getConfig() instanceof Layer l && trainable(l)) {
+                    setSchedule(b.getGradientUpdater().getConfig(), schedule, done);
+                }
+            }
+        }
+    }
+
+    private static boolean trainable(Layer l) {
+        return !(l instanceof FrozenLayer || l instanceof FrozenLayerWithBackprop);
+    }
+
+    private static void setSchedule(Layer l, LrSchedule schedule, Set<IUpdater> done) {
+        if (trainable(l) && l instanceof BaseLayer b) {
+            setSchedule(b.getIUpdater(), schedule, done);
+            setSchedule(b.getBiasUpdater(), schedule, done);
+        }
+    }
+
+    private static void setSchedule(IUpdater u, LrSchedule schedule, Set<IUpdater> done) {
+        if (u != null && u.hasLearningRate() && done.add(u)) {
+            u.setLrAndSchedule(Double.NaN, schedule.clone());
+        }
     }
 
     /**

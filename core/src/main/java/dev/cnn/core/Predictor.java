@@ -16,6 +16,10 @@ import java.util.function.Consumer;
  * an image that cannot be read yields an error record instead of stopping the run.
  */
 public final class Predictor {
+    static {
+        dev.cnn.accel.Engine.init(); // DL4J's helpers on and the native build chosen, before ND4J loads
+    }
+
 
     /** Decodes one image into a [1, C, H, W] tensor, or throws with a one-line message naming the file. */
     @FunctionalInterface
@@ -59,7 +63,7 @@ public final class Predictor {
     /** Classifies {@code files} in batches, calling {@code sink} for each result in input order. */
     public void classify(List<Path> files, int topK, int batchSize, Consumer<Prediction> sink) {
         int k = Math.max(1, Math.min(topK, labels.size()));
-        ComputationGraph net = InferenceGraph.forImages(bundleNet, files.size());
+        ComputationGraph net = dev.cnn.accel.Accel.forInference(bundleNet, files.size());
         List<Path> batchPaths = new ArrayList<>();
         List<INDArray> batchX = new ArrayList<>();
         List<Prediction> pending = new ArrayList<>();

@@ -28,6 +28,12 @@ public record TrainConfig(int epochs, int batchSize, double lr, Optimizer optimi
                 .earlyStoppingPatience(earlyStoppingPatience).output(output).checkpointDir(checkpointDir);
     }
 
+    /** These settings without the output paths, as a bundle stores them. */
+    public TrainConfig withoutPaths() {
+        return new TrainConfig(epochs, batchSize, lr, optimizer, momentum, nesterov, weightDecay, schedule,
+                warmupEpochs, stepEpochs, stepGamma, labelSmoothing, seed, earlyStoppingPatience, null, null);
+    }
+
     public Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("epochs", epochs);
@@ -45,6 +51,26 @@ public record TrainConfig(int epochs, int batchSize, double lr, Optimizer optimi
         m.put("seed", seed);
         m.put("earlyStoppingPatience", earlyStoppingPatience);
         return m;
+    }
+
+    /**
+     * Reads what {@link #toMap()} writes (a bundle's {@code config}): the settings without the output paths, which
+     * are null until {@link #toBuilder()} sets them. Missing keys keep the builder's defaults.
+     */
+    public static TrainConfig fromMap(Map<String, Object> map) {
+        MapReader r = new MapReader("config", map);
+        Builder d = builder();
+        String opt = r.string("optimizer");
+        String sched = r.string("schedule");
+        Number seed = r.number("seed");
+        return new TrainConfig(r.integer("epochs", d.epochs), r.integer("batchSize", d.batchSize),
+                r.real("lr", d.lr), opt == null ? d.optimizer : Optimizer.valueOf(opt.toUpperCase(Locale.ROOT)),
+                r.real("momentum", d.momentum), r.has("nesterov") ? r.bool("nesterov") : d.nesterov,
+                r.real("weightDecay", d.weightDecay),
+                sched == null ? d.schedule : LrSchedule.Kind.valueOf(sched.toUpperCase(Locale.ROOT)),
+                r.real("warmupEpochs", d.warmupEpochs), r.integer("stepEpochs", d.stepEpochs),
+                r.real("stepGamma", d.stepGamma), r.real("labelSmoothing", d.labelSmoothing),
+                seed == null ? d.seed : seed.longValue(), r.integer("earlyStoppingPatience", d.patience), null, null);
     }
 
     public static final class Builder {

@@ -19,10 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.time.Instant;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Consumer;
 
 /**
@@ -31,6 +28,10 @@ import java.util.function.Consumer;
  * settings from the checkpoint.
  */
 public final class TrainJob {
+    static {
+        dev.cnn.accel.Engine.init(); // DL4J's helpers on and the native build chosen, before ND4J loads
+    }
+
     public static final String VERSION = "0.1.0";
 
     /** Everything {@code cnn train} takes. */
@@ -47,9 +48,15 @@ public final class TrainJob {
     private TrainJob() {
     }
 
-    public static Outcome run(Request req, Trainer.Listener listener, Consumer<Trainer> onTrainer) {
+    /**
+     * Trains (or resumes) as {@code req} says.
+     *
+     * @param callback  progress display or any other {@link Trainer.Callback}, or null
+     * @param onTrainer sees the {@link Trainer} before it starts (to stop it from a signal handler), or null
+     */
+    public static Outcome run(Request req, Trainer.Callback callback, Consumer<Trainer> onTrainer) {
         if (req.resume() != null) {
-            return resume(req, listener, onTrainer);
+            return resume(req, callback, onTrainer);
         }
         Architecture arch = ModelRegistry.get(req.model());
         TrainConfig cfg = req.config();
@@ -64,60 +71,39 @@ public final class TrainJob {
         ImageData data = new ImageData(src.train(), src.validation(), pre, aug, cfg.batchSize(), cfg.seed(),
                 src.skipped(), req.cache() || req.data().startsWith("builtin:"), req.workers());
         ComputationGraph net = Networks.forTraining(arch, spec, cfg, data.batchesPerEpoch());
-        Map<String, Object> prov = new LinkedHashMap<>();
-        prov.put("data", req.data());
-        prov.put("valSplit", req.valSplit());
-        prov.put("augment", aug.toSpec());
-        prov.put("cache", req.cache());
-        prov.put("strict", req.strict());
-        prov.put("trainImages", src.train().size());
-        prov.put("valImages", src.validation() == null ? 0 : src.validation().size());
-        prov.put("config", cfg.toMap());
-        prov.put("version", VERSION);
-        prov.put("createdAt", Instant.now().toString());
-        BundleMetadata meta = new BundleMetadata(BundleMetadata.FORMAT_VERSION, arch.name(), src.classes(),
-                req.channels(), size, size, pre.toMap(), prov, Map.of());
-        return fit(cfg, net, meta, data, src, pre, listener, onTrainer);
+        Provenance prov = Provenance.of(req.data(), req.valSplit(), aug.toSpec(), req.cache(), req.strict(),
+                src.train().size(), src.validation() == null ? 0 : src.validation().size(), cfg, null);
+        BundleMetadata meta = BundleMetadata.of(arch.name(), src.classes(), pre, prov);
+        return fit(cfg, net, meta, data, src, pre, callback, onTrainer);
     }
 
-    private static Outcome resume(Request req, Trainer.Listener listener, Consumer<Trainer> onTrainer) {
+    private static Outcome resume(Request req, Trainer.Callback callback, Consumer<Trainer> onTrainer) {
         ModelBundle ckpt = ModelBundle.load(req.resume(), true);
         BundleMetadata meta = ckpt.metadata();
-        if (meta.training().isEmpty()) {
+        TrainingState state = meta.training();
+        if (state == null || state.config() == null || meta.provenance() == null) {
             throw CnnException.model(req.resume() + ": not a training checkpoint (no training state); resume from "
                     + "<output>.checkpoints/last.zip");
         }
-        Map<String, Object> prov = meta.provenance();
-        @SuppressWarnings("unchecked")
-        Map<String, Object> c = (Map<String, Object>) meta.training().get("config");
-        TrainConfig cfg = TrainConfig.builder().epochs(num(c, "epochs").intValue())
-                .batchSize(num(c, "batchSize").intValue()).lr(num(c, "lr").doubleValue())
-                .optimizer(TrainConfig.Optimizer.valueOf(((String) c.get("optimizer")).toUpperCase()))
-                .momentum(num(c, "momentum").doubleValue()).nesterov(Boolean.TRUE.equals(c.get("nesterov")))
-                .weightDecay(num(c, "weightDecay").doubleValue())
-                .schedule(LrSchedule.Kind.valueOf(((String) c.get("schedule")).toUpperCase()))
-                .warmupEpochs(num(c, "warmupEpochs").doubleValue()).stepEpochs(num(c, "stepEpochs").intValue())
-                .stepGamma(num(c, "stepGamma").doubleValue()).labelSmoothing(num(c, "labelSmoothing").doubleValue())
-                .seed(num(c, "seed").longValue()).earlyStoppingPatience(num(c, "earlyStoppingPatience").intValue())
-                .output(req.config().output()).checkpointDir(req.resume().toAbsolutePath().getParent())
-                .build();
-        String dataSpec = (String) prov.get("data");
-        DataSource src = open(dataSpec, num(prov, "valSplit").doubleValue(), cfg.seed(),
-                Boolean.TRUE.equals(prov.get("strict")));
+        Provenance prov = meta.provenance();
+        TrainConfig cfg = state.config().toBuilder().output(req.config().output())
+                .checkpointDir(req.resume().toAbsolutePath().getParent()).build();
+        String dataSpec = prov.data();
+        DataSource src = open(dataSpec, prov.valSplit(), cfg.seed(), Boolean.TRUE.equals(prov.strict()));
         if (!src.classes().equals(meta.labels())) {
             throw CnnException.data(dataSpec + ": classes " + src.classes() + " differ from the checkpoint's "
                     + meta.labels() + "; resume needs the same data");
         }
-        Preprocess pre = Preprocess.fromMap(meta.preprocess());
-        ImageData data = new ImageData(src.train(), src.validation(), pre, parseAug((String) prov.get("augment")),
+        Preprocess pre = meta.preprocess();
+        ImageData data = new ImageData(src.train(), src.validation(), pre, parseAug(prov.augment()),
                 cfg.batchSize(), cfg.seed(), src.skipped(),
-                Boolean.TRUE.equals(prov.get("cache")) || dataSpec.startsWith("builtin:"), req.workers());
-        return fit(cfg, ckpt.network(), meta, data, src, pre, listener, onTrainer);
+                Boolean.TRUE.equals(prov.cache()) || dataSpec.startsWith("builtin:"), req.workers());
+        return fit(cfg, ckpt.network(), meta, data, src, pre, callback, onTrainer);
     }
 
     private static Outcome fit(TrainConfig cfg, ComputationGraph net, BundleMetadata meta, ImageData data,
-                               DataSource src, Preprocess pre, Trainer.Listener listener, Consumer<Trainer> onTrainer) {
-        Trainer trainer = new Trainer(cfg, listener);
+                               DataSource src, Preprocess pre, Trainer.Callback callback, Consumer<Trainer> onTrainer) {
+        Trainer trainer = new Trainer(cfg, callback);
         if (onTrainer != null) {
             onTrainer.accept(trainer);
         }
@@ -125,14 +111,6 @@ public final class TrainJob {
         Path csv = writeHistory(cfg.output(), r.history());
         return new Outcome(r, src, pre, csv, src.train().size(),
                 src.validation() == null ? 0 : src.validation().size());
-    }
-
-    private static Number num(Map<String, Object> m, String k) {
-        Object o = m.get(k);
-        if (!(o instanceof Number n)) {
-            throw CnnException.model("checkpoint metadata lacks '" + k + "'; it was not written by cnn train");
-        }
-        return n;
     }
 
     public static DataSource open(String spec, double valSplit, long seed, boolean strict) {
@@ -195,20 +173,20 @@ public final class TrainJob {
     }
 
     /** Writes {@code <stem>.history.csv} and {@code .json} next to the model, atomically. */
-    public static Path writeHistory(Path output, List<Trainer.EpochStats> history) {
+    public static Path writeHistory(Path output, List<EpochStats> history) {
         String name = output.getFileName().toString();
         String stem = name.endsWith(".zip") ? name.substring(0, name.length() - 4) : name;
         Path csv = output.toAbsolutePath().resolveSibling(stem + ".history.csv");
         Path json = output.toAbsolutePath().resolveSibling(stem + ".history.json");
         StringBuilder b = new StringBuilder("epoch,train_loss,val_loss,top1,top5,lr,seconds,images_per_second,best\n");
-        for (Trainer.EpochStats s : history) {
+        for (EpochStats s : history) {
             b.append(String.format(java.util.Locale.ROOT, "%d,%.6f,%s,%s,%s,%.6g,%.2f,%.1f,%s%n", s.epoch(),
                     s.trainLoss(), fmt(s.valLoss()), fmt(s.top1()), fmt(s.top5()), s.lr(), s.seconds(),
                     s.imagesPerSecond(), s.best()));
         }
         try {
             atomicWrite(csv, b.toString());
-            atomicWrite(json, Json.pretty(history.stream().map(Trainer.EpochStats::toMap).toList()));
+            atomicWrite(json, Json.pretty(history.stream().map(EpochStats::toMap).toList()));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

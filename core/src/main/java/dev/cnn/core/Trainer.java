@@ -1,5 +1,8 @@
 package dev.cnn.core;
 
+import dev.cnn.accel.Accel;
+import dev.cnn.accel.TrainingSession;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -8,20 +11,21 @@ import org.nd4j.linalg.factory.Nd4j;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.Objects;
+import java.util.function.UnaryOperator;
 
 /**
- * The training loop: epochs of mini-batches, validation after each epoch (loss, top-1, top-5), checkpoints
- * ({@code last.zip} with optimizer state every epoch, {@code best.zip} by validation top-1), early stopping, a clean
- * stop on request (Ctrl-C) after the current batch with a resumable checkpoint, and a stop on a NaN/Inf loss that keeps
- * the last good checkpoint. The final model written to {@link TrainConfig#output()} carries the weights of the best
- * validation epoch (the last epoch when there is no validation data).
+ * The training loop, as fastai's {@code Learner}: epochs of mini-batches and a validation pass after each epoch
+ * (loss, top-1, top-5), and everything else in {@link Callback}s called at fixed points of the loop. The standard
+ * ones ({@link TrainingCallbacks}) stop on a NaN/Inf loss, stop cleanly on request (Ctrl-C) with a resumable
+ * checkpoint, keep the best validation epoch's weights, write {@code last.zip} (with optimizer and training state)
+ * every epoch and {@code best.zip} on a new best, stop early, and record provenance; {@link #addCallback} adds more.
+ * The final model written to {@link TrainConfig#output()} carries the weights of the best validation epoch (the last
+ * epoch when there is no validation data).
  *
  * <p>Reproducibility: ND4J's random generator is reseeded from (seed, epoch, batch) before every batch, so dropout
  * masks, and therefore the weights, do not depend on whether the run was interrupted and resumed.
@@ -33,230 +37,341 @@ public final class Trainer {
     /** How a run ended. */
     public enum Status { COMPLETED, EARLY_STOPPED, INTERRUPTED, DIVERGED }
 
-    /** One epoch's numbers. */
-    public record EpochStats(int epoch, double trainLoss, double valLoss, double top1, double top5, double lr,
-                             double seconds, double imagesPerSecond, boolean best) {
-        public Map<String, Object> toMap() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("epoch", epoch);
-            m.put("trainLoss", trainLoss);
-            m.put("valLoss", nanToNull(valLoss));
-            m.put("top1", nanToNull(top1));
-            m.put("top5", nanToNull(top5));
-            m.put("lr", lr);
-            m.put("seconds", seconds);
-            m.put("imagesPerSecond", imagesPerSecond);
-            m.put("best", best);
-            return m;
-        }
-
-        public static EpochStats fromMap(Map<String, Object> m) {
-            return new EpochStats(((Number) m.get("epoch")).intValue(), num(m.get("trainLoss")),
-                    num(m.get("valLoss")), num(m.get("top1")), num(m.get("top5")), num(m.get("lr")),
-                    num(m.get("seconds")), num(m.get("imagesPerSecond")), Boolean.TRUE.equals(m.get("best")));
-        }
-    }
-
     /** What {@link #fit} returns. */
     public record Result(Status status, ModelBundle bundle, List<EpochStats> history, Path lastCheckpoint,
                          String message) {
     }
 
-    /** Progress callbacks (all optional). */
-    public interface Listener {
-        default void onEpochStart(int epoch, int epochs, int batches) {
+    /**
+     * A hook into the loop. Callbacks run in {@link #order()} (then in the order added); a callback can read the
+     * loop's state and end the run with {@link Loop#stop}.
+     */
+    public interface Callback {
+        /** Lower runs first; the standard callbacks use -20..20, user callbacks default to 0. */
+        default int order() {
+            return 0;
         }
 
-        default void onBatch(int epoch, int batch, int batches, double loss, double imagesPerSecond) {
+        /** Before the first epoch (also when resuming: the loop's state is the checkpoint's). */
+        default void onFitStart(Loop loop) {
         }
 
-        default void onEpochEnd(EpochStats stats) {
+        default void onEpochStart(Loop loop) {
+        }
+
+        /** After each training step; {@link Loop#loss()} is its loss. Once a callback stops the run, later ones are
+         *  not called for this batch. */
+        default void onBatchEnd(Loop loop) {
+        }
+
+        /** After the validation pass, before the epoch's {@link EpochStats} is made ({@code validation} is null
+         *  without validation data). */
+        default void onValidated(Loop loop, Metrics validation) {
+        }
+
+        default void onEpochEnd(Loop loop, EpochStats stats) {
+        }
+
+        /** After the last epoch, however the run ended. */
+        default void onFitEnd(Loop loop) {
         }
     }
 
     private final TrainConfig config;
-    private final Listener listener;
-    private final AtomicBoolean stopRequested = new AtomicBoolean();
-    private java.util.function.UnaryOperator<ComputationGraph> export = g -> g;
+    private final List<Callback> callbacks = new ArrayList<>();
+    private final TrainingCallbacks.Interrupt interrupt = new TrainingCallbacks.Interrupt();
+    private UnaryOperator<ComputationGraph> export = g -> g;
 
-    public Trainer(TrainConfig config, Listener listener) {
-        this.config = config;
-        this.listener = listener == null ? new Listener() { } : listener;
+    /** A trainer with the standard callbacks. */
+    public Trainer(TrainConfig config) {
+        this.config = Objects.requireNonNull(config);
+        callbacks.addAll(List.of(new TrainingCallbacks.NanStop(), interrupt, new TrainingCallbacks.BestWeights(),
+                new TrainingCallbacks.Checkpoints(), new TrainingCallbacks.EarlyStopping(),
+                new TrainingCallbacks.RecordProvenance()));
+    }
+
+    /** A trainer with the standard callbacks and {@code callback} (progress display), when not null. */
+    public Trainer(TrainConfig config, Callback callback) {
+        this(config);
+        if (callback != null) {
+            addCallback(callback);
+        }
+    }
+
+    public Trainer addCallback(Callback c) {
+        callbacks.add(Objects.requireNonNull(c));
+        return this;
     }
 
     /**
      * What is written to checkpoints and the output file, and returned, for the trained network: by default the
      * network itself. Feature-cached transfer learning trains a head-only graph and exports the full network.
      */
-    public Trainer exportWith(java.util.function.UnaryOperator<ComputationGraph> f) {
-        this.export = java.util.Objects.requireNonNull(f);
+    public Trainer exportWith(UnaryOperator<ComputationGraph> f) {
+        this.export = Objects.requireNonNull(f);
         return this;
     }
 
     /** Asks the loop to stop after the current batch and write a resumable checkpoint (thread-safe). */
     public void requestStop() {
-        stopRequested.set(true);
+        interrupt.request();
     }
 
     /**
-     * Trains {@code net} (initialised, updaters set) from scratch, or continues from the {@code training} state in
+     * Trains {@code net} (initialised, updaters set) from scratch, or continues from the {@link TrainingState} in
      * {@code meta} (a checkpoint's metadata).
      */
     public Result fit(ComputationGraph net, BundleMetadata meta, EpochData data) {
-        // convolutions on oneDNN with blocked layouts and a forward cache, see Dnnl.beginTraining; undone on the
+        if (meta.training() != null) { // a checkpoint stores a fixed rate in DL4J's JSON: the run's schedule again
+            Optimizers.restoreSchedule(net, config, data.batchesPerEpoch());
+        }
+        // convolutions on oneDNN with blocked layouts and a forward cache, see TrainingSession; undone on the
         // way out, since the caller may read inner activations (feedForward, Grad-CAM)
-        try (dev.cnn.engine.Dnnl.Training t = dev.cnn.engine.Dnnl.beginTraining(net)) {
-            return fitLoop(net, meta, data);
+        try (TrainingSession t = Accel.beginTraining(net)) {
+            return new Loop(this, net, meta, data).run();
         }
     }
 
-    private Result fitLoop(ComputationGraph net, BundleMetadata meta, EpochData data) {
-        Map<String, Object> state = new LinkedHashMap<>(meta.training());
-        int startEpoch = intOf(state.get("epoch"), 0);
-        int skipBatches = intOf(state.get("batch"), 0);
-        List<EpochStats> history = new ArrayList<>();
-        @SuppressWarnings("unchecked")
-        List<Map<String, Object>> h = (List<Map<String, Object>>) state.getOrDefault("history", List.of());
-        for (Map<String, Object> m : h) {
-            history.add(EpochStats.fromMap(m));
-        }
-        double bestTop1 = numOr(state.get("bestTop1"), Double.NEGATIVE_INFINITY);
-        int badEpochs = intOf(state.get("badEpochs"), 0);
-        INDArray bestParams = null;
-        Path ckptDir = config.checkpointDir();
-        Path last = ckptDir.resolve(LAST);
-        Path best = ckptDir.resolve(BEST);
-        try {
-            Files.createDirectories(ckptDir);
-            if (startEpoch > 0 && Files.isRegularFile(best)) {
-                bestParams = ModelBundle.load(best, false).network().params().dup();
+    /** The state of one {@link #fit}, as callbacks see and steer it. */
+    public static final class Loop {
+        private final Trainer trainer;
+        private final ComputationGraph net;
+        private final EpochData data;
+        private final List<Callback> callbacks;
+        private final List<EpochStats> history = new ArrayList<>();
+        private BundleMetadata meta;
+        private int epoch;
+        private int batch;
+        private int skipBatches;
+        private double loss = Double.NaN;
+        private double lossSum;
+        private long lossCount;
+        private long images;
+        private long epochStart;
+        private Double bestTop1;
+        private int badEpochs;
+        private boolean best;
+        private Status status = Status.COMPLETED;
+        private String message;
+        private boolean stopped;
+
+        private Loop(Trainer trainer, ComputationGraph net, BundleMetadata meta, EpochData data) {
+            this.trainer = trainer;
+            this.net = net;
+            this.data = data;
+            this.callbacks = trainer.callbacks.stream().sorted(Comparator.comparingInt(Callback::order)).toList();
+            TrainingState s = meta.training();
+            if (s != null) {
+                epoch = s.epoch();
+                skipBatches = s.batch();
+                history.addAll(s.history());
+                bestTop1 = s.bestTop1();
+                badEpochs = s.badEpochs();
             }
-        } catch (IOException e) {
-            throw CnnException.data("cannot create checkpoint directory " + ckptDir + ": " + e.getMessage());
+            this.meta = meta.withTraining(null);
         }
 
-        int batches = data.batchesPerEpoch();
-        Status status = Status.COMPLETED;
-        String message = null;
-        for (int epoch = startEpoch; epoch < config.epochs(); epoch++) {
-            listener.onEpochStart(epoch, config.epochs(), batches);
-            long t0 = System.nanoTime();
-            double lossSum = 0;
-            long lossCount = 0;
-            long images = 0;
-            int b = 0;
+        private Result run() {
+            callbacks.forEach(c -> c.onFitStart(this));
+            int epochs = trainer.config.epochs();
+            for (; epoch < epochs && !stopped; epoch++) {
+                callbacks.forEach(c -> c.onEpochStart(this));
+                trainEpoch();
+                if (stopped) {
+                    break;
+                }
+                double trainSecs = (System.nanoTime() - epochStart) / 1e9;
+                Metrics val = evaluate(net, data.validation(), meta.labels());
+                best = false;
+                callbacks.forEach(c -> c.onValidated(this, val));
+                EpochStats s = new EpochStats(epoch + 1, lossCount == 0 ? Double.NaN : lossSum / lossCount,
+                        val == null ? Double.NaN : val.loss(), val == null ? Double.NaN : val.top1(),
+                        val == null ? Double.NaN : val.top5(), learningRate(), (System.nanoTime() - epochStart) / 1e9,
+                        images / Math.max(trainSecs, 1e-9), best);
+                history.add(s);
+                net.getConfiguration().setEpochCount(epoch + 1);
+                callbacks.forEach(c -> c.onEpochEnd(this, s));
+            }
+            callbacks.forEach(c -> c.onFitEnd(this));
+            ModelBundle out = new ModelBundle(trainer.export.apply(net), meta);
+            if (status == Status.INTERRUPTED) {
+                return new Result(status, out, history, lastCheckpoint(), message);
+            }
+            if (status != Status.DIVERGED || !history.isEmpty()) {
+                save(out, trainer.config.output(), false);
+            }
+            return new Result(status, out, history, lastCheckpoint(), message);
+        }
+
+        private void trainEpoch() {
+            TrainConfig config = trainer.config;
+            epochStart = System.nanoTime();
+            lossSum = 0;
+            lossCount = 0;
+            images = 0;
+            batch = 0;
             DataSetIterator it = data.train(epoch);
             it.reset();
             while (it.hasNext()) {
                 DataSet ds = it.next();
-                if (b < skipBatches) {
-                    b++;
+                if (batch < skipBatches) {
+                    batch++;
                     continue;
                 }
-                Nd4j.getRandom().setSeed(mix(config.seed(), epoch, b));
+                Nd4j.getRandom().setSeed(mix(config.seed(), epoch, batch));
                 if (config.labelSmoothing() > 0) {
                     ds = new DataSet(ds.getFeatures(), smooth(ds.getLabels(), config.labelSmoothing()));
                 }
                 net.fit(ds);
-                double loss = net.score();
-                b++;
-                if (!Double.isFinite(loss)) {
-                    status = Status.DIVERGED;
-                    message = String.format("training diverged at epoch %d, batch %d (loss %s): lower --lr (now %g)%s",
-                            epoch + 1, b, loss, config.lr(),
-                            Files.isRegularFile(last) ? "; last good checkpoint: " + last : "");
-                    break;
+                loss = net.score();
+                batch++;
+                if (Double.isFinite(loss)) {
+                    lossSum += loss * ds.numExamples();
+                    lossCount += ds.numExamples();
+                    images += ds.numExamples();
                 }
-                lossSum += loss * ds.numExamples();
-                lossCount += ds.numExamples();
-                images += ds.numExamples();
-                double secs = (System.nanoTime() - t0) / 1e9;
-                listener.onBatch(epoch, b, batches, lossSum / lossCount, images / Math.max(secs, 1e-9));
-                if (stopRequested.get() && (it.hasNext() || epoch + 1 < config.epochs())) {
-                    state.put("epoch", epoch);
-                    state.put("batch", b);
-                    writeState(state, history, bestTop1, badEpochs);
-                    saveQuietly(net, meta.withTraining(state), last, true);
-                    return new Result(Status.INTERRUPTED, new ModelBundle(export.apply(net), meta.withTraining(Map.of())),
-                            history, last, "interrupted at epoch " + (epoch + 1) + ", batch " + b
-                            + "; resume with --resume " + last);
+                for (Callback c : callbacks) {
+                    c.onBatchEnd(this);
+                    if (stopped) {
+                        return;
+                    }
                 }
             }
             skipBatches = 0;
-            if (status == Status.DIVERGED) {
-                break;
+        }
+
+        private double learningRate() {
+            return net.getLayer(0).conf().getLayer() instanceof BaseLayer bl && bl.getIUpdater() != null
+                    && bl.getIUpdater().hasLearningRate()
+                    ? bl.getIUpdater().getLearningRate(net.getIterationCount(), epoch) : trainer.config.lr();
+        }
+
+        /** Ends the run after the current step with {@code status}; the first stop wins. */
+        public void stop(Status status, String message) {
+            if (!stopped) {
+                stopped = true;
+                this.status = status;
+                this.message = message;
             }
-            double trainSecs = (System.nanoTime() - t0) / 1e9;
-            Metrics val = evaluate(net, data.validation(), meta.labels());
-            double top1 = val == null ? Double.NaN : val.top1();
-            boolean isBest = val != null && top1 > bestTop1;
-            if (isBest) {
+        }
+
+        public boolean stopped() {
+            return stopped;
+        }
+
+        public Status status() {
+            return status;
+        }
+
+        public String message() {
+            return message;
+        }
+
+        public ComputationGraph network() {
+            return net;
+        }
+
+        public TrainConfig config() {
+            return trainer.config;
+        }
+
+        /** The model's metadata (no training state); {@link #setMetadata} changes what the output carries. */
+        public BundleMetadata metadata() {
+            return meta;
+        }
+
+        public void setMetadata(BundleMetadata m) {
+            meta = Objects.requireNonNull(m).withTraining(null);
+        }
+
+        /** The current epoch, 0-based. */
+        public int epoch() {
+            return epoch;
+        }
+
+        public int epochs() {
+            return trainer.config.epochs();
+        }
+
+        /** Batches of this epoch done so far (a resumed epoch counts the ones done before the interruption). */
+        public int batch() {
+            return batch;
+        }
+
+        public int batchesPerEpoch() {
+            return data.batchesPerEpoch();
+        }
+
+        /** Loss of the last training step. */
+        public double loss() {
+            return loss;
+        }
+
+        /** Mean loss of this epoch's steps so far. */
+        public double runningLoss() {
+            return lossCount == 0 ? Double.NaN : lossSum / lossCount;
+        }
+
+        /** Training images per second in this epoch so far. */
+        public double imagesPerSecond() {
+            return images / Math.max((System.nanoTime() - epochStart) / 1e9, 1e-9);
+        }
+
+        /** Whether the loop has more batches to train after the current one. */
+        public boolean moreToDo() {
+            return batch < data.batchesPerEpoch() || epoch + 1 < epochs();
+        }
+
+        /** Every finished epoch, the ones before a resume included. */
+        public List<EpochStats> history() {
+            return List.copyOf(history);
+        }
+
+        /** Best validation top-1 so far (null before any). */
+        public Double bestTop1() {
+            return bestTop1;
+        }
+
+        /** Epochs with validation since the best one. */
+        public int epochsSinceBest() {
+            return badEpochs;
+        }
+
+        /** Records the epoch being finished as a new best ({@link #onValidated}); or counts one more without. */
+        public void recordValidation(boolean newBest, Double top1) {
+            best = newBest;
+            if (newBest) {
                 bestTop1 = top1;
                 badEpochs = 0;
-                bestParams = net.params().dup();
-            } else if (val != null) {
+            } else {
                 badEpochs++;
             }
-            double lr = net.getLayer(0).conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer bl
-                    && bl.getIUpdater() != null && bl.getIUpdater().hasLearningRate()
-                    ? bl.getIUpdater().getLearningRate(net.getIterationCount(), epoch) : config.lr();
-            EpochStats s = new EpochStats(epoch + 1, lossCount == 0 ? Double.NaN : lossSum / lossCount,
-                    val == null ? Double.NaN : val.loss(), top1, val == null ? Double.NaN : val.top5(), lr,
-                    (System.nanoTime() - t0) / 1e9, images / Math.max(trainSecs, 1e-9), isBest);
-            history.add(s);
-            net.getConfiguration().setEpochCount(epoch + 1);
-            state.put("epoch", epoch + 1);
-            state.put("batch", 0);
-            writeState(state, history, bestTop1, badEpochs);
-            saveQuietly(net, meta.withTraining(state), last, true);
-            if (isBest) {
-                saveQuietly(net, meta.withTraining(Map.of()), best, false);
+        }
+
+        /** The resumable state of the run at the given position (see {@link TrainingState}). */
+        public TrainingState state(int atEpoch, int atBatch) {
+            return new TrainingState(atEpoch, atBatch, history, bestTop1, badEpochs, trainer.config);
+        }
+
+        public Path checkpointDir() {
+            return trainer.config.checkpointDir();
+        }
+
+        public Path lastCheckpoint() {
+            return checkpointDir().resolve(LAST);
+        }
+
+        /** Writes the exported network with {@code state} (null: none) to {@code file}, atomically. */
+        public void saveCheckpoint(Path file, TrainingState state, boolean withUpdater) {
+            save(new ModelBundle(trainer.export.apply(net), meta.withTraining(state)), file, withUpdater);
+        }
+
+        private static void save(ModelBundle b, Path file, boolean withUpdater) {
+            try {
+                b.save(file, withUpdater);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
             }
-            listener.onEpochEnd(s);
-            if (config.earlyStoppingPatience() > 0 && badEpochs >= config.earlyStoppingPatience()
-                    && epoch + 1 < config.epochs()) {
-                status = Status.EARLY_STOPPED;
-                message = "early stopping: no validation improvement for " + badEpochs + " epochs";
-                break;
-            }
-        }
-        if (bestParams != null) {
-            net.setParams(bestParams);
-        }
-        Map<String, Object> prov = new LinkedHashMap<>(meta.provenance());
-        prov.put("epochs", history.size());
-        prov.put("history", history.stream().map(EpochStats::toMap).toList());
-        prov.put("status", status.name().toLowerCase());
-        EpochStats chosen = history.stream().filter(EpochStats::best).reduce((a, x) -> x)
-                .orElse(history.isEmpty() ? null : history.get(history.size() - 1));
-        if (chosen != null) {
-            prov.put("selectedEpoch", chosen.epoch());
-            prov.put("metrics", chosen.toMap());
-        }
-        ModelBundle out = new ModelBundle(export.apply(net), meta.withTraining(Map.of()).withProvenance(prov));
-        if (status != Status.DIVERGED || !history.isEmpty()) {
-            saveQuietly(out.network(), out.metadata(), config.output(), false, false);
-        }
-        return new Result(status, out, history, last, message);
-    }
-
-    private void writeState(Map<String, Object> state, List<EpochStats> history, double bestTop1, int badEpochs) {
-        state.put("history", history.stream().map(EpochStats::toMap).toList());
-        state.put("bestTop1", Double.isFinite(bestTop1) ? bestTop1 : null);
-        state.put("badEpochs", badEpochs);
-        state.put("config", config.toMap());
-    }
-
-    private void saveQuietly(ComputationGraph net, BundleMetadata meta, Path file, boolean updater) {
-        saveQuietly(net, meta, file, updater, true);
-    }
-
-    private void saveQuietly(ComputationGraph net, BundleMetadata meta, Path file, boolean updater,
-                             boolean doExport) {
-        try {
-            new ModelBundle(doExport ? export.apply(net) : net, meta).save(file, updater);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
         }
     }
 
@@ -282,21 +397,5 @@ public final class Trainer {
     static long mix(long seed, int epoch, int batch) {
         long h = seed * 0x9E3779B97F4A7C15L + epoch * 0xBF58476D1CE4E5B9L + batch * 0x94D049BB133111EBL;
         return h ^ (h >>> 31);
-    }
-
-    private static int intOf(Object o, int dflt) {
-        return o instanceof Number n ? n.intValue() : dflt;
-    }
-
-    private static double numOr(Object o, double dflt) {
-        return o instanceof Number n ? n.doubleValue() : dflt;
-    }
-
-    private static double num(Object o) {
-        return o instanceof Number n ? n.doubleValue() : Double.NaN;
-    }
-
-    private static Object nanToNull(double v) {
-        return Double.isFinite(v) ? v : null;
     }
 }

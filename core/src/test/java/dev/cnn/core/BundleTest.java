@@ -22,7 +22,9 @@ class BundleTest {
         ModelSpec spec = ModelSpec.builder().numClasses(3).input(3, 8, 8).build();
         ComputationGraph g = ModelRegistry.get("simplecnn").build(spec);
         return new ModelBundle(g, new BundleMetadata(1, "simplecnn", List.of("cat", "dog", "emu"), 3, 8, 8,
-                Map.of("resize", "stretch"), Map.of("seed", 1), Map.of()));
+                dev.cnn.data.Preprocess.builder().size(3, 8, 8).normalization(dev.cnn.data.Normalization.unit()).build(),
+                Provenance.of("builtin:shapes", 0.2, "none", false, false, 10, 2,
+                        TrainConfig.builder().seed(1).output(Path.of("m.zip")).build(), null), null));
     }
 
     @Test
@@ -57,6 +59,51 @@ class BundleTest {
         ComputationGraph dl4j = org.deeplearning4j.util.ModelSerializer.restoreComputationGraph(f.toFile(), true);
         assertEquals(b.network().params(), dl4j.params());
         assertEquals(b.network().getUpdater().getStateViewArray(), dl4j.getUpdater().getStateViewArray());
+    }
+
+    @Test
+    void typedMetadataRoundTripsWithTheKeysOfFormat1(@TempDir Path dir) throws Exception {
+        TrainConfig cfg = TrainConfig.builder().epochs(3).lr(0.01).optimizer(TrainConfig.Optimizer.SGD).momentum(0.8)
+                .schedule(LrSchedule.Kind.STEP).seed(9).output(dir.resolve("m.zip")).build();
+        EpochStats e1 = new EpochStats(1, 0.9, 0.8, 0.5, 1.0, 0.01, 2.0, 100, true);
+        EpochStats e2 = new EpochStats(2, 0.7, Double.NaN, Double.NaN, Double.NaN, 0.005, 2.0, 110, false);
+        Provenance.Transfer t = new Provenance.Transfer("base.zip", "simplecnn", List.of("x", "y"), "gradual", "avgpool",
+                List.of("head"), null, 1e-4, 1, List.of(new Provenance.Phase("frozen", "completed", 1, true, 0.5, 1024,
+                1000)));
+        Provenance p = Provenance.of("photos", 0.2, "flip", null, null, 40, 10, cfg, t)
+                .withResult(new Provenance.Result(List.of(e1, e2), "completed", 1, e1));
+        BundleMetadata m = bundle().metadata().withProvenance(p)
+                .withTraining(new TrainingState(2, 3, List.of(e1, e2), 0.5, 1, cfg));
+        Map<String, Object> json = Json.readMap(Json.pretty(m.toMap()));
+        assertEquals(m, BundleMetadata.fromMap(json));
+        assertEquals(cfg.withoutPaths(), BundleMetadata.fromMap(json).training().config());
+        // the keys older versions read: flat provenance, training state, preprocessing as a map
+        @SuppressWarnings("unchecked")
+        Map<String, Object> prov = (Map<String, Object>) json.get("provenance");
+        assertEquals("gradual", prov.get("strategy"));
+        assertEquals(2, ((List<?>) prov.get("history")).size());
+        assertEquals("sgd", ((Map<?, ?>) prov.get("config")).get("optimizer"));
+        assertEquals(3, ((Map<?, ?>) json.get("training")).get("batch"));
+        assertEquals("stretch", ((Map<?, ?>) json.get("preprocess")).get("resize"));
+    }
+
+    @Test
+    void bundlesOfANewerFormatAreRefusedWithAMessage(@TempDir Path dir) throws Exception {
+        Map<String, Object> json = new java.util.LinkedHashMap<>(bundle().metadata().toMap());
+        json.put("formatVersion", 99);
+        Path f = dir.resolve("future.zip");
+        try (java.util.zip.ZipOutputStream z = new java.util.zip.ZipOutputStream(Files.newOutputStream(f))) {
+            z.putNextEntry(new java.util.zip.ZipEntry(ModelBundle.METADATA_ENTRY));
+            z.write(Json.pretty(json).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            z.closeEntry();
+        }
+        CnnException e = assertThrows(CnnException.class, () -> ModelBundle.readMetadata(f));
+        assertEquals(CnnException.MODEL, e.exitCode());
+        assertTrue(e.getMessage().contains("format 99") && e.getMessage().contains("upgrade cnn"), e.getMessage());
+        json.put("formatVersion", 1);
+        json.put("labels", "not a list");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BundleMetadata.fromMap(json)).getMessage()
+                .contains("labels"));
     }
 
     @Test

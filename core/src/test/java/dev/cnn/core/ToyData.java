@@ -57,10 +57,6 @@ final class ToyData implements EpochData {
         return (train.size() + batch - 1) / batch;
     }
 
-    @Override
-    public long trainImages() {
-        return train.size();
-    }
 
     static List<String> labels() {
         return List.of("a", "b", "c", "d");

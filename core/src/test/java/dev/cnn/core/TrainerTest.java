@@ -23,7 +23,8 @@ class TrainerTest {
 
     static BundleMetadata meta() {
         return new BundleMetadata(1, "simplecnn", ToyData.labels(), 1, ToyData.SIZE, ToyData.SIZE,
-                Map.of("kind", "test"), Map.of("data", "toy"), Map.of());
+                dev.cnn.data.Preprocess.builder().size(1, ToyData.SIZE, ToyData.SIZE).normalization(dev.cnn.data.Normalization.unit()).build(),
+                Provenance.of("toy", 0, "none", null, null, 96, 32, null, null), null);
     }
 
     static TrainConfig config(Path dir, int epochs) {
@@ -31,7 +32,7 @@ class TrainerTest {
                 .warmupEpochs(0.5).build();
     }
 
-    static Trainer.Result train(Path dir, int epochs, Trainer.Listener l) {
+    static Trainer.Result train(Path dir, int epochs, Trainer.Callback l) {
         TrainConfig cfg = config(dir, epochs);
         ToyData data = new ToyData(96, 32, 16, 9);
         ComputationGraph net = Networks.forTraining(ModelRegistry.get("simplecnn"), SPEC, cfg,
@@ -57,10 +58,30 @@ class TrainerTest {
         ModelBundle b = ModelBundle.load(model, false);
         assertEquals(ToyData.labels(), b.metadata().labels());
         assertEquals("simplecnn", b.metadata().architecture());
-        assertNotNull(b.metadata().provenance().get("metrics"));
+        assertNotNull(b.metadata().provenance().result().metrics());
         // plain DL4J still loads it
         ComputationGraph plain = ModelSerializer.restoreComputationGraph(model.toFile(), false);
         assertEquals(b.network().params(), plain.params());
+    }
+
+    @Test
+    void userCallbacksSeeEveryEpochAndCanEndTheRun(@TempDir Path dir) {
+        List<Integer> epochs = new java.util.ArrayList<>();
+        Trainer.Result r = train(dir, 5, new Trainer.Callback() {
+            @Override
+            public void onEpochEnd(Trainer.Loop loop, EpochStats stats) {
+                epochs.add(stats.epoch());
+                if (stats.epoch() == 2) {
+                    loop.stop(Trainer.Status.EARLY_STOPPED, "enough after two");
+                }
+            }
+        });
+        assertEquals(List.of(1, 2), epochs);
+        assertEquals(Trainer.Status.EARLY_STOPPED, r.status());
+        assertEquals("enough after two", r.message());
+        assertEquals(2, r.history().size());
+        assertEquals("early_stopped", r.bundle().metadata().provenance().result().status());
+        assertTrue(Files.isRegularFile(dir.resolve("model.zip")), "the model is written as after early stopping");
     }
 
     @Test
@@ -79,10 +100,10 @@ class TrainerTest {
         ToyData data = new ToyData(96, 32, 16, 9);
         ComputationGraph net = Networks.forTraining(ModelRegistry.get("simplecnn"), SPEC, cfg, data.batchesPerEpoch());
         Trainer[] holder = new Trainer[1];
-        holder[0] = new Trainer(cfg, new Trainer.Listener() {
+        holder[0] = new Trainer(cfg, new Trainer.Callback() {
             @Override
-            public void onBatch(int epoch, int batch, int batches, double loss, double ips) {
-                if (epoch == 1 && batch == 3) {
+            public void onBatchEnd(Trainer.Loop loop) {
+                if (loop.epoch() == 1 && loop.batch() == 3) {
                     holder[0].requestStop(); // as Ctrl-C would, mid-epoch
                 }
             }
@@ -92,8 +113,8 @@ class TrainerTest {
         assertTrue(cut.message().contains("--resume"));
 
         ModelBundle ckpt = ModelBundle.load(cut.lastCheckpoint(), true);
-        assertEquals(1, ((Number) ckpt.metadata().training().get("epoch")).intValue());
-        assertEquals(3, ((Number) ckpt.metadata().training().get("batch")).intValue());
+        assertEquals(1, ckpt.metadata().training().epoch());
+        assertEquals(3, ckpt.metadata().training().batch());
         Trainer.Result resumed = new Trainer(cfg, null).fit(ckpt.network(), ckpt.metadata(), data);
         assertEquals(Trainer.Status.COMPLETED, resumed.status());
         assertEquals(3, resumed.history().size());

@@ -1,7 +1,5 @@
 package dev.cnn.zoo;
 
-import dev.cnn.engine.Engine;
-
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -17,7 +15,6 @@ public final class ModelRegistry {
     private static final Map<String, Architecture> MODELS = new LinkedHashMap<>();
 
     static {
-        Engine.init();
         register(new LeNet());
         register(new SimpleCnn());
         register(AlexNet.torchvision());

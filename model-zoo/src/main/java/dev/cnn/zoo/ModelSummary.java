@@ -11,11 +11,7 @@ import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.misc.FrozenLayer;
 import org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -66,7 +62,7 @@ public record ModelSummary(String inputShape, List<Row> rows) {
         Map<String, InputType> types = conf.getLayerActivationTypes(in);
         Map<String, List<String>> inputsOf = conf.getVertexInputs();
         List<Row> rows = new ArrayList<>();
-        for (String name : topologicalOrder(conf)) {
+        for (String name : GraphQueries.topologicalOrder(conf)) {
             GraphVertex v = conf.getVertices().get(name);
             List<String> inputs = inputsOf.getOrDefault(name, List.of());
             InputType out = types.get(name);
@@ -128,41 +124,6 @@ public record ModelSummary(String inputShape, List<Row> rows) {
             b.append(i == 0 ? "" : "x").append(s[i]);
         }
         return b.toString();
-    }
-
-    /** Vertices in a stable topological order (insertion order among ready vertices). */
-    public static List<String> topologicalOrder(ComputationGraphConfiguration conf) {
-        Map<String, List<String>> inputsOf = conf.getVertexInputs();
-        Map<String, Integer> pending = new LinkedHashMap<>();
-        Map<String, List<String>> consumers = new HashMap<>();
-        for (String v : conf.getVertices().keySet()) {
-            List<String> ins = inputsOf.getOrDefault(v, List.of());
-            int count = 0;
-            for (String i : ins) {
-                if (conf.getVertices().containsKey(i)) {
-                    count++;
-                    consumers.computeIfAbsent(i, k -> new ArrayList<>()).add(v);
-                }
-            }
-            pending.put(v, count);
-        }
-        List<String> order = new ArrayList<>();
-        Deque<String> ready = new ArrayDeque<>();
-        pending.forEach((v, c) -> {
-            if (c == 0) {
-                ready.add(v);
-            }
-        });
-        while (!ready.isEmpty()) {
-            String v = ready.poll();
-            order.add(v);
-            for (String c : consumers.getOrDefault(v, List.of())) {
-                if (pending.merge(c, -1, Integer::sum) == 0) {
-                    ready.add(c);
-                }
-            }
-        }
-        return order;
     }
 
     /** Fixed-width table like Keras' {@code model.summary()}. */

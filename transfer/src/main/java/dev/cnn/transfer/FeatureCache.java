@@ -1,22 +1,20 @@
 package dev.cnn.transfer;
 
+import dev.cnn.zoo.GraphQueries;
+import dev.cnn.zoo.Subgraphs;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.dataset.api.DataSetPreProcessor;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.NoSuchElementException;
-import java.util.Random;
 import java.util.Set;
 
 /**
@@ -24,11 +22,11 @@ import java.util.Set;
  * {@code TransferLearningHelper.featurize}, but the caller's graph is never modified (the helper rebuilds its graph
  * in place).
  *
- * <p>The frozen part is every frozen layer/vertex (see {@link GraphSurgery#freezeUpTo}) together with the network
+ * <p>The frozen part is every frozen layer/vertex (see {@link Freezing#freezeUpTo}) together with the network
  * input and parameter-free non-layer vertices (merge, element-wise) fed only by it. Its last vertex (the cut) must be
  * the only way into the trainable part; its activations, computed in inference mode, become the features.
  *
- * <p>Training {@link #head()} on {@link #iterator()} gives the same weights as fitting the full frozen graph on the
+ * <p>Training {@link #head()} on {@link #dataSets()} gives the same weights as fitting the full frozen graph on the
  * same batches in the same order (frozen layers run in inference mode either way), as long as the head itself has no
  * randomness (dropout) that would draw differently. {@link #writeHeadInto} / {@link #mergeInto} put the trained head
  * back.
@@ -47,7 +45,7 @@ public final class FeatureCache {
     private FeatureCache(ComputationGraph source, String featureVertex, boolean featureIsInput,
                          ComputationGraph head, List<String> headLayers, List<DataSet> data) {
         this.source = source;
-        dev.cnn.engine.Dnnl.install(source); // the frozen part's convolutions on oneDNN
+        dev.cnn.accel.Accel.install(source); // the frozen part's convolutions on oneDNN
         this.featureVertex = featureVertex;
         this.featureIsInput = featureIsInput;
         this.head = head;
@@ -80,7 +78,7 @@ public final class FeatureCache {
             throw new IllegalArgumentException("feature caching needs a single-input graph, got inputs "
                     + src.getNetworkInputs());
         }
-        List<String> order = GraphSurgery.topologicalOrder(g);
+        List<String> order = GraphQueries.topologicalOrder(g);
         Set<String> frozenPart = new LinkedHashSet<>(src.getNetworkInputs());
         boolean anyFrozen = false;
         for (String n : order) {
@@ -89,7 +87,7 @@ public final class FeatureCache {
                 continue;
             }
             List<String> in = src.getVertexInputs().getOrDefault(n, List.of());
-            if (GraphSurgery.isFrozen(v)) {
+            if (GraphQueries.isFrozen(v)) {
                 frozenPart.add(n);
                 anyFrozen = true;
             } else if (!(v instanceof LayerVertex) && v.numParams(true) == 0 && !in.isEmpty()
@@ -99,7 +97,7 @@ public final class FeatureCache {
         }
         if (!anyFrozen) {
             throw new IllegalArgumentException("graph has no frozen layers: freeze the base first "
-                    + "(GraphSurgery.freezeUpTo)");
+                    + "(Freezing.freezeUpTo)");
         }
         // Boundary: frozen-part vertices that feed the trainable part.
         Set<String> boundary = new LinkedHashSet<>();
@@ -123,18 +121,8 @@ public final class FeatureCache {
         }
         String cut = boundary.iterator().next();
 
-        ComputationGraphConfiguration c = src.clone();
-        Set<String> drop = new HashSet<>(frozenPart);
-        c.getVertices().keySet().removeAll(drop);
-        c.getVertexInputs().keySet().removeAll(drop);
-        c.setNetworkInputs(new ArrayList<>(List.of(cut)));
-        c.setTopologicalOrder(null);
-        c.setTopologicalOrderStr(null);
-        c.validate();
-        ComputationGraph head = new ComputationGraph(c);
-        head.init();
-        List<String> headLayers = new ArrayList<>(c.getVertices().keySet());
-        GraphSurgery.copyParams(g, head, headLayers);
+        ComputationGraph head = Subgraphs.without(g, frozenPart, cut);
+        List<String> headLayers = new ArrayList<>(head.getConfiguration().getVertices().keySet());
         return new FeatureCache(g, cut, src.getNetworkInputs().contains(cut), head, headLayers, new ArrayList<>());
     }
 
@@ -206,119 +194,18 @@ public final class FeatureCache {
         return a == null ? 0 : a.length() * a.dataType().width();
     }
 
-    /** The cached batches in the order read, every epoch. */
-    public DataSetIterator iterator() {
-        return new CachedIterator(data, null);
-    }
-
-    /** The cached batches in a new random batch order every epoch (reset), reproducible from {@code seed}. */
-    public DataSetIterator iterator(long seed) {
-        return new CachedIterator(data, new Random(seed));
-    }
-
     /**
      * Copies the head graph's weights into the same-named layers of {@code full} <b>in place</b> (normally the
      * frozen graph this cache was built from, or a copy of it).
      */
     public void writeHeadInto(ComputationGraph full) {
-        GraphSurgery.copyParams(head, full, headLayers);
+        Subgraphs.copyParams(head, full, headLayers);
     }
 
     /** A copy of {@code full} with the head graph's weights; {@code full} is not modified. */
     public ComputationGraph mergeInto(ComputationGraph full) {
-        ComputationGraph copy = GraphSurgery.rebuildSameLayout(full, full.getConfiguration().clone());
+        ComputationGraph copy = GraphEdits.rebuildSameLayout(full, full.getConfiguration().clone());
         writeHeadInto(copy);
         return copy;
-    }
-
-    /** Iterates a list of batches; optionally reshuffles the batch order at every reset. */
-    private static final class CachedIterator implements DataSetIterator {
-        private final List<DataSet> batches;
-        private final Random random;
-        private final List<Integer> order = new ArrayList<>();
-        private int pos;
-        private DataSetPreProcessor pre;
-
-        CachedIterator(List<DataSet> batches, Random random) {
-            this.batches = batches;
-            this.random = random;
-            for (int i = 0; i < batches.size(); i++) {
-                order.add(i);
-            }
-            if (random != null) {
-                Collections.shuffle(order, random);
-            }
-        }
-
-        @Override
-        public DataSet next(int num) {
-            return next();
-        }
-
-        @Override
-        public int inputColumns() {
-            return batches.isEmpty() ? 0 : (int) batches.get(0).getFeatures().size(1);
-        }
-
-        @Override
-        public int totalOutcomes() {
-            return batches.isEmpty() ? 0 : (int) batches.get(0).getLabels().size(1);
-        }
-
-        @Override
-        public boolean resetSupported() {
-            return true;
-        }
-
-        @Override
-        public boolean asyncSupported() {
-            return false;
-        }
-
-        @Override
-        public void reset() {
-            pos = 0;
-            if (random != null) {
-                Collections.shuffle(order, random);
-            }
-        }
-
-        @Override
-        public int batch() {
-            return batches.isEmpty() ? 0 : batches.get(0).numExamples();
-        }
-
-        @Override
-        public void setPreProcessor(DataSetPreProcessor preProcessor) {
-            this.pre = preProcessor;
-        }
-
-        @Override
-        public DataSetPreProcessor getPreProcessor() {
-            return pre;
-        }
-
-        @Override
-        public List<String> getLabels() {
-            return null;
-        }
-
-        @Override
-        public boolean hasNext() {
-            return pos < batches.size();
-        }
-
-        @Override
-        public DataSet next() {
-            if (!hasNext()) {
-                throw new NoSuchElementException();
-            }
-            DataSet d = batches.get(order.get(pos++));
-            if (pre != null) {
-                d = d.copy();
-                pre.preProcess(d);
-            }
-            return d;
-        }
     }
 }

@@ -1,11 +1,13 @@
 package dev.cnn.transfer;
 
+import dev.cnn.core.EpochStats;
 import dev.cnn.core.BundleMetadata;
 import dev.cnn.core.CnnException;
 import dev.cnn.core.EpochData;
 import dev.cnn.core.ImageData;
 import dev.cnn.core.ModelBundle;
 import dev.cnn.core.Optimizers;
+import dev.cnn.core.Provenance;
 import dev.cnn.core.TrainConfig;
 import dev.cnn.core.TrainJob;
 import dev.cnn.core.Trainer;
@@ -13,6 +15,8 @@ import dev.cnn.data.Augmentation;
 import dev.cnn.data.DataSource;
 import dev.cnn.data.Normalization;
 import dev.cnn.data.Preprocess;
+import dev.cnn.zoo.GraphQueries;
+import dev.cnn.zoo.LayerInfo;
 import org.deeplearning4j.datasets.iterator.ExistingDataSetIterator;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
@@ -27,10 +31,8 @@ import org.nd4j.linalg.learning.config.IUpdater;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -112,16 +114,21 @@ public final class FinetuneJob {
     /** One training phase. */
     public record Phase(String name, Trainer.Result result, boolean featureCache, double cacheSeconds,
                         long cacheBytes, int trainableParams) {
+        /** What the output's provenance keeps of it. */
+        public Provenance.Phase record() {
+            return new Provenance.Phase(name, result.status().name().toLowerCase(Locale.ROOT),
+                    result.history().size(), featureCache, cacheSeconds, cacheBytes, trainableParams);
+        }
     }
 
     /** What happened. */
-    public record Outcome(Trainer.Status status, ModelBundle bundle, List<Phase> phases, List<Trainer.EpochStats> history,
+    public record Outcome(Trainer.Status status, ModelBundle bundle, List<Phase> phases, List<EpochStats> history,
                           DataSource source, Preprocess preprocess, String cut, String featureCacheNote,
                           Path historyCsv, String message) {
     }
 
-    /** Progress callbacks beyond the trainer's. */
-    public interface Listener extends Trainer.Listener {
+    /** Progress callbacks: the trainer's, and one per phase. */
+    public interface Listener extends Trainer.Callback {
         default void onPhase(String name, String description) {
         }
     }
@@ -169,7 +176,7 @@ public final class FinetuneJob {
         Path p = Path.of(base);
         ModelBundle b = ModelBundle.load(p, false);
         BundleMetadata m = b.metadata();
-        return new Base(b.network(), m.architecture(), Preprocess.fromMap(m.preprocess()), p.toString(), m.labels());
+        return new Base(b.network(), m.architecture(), m.preprocess(), p.toString(), m.labels());
     }
 
     // ------------------------------------------------------------------------------------------------ run
@@ -180,158 +187,154 @@ public final class FinetuneJob {
     }
 
     public static Outcome run(Request req, Base base, Listener listener, Consumer<Trainer> onTrainer) {
-        Listener l = listener == null ? new Listener() { } : listener;
+        Phases run = new Phases(req, base, listener == null ? new Listener() { } : listener, onTrainer);
         TrainConfig cfg = req.config();
-        DataSource src = TrainJob.open(req.data(), req.valSplit(), cfg.seed(), req.strict());
-        Preprocess pre = base.preprocess();
-        Augmentation aug = TrainJob.parseAug(req.augment());
-        ImageData images = new ImageData(src.train(), src.validation(), pre, aug, cfg.batchSize(), cfg.seed(),
-                src.skipped(), req.cacheImages() || req.data().startsWith("builtin:"), req.workers());
-        int perEpoch = images.batchesPerEpoch();
-
-        ComputationGraph g0 = GraphSurgery.unfreeze(base.network());
-        String cut = req.cut() != null ? req.cut() : defaultCut(g0);
-        requireLayer(g0, cut, "--cut");
-        if (req.unfreezeFrom() != null) {
-            requireLayer(g0, req.unfreezeFrom(), "--unfreeze-from");
-            if (!GraphSurgery.ancestors(g0, cut).contains(req.unfreezeFrom()) && !req.unfreezeFrom().equals(cut)) {
-                throw CnnException.usage("--unfreeze-from " + req.unfreezeFrom() + " is not below the cut '" + cut
-                        + "'; name a layer of the base, e.g. one of " + tail(GraphSurgery.ancestors(g0, cut), 3));
+        String cut = run.cut;
+        String from = req.unfreezeFrom() == null ? "every layer" : "from '" + req.unfreezeFrom() + "' up";
+        switch (req.strategy()) {
+            case FEATURE_EXTRACTION -> run.train("head", "training the new head only; base frozen up to '" + cut + "'",
+                    Freezing.freezeUpTo(run.network, cut), cfg, cfg.lr(), run.featureCache);
+            case FINETUNE -> run.train("all", "training " + from + " (base lr " + req.baseLr() + ", head lr "
+                    + cfg.lr() + ")", req.unfreezeFrom() == null ? run.network
+                    : run.opened(Freezing.freezeUpTo(run.network, cut)), cfg, req.baseLr(), false);
+            case GRADUAL -> {
+                TrainConfig frozen = copy(cfg, req.frozenEpochs(), cfg.lr(), cfg.checkpointDir().resolve("frozen"));
+                Trainer.Status s = run.train("frozen", "phase 1/2: " + req.frozenEpochs()
+                                + " epoch(s) training the head only", Freezing.freezeUpTo(run.network, cut), frozen,
+                        frozen.lr(), run.featureCache);
+                if (s == Trainer.Status.COMPLETED || s == Trainer.Status.EARLY_STOPPED) {
+                    TrainConfig open = copy(cfg, cfg.epochs(), cfg.lr() / 2, cfg.checkpointDir());
+                    run.train("unfrozen", "phase 2/2: " + cfg.epochs() + " epoch(s) training " + from + " (base lr "
+                                    + req.baseLr() + ", head lr " + open.lr() + ")",
+                            run.opened(run.lastPhase().result().bundle().network()), open, req.baseLr(), false);
+                }
             }
+            default -> throw new IllegalStateException();
         }
-        Set<String> kept = GraphSurgery.ancestors(g0, cut);
+        return run.finish();
+    }
+
+    /** The phases of one finetune run: what they share (data, the new graph, its head, the metadata) and did. */
+    private static final class Phases {
+        final Request req;
+        final Listener listener;
+        final Consumer<Trainer> onTrainer;
+        final DataSource source;
+        final Preprocess preprocess;
+        final ImageData images;
+        final String cut;
+        /** The base up to the cut with the new head, nothing frozen. */
+        final ComputationGraph network;
+        final Set<String> headLayers;
+        final boolean featureCache;
+        final String featureCacheNote;
+        final List<Phase> phases = new ArrayList<>();
+        BundleMetadata meta;
+
+        Phases(Request req, Base base, Listener listener, Consumer<Trainer> onTrainer) {
+            this.req = req;
+            this.listener = listener;
+            this.onTrainer = onTrainer;
+            TrainConfig cfg = req.config();
+            source = TrainJob.open(req.data(), req.valSplit(), cfg.seed(), req.strict());
+            preprocess = base.preprocess();
+            Augmentation aug = TrainJob.parseAug(req.augment());
+            images = new ImageData(source.train(), source.validation(), preprocess, aug, cfg.batchSize(), cfg.seed(),
+                    source.skipped(), req.cacheImages() || req.data().startsWith("builtin:"), req.workers());
+            ComputationGraph g0 = Freezing.unfreeze(base.network());
+            cut = req.cut() != null ? req.cut() : defaultCut(g0);
+            checkLayers(g0, cut, req.unfreezeFrom());
+            network = withHead(g0, cut, source.classes().size(), cfg.seed(), preprocess);
+            headLayers = GraphQueries.descendants(network, cut);
+            // nothing random may happen before the cut for its features to be computed once
+            featureCache = req.featureCache() && aug.isNone();
+            featureCacheNote = req.strategy() == Strategy.FINETUNE ? null : !req.featureCache()
+                    ? "feature cache off (--no-feature-cache)" : !aug.isNone()
+                    ? "feature cache off: --augment changes the images every epoch, so the frozen features must be "
+                    + "recomputed (drop --augment for cached, much faster epochs)" : null;
+            Provenance.Transfer t = new Provenance.Transfer(base.source(), base.architecture(), base.labels(),
+                    req.strategy().cliName(), cut, new ArrayList<>(headLayers), req.unfreezeFrom(), req.baseLr(),
+                    req.strategy() == Strategy.GRADUAL ? req.frozenEpochs() : 0, List.of());
+            meta = BundleMetadata.of(base.architecture(), source.classes(), preprocess, Provenance.of(req.data(),
+                    req.valSplit(), aug.toSpec(), null, null, source.train().size(),
+                    source.validation() == null ? 0 : source.validation().size(), cfg, t));
+        }
+
+        /** {@code frozen} trainable again from {@code --unfreeze-from} up (all of it without). */
+        ComputationGraph opened(ComputationGraph frozen) {
+            return req.unfreezeFrom() == null ? Freezing.unfreeze(frozen)
+                    : Freezing.unfreezeFrom(frozen, req.unfreezeFrom());
+        }
+
+        /** Trains {@code net} as one phase: the head at the phase's rate, the rest at {@code baseLr}. */
+        Trainer.Status train(String name, String description, ComputationGraph net, TrainConfig cfg, double baseLr,
+                             boolean useCache) {
+            listener.onPhase(name, description);
+            ComputationGraph g = LearningRates.forPhase(net, cfg, images.batchesPerEpoch(), baseLr, cfg.lr(), headLayers);
+            Phase p = phase(name, g, cfg, useCache, images, meta, listener, onTrainer);
+            phases.add(p);
+            return p.result().status();
+        }
+
+        Phase lastPhase() {
+            return phases.get(phases.size() - 1);
+        }
+
+        /** Writes the output (no frozen layers: a plain trainable bundle and a valid next base) and the epoch log. */
+        Outcome finish() {
+            List<EpochStats> history = new ArrayList<>();
+            for (Phase p : phases) {
+                int offset = history.size();
+                p.result().history().forEach(s -> history.add(s.renumbered(offset + s.epoch())));
+            }
+            Trainer.Result last = lastPhase().result();
+            ModelBundle out = last.bundle();
+            TrainConfig cfg = req.config();
+            if (last.status() != Trainer.Status.DIVERGED || !last.history().isEmpty()) {
+                Provenance p = out.metadata().provenance();
+                Provenance.Result r = p.result();
+                p = p.withTransfer(p.transfer().withPhases(phases.stream().map(Phase::record).toList()))
+                        .withResult(new Provenance.Result(history, r == null ? null : r.status(),
+                                r == null ? null : r.selectedEpoch(), r == null ? null : r.metrics()));
+                out = new ModelBundle(Freezing.unfreeze(out.network()), out.metadata().withProvenance(p));
+                try {
+                    out.save(cfg.output(), false);
+                } catch (IOException e) {
+                    throw CnnException.data("cannot write " + cfg.output() + ": " + e.getMessage(), e);
+                }
+            }
+            Path csv = TrainJob.writeHistory(cfg.output(), history);
+            return new Outcome(last.status(), out, List.copyOf(phases), history, source, preprocess, cut,
+                    featureCacheNote, csv, last.message());
+        }
+    }
+
+    /** {@code g} cut at {@code cut} with a new softmax head named {@code head} (or {@code head2}, ...). */
+    private static ComputationGraph withHead(ComputationGraph g, String cut, int classes, long seed, Preprocess pre) {
+        Set<String> kept = GraphQueries.ancestors(g, cut);
         kept.add(cut);
         String headName = "head";
         for (int i = 2; kept.contains(headName) || kept.contains(headName + "_pool") || kept.contains(headName + "_fc"); i++) {
             headName = "head" + i;
         }
-        HeadSpec hs = HeadSpec.of(src.classes().size()).withName(headName).withSeed(cfg.seed())
+        HeadSpec hs = HeadSpec.of(classes).withName(headName).withSeed(seed)
                 .withInputTypes(InputType.convolutional(pre.height(), pre.width(), pre.channels()));
-        ComputationGraph g;
         try {
-            g = GraphSurgery.replaceHead(g0, cut, hs);
+            return Heads.replaceHead(g, cut, hs);
         } catch (IllegalArgumentException e) {
             throw CnnException.usage("--cut " + cut + ": " + e.getMessage());
         }
-        Set<String> headLayers = GraphSurgery.descendants(g, cut);
-
-        Map<String, Object> prov = new LinkedHashMap<>();
-        prov.put("data", req.data());
-        prov.put("base", base.source());
-        prov.put("baseArchitecture", base.architecture());
-        if (base.labels() != null) {
-            prov.put("baseLabels", base.labels());
-        }
-        prov.put("strategy", req.strategy().cliName());
-        prov.put("cut", cut);
-        prov.put("head", new ArrayList<>(headLayers));
-        prov.put("unfreezeFrom", req.unfreezeFrom());
-        prov.put("baseLr", req.baseLr());
-        prov.put("frozenEpochs", req.strategy() == Strategy.GRADUAL ? req.frozenEpochs() : 0);
-        prov.put("valSplit", req.valSplit());
-        prov.put("augment", aug.toSpec());
-        prov.put("trainImages", src.train().size());
-        prov.put("valImages", src.validation() == null ? 0 : src.validation().size());
-        prov.put("config", cfg.toMap());
-        prov.put("version", TrainJob.VERSION);
-        prov.put("createdAt", Instant.now().toString());
-        BundleMetadata meta = new BundleMetadata(BundleMetadata.FORMAT_VERSION, base.architecture(), src.classes(),
-                pre.channels(), pre.height(), pre.width(), pre.toMap(), prov, Map.of());
-
-        boolean randomBeforeCut = !aug.isNone();
-        String cacheNote = null;
-        if (req.featureCache() && randomBeforeCut && req.strategy() != Strategy.FINETUNE) {
-            cacheNote = "feature cache off: --augment changes the images every epoch, so the frozen features must be "
-                    + "recomputed (drop --augment for cached, much faster epochs)";
-        } else if (!req.featureCache() && req.strategy() != Strategy.FINETUNE) {
-            cacheNote = "feature cache off (--no-feature-cache)";
-        }
-        boolean useCache = req.featureCache() && !randomBeforeCut;
-
-        List<Phase> phases = new ArrayList<>();
-        List<Trainer.EpochStats> history = new ArrayList<>();
-        Trainer.Result last;
-        switch (req.strategy()) {
-            case FEATURE_EXTRACTION -> {
-                ComputationGraph frozen = withUpdaters(GraphSurgery.freezeUpTo(g, cut), cfg, perEpoch, cfg.lr(),
-                        cfg.lr(), headLayers);
-                l.onPhase("head", "training the new head only; base frozen up to '" + cut + "'");
-                Phase p = phase("head", frozen, cfg, useCache, images, meta, l, onTrainer);
-                phases.add(p);
-                last = p.result();
-            }
-            case FINETUNE -> {
-                ComputationGraph net = req.unfreezeFrom() == null ? g
-                        : GraphSurgery.unfreezeFrom(GraphSurgery.freezeUpTo(g, cut), req.unfreezeFrom());
-                net = withUpdaters(net, cfg, perEpoch, req.baseLr(), cfg.lr(), headLayers);
-                l.onPhase("all", "training " + (req.unfreezeFrom() == null ? "every layer"
-                        : "from '" + req.unfreezeFrom() + "' up") + " (base lr " + req.baseLr() + ", head lr "
-                        + cfg.lr() + ")");
-                Phase p = phase("all", net, cfg, false, images, meta, l, onTrainer);
-                phases.add(p);
-                last = p.result();
-            }
-            case GRADUAL -> {
-                TrainConfig c1 = copy(cfg, req.frozenEpochs(), cfg.lr(), cfg.checkpointDir().resolve("frozen"));
-                ComputationGraph frozen = withUpdaters(GraphSurgery.freezeUpTo(g, cut), c1, perEpoch, c1.lr(),
-                        c1.lr(), headLayers);
-                l.onPhase("frozen", "phase 1/2: " + req.frozenEpochs() + " epoch(s) training the head only");
-                Phase p1 = phase("frozen", frozen, c1, useCache, images, meta, l, onTrainer);
-                phases.add(p1);
-                last = p1.result();
-                if (last.status() == Trainer.Status.COMPLETED || last.status() == Trainer.Status.EARLY_STOPPED) {
-                    ComputationGraph trained = last.bundle().network();
-                    ComputationGraph open = req.unfreezeFrom() == null ? GraphSurgery.unfreeze(trained)
-                            : GraphSurgery.unfreezeFrom(trained, req.unfreezeFrom());
-                    TrainConfig c2 = copy(cfg, cfg.epochs(), cfg.lr() / 2, cfg.checkpointDir());
-                    open = withUpdaters(open, c2, perEpoch, req.baseLr(), c2.lr(), headLayers);
-                    l.onPhase("unfrozen", "phase 2/2: " + cfg.epochs() + " epoch(s) training "
-                            + (req.unfreezeFrom() == null ? "every layer" : "from '" + req.unfreezeFrom() + "' up")
-                            + " (base lr " + req.baseLr() + ", head lr " + c2.lr() + ")");
-                    Phase p2 = phase("unfrozen", open, c2, false, images, meta, l, onTrainer);
-                    phases.add(p2);
-                    last = p2.result();
-                }
-            }
-            default -> throw new IllegalStateException();
-        }
-        for (Phase p : phases) {
-            int offset = history.size();
-            for (Trainer.EpochStats s : p.result().history()) {
-                history.add(new Trainer.EpochStats(offset + s.epoch(), s.trainLoss(), s.valLoss(), s.top1(), s.top5(),
-                        s.lr(), s.seconds(), s.imagesPerSecond(), s.best()));
-            }
-        }
-        // The output: no frozen layers, so it is a plain trainable bundle and a valid next base.
-        ModelBundle finalBundle = last.bundle();
-        if (last.status() != Trainer.Status.DIVERGED || !last.history().isEmpty()) {
-            ComputationGraph plain = GraphSurgery.unfreeze(finalBundle.network());
-            Map<String, Object> p = new LinkedHashMap<>(finalBundle.metadata().provenance());
-            p.put("phases", phases.stream().map(FinetuneJob::phaseMap).toList());
-            p.put("history", history.stream().map(Trainer.EpochStats::toMap).toList());
-            p.put("epochs", history.size());
-            finalBundle = new ModelBundle(plain, finalBundle.metadata().withProvenance(p));
-            try {
-                finalBundle.save(cfg.output(), false);
-            } catch (IOException e) {
-                throw CnnException.data("cannot write " + cfg.output() + ": " + e.getMessage(), e);
-            }
-        }
-        Path csv = TrainJob.writeHistory(cfg.output(), history);
-        return new Outcome(last.status(), finalBundle, phases, history, src, pre, cut, cacheNote, csv,
-                last.message());
     }
 
-    private static Map<String, Object> phaseMap(Phase p) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("name", p.name());
-        m.put("status", p.result().status().name().toLowerCase(Locale.ROOT));
-        m.put("epochs", p.result().history().size());
-        m.put("featureCache", p.featureCache());
-        m.put("cacheSeconds", p.cacheSeconds());
-        m.put("cacheBytes", p.cacheBytes());
-        m.put("trainableParams", p.trainableParams());
-        return m;
+    private static void checkLayers(ComputationGraph g, String cut, String unfreezeFrom) {
+        requireLayer(g, cut, "--cut");
+        if (unfreezeFrom != null) {
+            requireLayer(g, unfreezeFrom, "--unfreeze-from");
+            if (!GraphQueries.ancestors(g, cut).contains(unfreezeFrom) && !unfreezeFrom.equals(cut)) {
+                throw CnnException.usage("--unfreeze-from " + unfreezeFrom + " is not below the cut '" + cut
+                        + "'; name a layer of the base, e.g. one of " + tail(GraphQueries.ancestors(g, cut), 3));
+            }
+        }
     }
 
     /** Trains one phase, on cached features of the frozen part when {@code useCache}. */
@@ -363,29 +366,11 @@ public final class FinetuneJob {
     public static int trainableParams(ComputationGraph g) {
         long n = 0;
         for (Map.Entry<String, GraphVertex> e : g.getConfiguration().getVertices().entrySet()) {
-            if (!GraphSurgery.isFrozen(e.getValue())) {
+            if (!GraphQueries.isFrozen(e.getValue())) {
                 n += e.getValue().numParams(true);
             }
         }
         return (int) n;
-    }
-
-    /**
-     * A copy with fresh updaters for a new phase: the run's optimizer with a schedule over this phase's iterations,
-     * {@code headLr} for the head layers and {@code baseLr} for the rest; iteration/epoch counts restart at 0.
-     */
-    static ComputationGraph withUpdaters(ComputationGraph g, TrainConfig cfg, int itersPerEpoch, double baseLr,
-                                         double headLr, Set<String> headLayers) {
-        ComputationGraphConfiguration c = g.getConfiguration().clone();
-        IUpdater head = Optimizers.updater(cfg, Optimizers.schedule(copy(cfg, cfg.epochs(), headLr, null),
-                itersPerEpoch));
-        IUpdater rest = Optimizers.updater(cfg, Optimizers.schedule(copy(cfg, cfg.epochs(), baseLr, null),
-                itersPerEpoch));
-        Optimizers.apply(c, name -> headLayers.contains(name) ? head.clone() : rest.clone(),
-                Optimizers.regularization(cfg));
-        c.setIterationCount(0);
-        c.setEpochCount(0);
-        return GraphSurgery.rebuildSameLayout(g, c);
     }
 
     /** {@code c} with another epoch count and learning rate (and checkpoint folder, when not null). */
@@ -396,7 +381,7 @@ public final class FinetuneJob {
 
     private static String defaultCut(ComputationGraph g) {
         try {
-            return GraphSurgery.defaultCut(g);
+            return GraphQueries.defaultCut(g);
         } catch (IllegalArgumentException e) {
             throw CnnException.usage("cannot find the base's classifier (" + e.getMessage() + "); pass --cut LAYER");
         }
@@ -404,7 +389,7 @@ public final class FinetuneJob {
 
     private static void requireLayer(ComputationGraph g, String name, String option) {
         if (!g.getConfiguration().getVertices().containsKey(name)) {
-            List<String> names = GraphSurgery.layerNames(g);
+            List<String> names = GraphQueries.layerNames(g);
             throw CnnException.usage(option + " " + name + ": no such layer in the base; layers near the end: "
                     + String.join(", ", names.subList(Math.max(0, names.size() - 6), names.size()))
                     + " (cnn summary or cnn finetune --list-layers shows all)");
@@ -471,15 +456,10 @@ public final class FinetuneJob {
         public int batchesPerEpoch() {
             return (int) ((featureShape[0] + batchSize - 1) / batchSize);
         }
-
-        @Override
-        public long trainImages() {
-            return featureShape[0];
-        }
     }
 
     /** Layer names of a base, in order, with frozen flags, for {@code --list-layers}. */
     public static List<LayerInfo> layers(Base base) {
-        return GraphSurgery.layers(base.network());
+        return GraphQueries.layers(base.network());
     }
 }

@@ -7,7 +7,7 @@ import org.nd4j.linalg.learning.regularization.Regularization;
 import java.util.List;
 
 /**
- * The classifier {@link GraphSurgery#replaceHead} puts on a cut layer.
+ * The classifier {@link Heads#replaceHead} puts on a cut layer.
  *
  * <p>Layers added, in order: {@code <name>_pool} (global average pooling, only when the cut's output is
  * convolutional), {@code <name>_fc} (dense, ReLU, only when {@code hidden > 0}, with dropout {@code dropout} on its

@@ -1,6 +1,7 @@
 package dev.cnn.transfer;
 
 import dev.cnn.zoo.Architecture;
+import dev.cnn.zoo.GraphQueries;
 import dev.cnn.zoo.ModelRegistry;
 import dev.cnn.zoo.ModelSpec;
 import org.deeplearning4j.nn.conf.inputs.InputType;
@@ -62,9 +63,9 @@ class CutEveryArchitectureTest {
         ModelSpec spec = spec(a);
         ComputationGraph g = a.build(spec);
         if (cut.equals(a.featureLayer())) {
-            assertEquals(cut, GraphSurgery.defaultCut(g), "the default cut is the layer before the classifier");
+            assertEquals(cut, GraphQueries.defaultCut(g), "the default cut is the layer before the classifier");
         }
-        ComputationGraph t = GraphSurgery.freezeUpTo(GraphSurgery.replaceHead(g, cut, HeadSpec.of(3)
+        ComputationGraph t = Freezing.freezeUpTo(Heads.replaceHead(g, cut, HeadSpec.of(3)
                 .withInputTypes(InputType.convolutional(spec.height(), spec.width(), 3))), cut);
         INDArray x = Nd4j.rand(new int[]{2, 3, spec.height(), spec.width()});
         INDArray y = Nd4j.zeros(2, 3);
@@ -73,7 +74,7 @@ class CutEveryArchitectureTest {
         assertArrayEquals(new long[]{2, 3}, t.outputSingle(false, x).shape());
         INDArray head = t.getLayer("head").params().dup();
         t.fit(new DataSet(x, y));
-        Set<String> kept = GraphSurgery.ancestors(g, cut);
+        Set<String> kept = GraphQueries.ancestors(g, cut);
         kept.add(cut);
         int checked = 0;
         for (String n : kept) {
@@ -84,8 +85,8 @@ class CutEveryArchitectureTest {
         }
         assertTrue(checked > 0);
         assertFalse(head.equals(t.getLayer("head").params()), "head trained");
-        ComputationGraph open = GraphSurgery.unfreeze(t);
-        assertTrue(GraphSurgery.frozenLayers(open).isEmpty());
+        ComputationGraph open = Freezing.unfreeze(t);
+        assertTrue(GraphQueries.frozenLayers(open).isEmpty());
         assertEquals(t.outputSingle(false, x), open.outputSingle(false, x), "unfreeze keeps the weights");
     }
 }

@@ -23,7 +23,7 @@ class FeatureCacheTest {
     @Test
     void trainingTheHeadOnCachedFeaturesEqualsTrainingTheFrozenGraph() {
         List<DataSet> data = TinyNets.data(4, 8, 11);
-        ComputationGraph frozen = GraphSurgery.freezeUpTo(TinyNets.convBnDropout(3), "drop");
+        ComputationGraph frozen = Freezing.freezeUpTo(TinyNets.convBnDropout(3), "drop");
         String json = frozen.getConfiguration().toJson();
         Map<String, float[]> initial = snapshot(frozen);
 
@@ -39,7 +39,7 @@ class FeatureCacheTest {
 
         // Head on cached features, 2 epochs.
         ComputationGraph head = cache.head();
-        head.fit(cache.iterator(), 2);
+        head.fit(new ExistingDataSetIterator(cache.dataSets()), 2);
         // Reference: the whole frozen graph on the same batches in the same order.
         ComputationGraph reference = frozen.clone();
         reference.fit(new ExistingDataSetIterator(data), 2);
@@ -75,20 +75,32 @@ class FeatureCacheTest {
     }
 
     @Test
-    void shuffledIteratorVisitsEveryBatchOncePerEpoch() {
-        ComputationGraph frozen = GraphSurgery.freezeUpTo(TinyNets.convBnDropout(3), "pool");
+    void cachedEpochsVisitEveryExampleOncePerEpoch() {
+        ComputationGraph frozen = Freezing.freezeUpTo(TinyNets.convBnDropout(3), "pool");
         FeatureCache cache = FeatureCache.build(frozen, new ExistingDataSetIterator(TinyNets.data(5, 2, 1)));
         assertEquals("pool", cache.featureVertex());
-        var it = cache.iterator(42);
+        // as FinetuneJob trains on them: all examples reshuffled into new batches every epoch
+        FinetuneJob.FeatureData epochs = new FinetuneJob.FeatureData(cache.dataSets(), List.of(), 3, 42);
+        assertEquals(4, epochs.batchesPerEpoch());
+        java.util.Set<Float> all = new java.util.HashSet<>();
+        for (DataSet d : cache.dataSets()) {
+            for (int i = 0; i < d.numExamples(); i++) {
+                all.add(d.getFeatures().slice(i).sumNumber().floatValue());
+            }
+        }
         for (int epoch = 0; epoch < 2; epoch++) {
+            var it = epochs.train(epoch);
+            java.util.Set<Float> seen = new java.util.HashSet<>();
             int n = 0;
             while (it.hasNext()) {
                 DataSet d = it.next();
-                assertTrue(cache.dataSets().contains(d));
-                n++;
+                for (int i = 0; i < d.numExamples(); i++) {
+                    assertTrue(seen.add(d.getFeatures().slice(i).sumNumber().floatValue()), "each example once");
+                }
+                n += d.numExamples();
             }
-            assertEquals(5, n);
-            it.reset();
+            assertEquals(10, n);
+            assertEquals(all, seen);
         }
         // Validation data goes through the same frozen part without being cached.
         List<DataSet> val = cache.featurize(new ExistingDataSetIterator(TinyNets.data(2, 3, 9)));
@@ -104,10 +116,10 @@ class FeatureCacheTest {
         var e = assertThrows(IllegalArgumentException.class, () -> FeatureCache.build(plain, it));
         assertTrue(e.getMessage().contains("no frozen layers"));
         // Frozen branch 'a' and trainable branch 'b' both read the input: two ways in.
-        ComputationGraph split = GraphSurgery.freezeUpTo(TinyNets.branches(1), "a");
+        ComputationGraph split = Freezing.freezeUpTo(TinyNets.branches(1), "a");
         assertThrows(IllegalArgumentException.class, () -> FeatureCache.build(split, it));
         // Frozen merge: one way in, features are the merged activations.
-        ComputationGraph merged = GraphSurgery.freezeUpTo(TinyNets.branches(1), "merge");
+        ComputationGraph merged = Freezing.freezeUpTo(TinyNets.branches(1), "merge");
         FeatureCache fc = FeatureCache.build(merged, it);
         assertEquals("merge", fc.featureVertex());
         assertArrayEquals(new long[]{2, 5, 14, 14}, fc.dataSets().get(0).getFeatures().shape());

@@ -1,5 +1,6 @@
 package dev.cnn.transfer;
 
+import dev.cnn.core.EpochStats;
 import dev.cnn.core.CnnException;
 import dev.cnn.core.LrSchedule;
 import dev.cnn.core.ModelBundle;
@@ -7,6 +8,7 @@ import dev.cnn.core.TrainConfig;
 import dev.cnn.core.TrainJob;
 import dev.cnn.core.Trainer;
 import dev.cnn.data.Preprocess;
+import dev.cnn.zoo.GraphQueries;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.BeforeAll;
@@ -60,10 +62,10 @@ class FinetuneJobTest {
 
     /** Layers of the base up to and including the cut. */
     static List<String> baseLayers(String cut) {
-        Set<String> s = GraphSurgery.ancestors(base.network(), cut);
+        Set<String> s = GraphQueries.ancestors(base.network(), cut);
         s.add(cut);
         List<String> out = new ArrayList<>();
-        for (String n : GraphSurgery.topologicalOrder(base.network())) {
+        for (String n : GraphQueries.topologicalOrder(base.network())) {
             if (s.contains(n) && base.network().getVertex(n) != null && base.network().getVertex(n).hasLayer()
                     && base.network().getLayer(n).numParams() > 0) {
                 out.add(n);
@@ -91,15 +93,15 @@ class FinetuneJobTest {
             assertTrue(sameParams(base.network(), out.network(), n), n + " changed under feature extraction");
         }
         // the head differs from its seeded initialisation
-        ComputationGraph init = GraphSurgery.replaceHead(base.network(), o.cut(),
+        ComputationGraph init = Heads.replaceHead(base.network(), o.cut(),
                 HeadSpec.of(4).withSeed(11));
         assertFalse(init.getLayer("head").params().equals(out.network().getLayer("head").params()),
                 "head trained");
-        assertTrue(GraphSurgery.frozenLayers(out.network()).isEmpty(), "the result is a plain trainable bundle");
+        assertTrue(GraphQueries.frozenLayers(out.network()).isEmpty(), "the result is a plain trainable bundle");
         assertEquals(List.of("circle", "cross", "square", "triangle"), out.metadata().labels());
-        assertEquals("feature-extraction", out.metadata().provenance().get("strategy"));
+        assertEquals("feature-extraction", out.metadata().provenance().transfer().strategy());
         assertEquals(6, o.history().size());
-        assertTrue(o.history().stream().mapToDouble(Trainer.EpochStats::top1).max().orElse(0) > 0.4,
+        assertTrue(o.history().stream().mapToDouble(EpochStats::top1).max().orElse(0) > 0.4,
                 "head beats chance (0.25) on the new task: " + o.history());
         assertTrue(o.history().get(5).valLoss() < 0.85 * o.history().get(0).valLoss(), "val loss falls: " + o.history());
         assertTrue(o.history().get(5).trainLoss() < o.history().get(0).trainLoss(), "loss falls: " + o.history());
@@ -132,18 +134,18 @@ class FinetuneJobTest {
 
     @Test
     void unfreezeFromTrainsOnlyFromThatLayerUp() {
-        List<String> kept = baseLayers(GraphSurgery.defaultCut(base.network()));
+        List<String> kept = baseLayers(GraphQueries.defaultCut(base.network()));
         String from = kept.get(kept.size() - 2); // the last conv-bn pair of the base
         FinetuneJob.Outcome o = FinetuneJob.run(request("uf", FinetuneJob.Strategy.FINETUNE, "none", true, from, 1),
                 null, null);
         ModelBundle out = ModelBundle.load(dir.resolve("uf.zip"), false);
-        Set<String> above = GraphSurgery.descendants(base.network(), from);
+        Set<String> above = GraphQueries.descendants(base.network(), from);
         above.add(from);
         for (String n : kept) {
             boolean same = sameParams(base.network(), out.network(), n);
             assertEquals(!above.contains(n), same, n + (same ? " unchanged" : " changed"));
         }
-        assertEquals(from, out.metadata().provenance().get("unfreezeFrom"));
+        assertEquals(from, out.metadata().provenance().transfer().unfreezeFrom());
         assertNotNull(o);
     }
 

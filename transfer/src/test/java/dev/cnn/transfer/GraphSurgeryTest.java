@@ -1,5 +1,10 @@
 package dev.cnn.transfer;
 
+import dev.cnn.core.LrSchedule;
+import dev.cnn.core.TrainConfig;
+
+import dev.cnn.zoo.GraphQueries;
+import dev.cnn.zoo.LayerInfo;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.graph.FrozenVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
@@ -31,6 +36,10 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+/**
+ * The graph surgery of transfer learning: {@link Freezing}, {@link Heads}, {@link LearningRates} and the
+ * {@link GraphQueries} they build on.
+ */
 class GraphSurgeryTest {
 
     private static final List<DataSet> DATA = TinyNets.data(3, 8, 7);
@@ -57,38 +66,38 @@ class GraphSurgeryTest {
     @Test
     void listsLayersInTopologicalOrderAndDefaultCut() {
         ComputationGraph g = TinyNets.convBnDropout(1);
-        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop", "fc", "out"), GraphSurgery.layerNames(g));
-        assertEquals(List.of(), GraphSurgery.frozenLayers(g));
-        LayerInfo bn = GraphSurgery.layers(g).get(1);
+        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop", "fc", "out"), GraphQueries.layerNames(g));
+        assertEquals(List.of(), GraphQueries.frozenLayers(g));
+        LayerInfo bn = GraphQueries.layers(g).get(1);
         assertEquals("BatchNormalization", bn.type());
         assertEquals(16, bn.numParams()); // gamma, beta, mean, var x 4 channels
         assertEquals(List.of("conv1"), bn.inputs());
-        assertEquals("fc", GraphSurgery.defaultCut(g));
-        assertEquals("fc2", GraphSurgery.defaultCut(TinyNets.zooStyle()));
-        assertEquals("fc", GraphSurgery.defaultCut(TinyNets.withLossLayer()));
-        assertEquals(Set.of("conv1", "bn1", "relu1"), GraphSurgery.ancestors(g, "pool"));
-        assertEquals(Set.of("fc", "out"), GraphSurgery.descendants(g, "drop"));
+        assertEquals("fc", GraphQueries.defaultCut(g));
+        assertEquals("fc2", GraphQueries.defaultCut(TinyNets.zooStyle()));
+        assertEquals("fc", GraphQueries.defaultCut(TinyNets.withLossLayer()));
+        assertEquals(Set.of("conv1", "bn1", "relu1"), GraphQueries.ancestors(g, "pool"));
+        assertEquals(Set.of("fc", "out"), GraphQueries.descendants(g, "drop"));
     }
 
     @Test
     void freezeUpToFreezesTheCutAndItsAncestors() {
         ComputationGraph g = TinyNets.convBnDropout(1);
         Untouched in = Untouched.of(g);
-        ComputationGraph f = GraphSurgery.freezeUpTo(g, "drop");
-        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop"), GraphSurgery.frozenLayers(f));
+        ComputationGraph f = Freezing.freezeUpTo(g, "drop");
+        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop"), GraphQueries.frozenLayers(f));
         assertSameParams(in.params(), snapshot(f), null);
         in.check();
 
         // Branches: only what the cut depends on is frozen; non-layer vertices become FrozenVertex.
         ComputationGraph b = TinyNets.branches(2);
-        ComputationGraph fb = GraphSurgery.freezeUpTo(b, "a");
-        assertEquals(List.of("a"), GraphSurgery.frozenLayers(fb));
-        ComputationGraph fm = GraphSurgery.freezeUpTo(b, "merge");
-        assertEquals(Set.of("a", "b", "merge"), Set.copyOf(GraphSurgery.frozenLayers(fm)));
+        ComputationGraph fb = Freezing.freezeUpTo(b, "a");
+        assertEquals(List.of("a"), GraphQueries.frozenLayers(fb));
+        ComputationGraph fm = Freezing.freezeUpTo(b, "merge");
+        assertEquals(Set.of("a", "b", "merge"), Set.copyOf(GraphQueries.frozenLayers(fm)));
         assertInstanceOf(FrozenVertex.class, fm.getConfiguration().getVertices().get("merge"));
 
-        assertThrows(IllegalArgumentException.class, () -> GraphSurgery.freezeUpTo(g, "out"));
-        assertThrows(IllegalArgumentException.class, () -> GraphSurgery.freezeUpTo(g, "nope"));
+        assertThrows(IllegalArgumentException.class, () -> Freezing.freezeUpTo(g, "out"));
+        assertThrows(IllegalArgumentException.class, () -> Freezing.freezeUpTo(g, "nope"));
     }
 
     @Test
@@ -100,7 +109,7 @@ class GraphSurgeryTest {
         INDArray testAct = g.feedForward(x, false).get("drop");
         assertFalse(trainAct.equalsWithEps(testAct, 1e-4));
 
-        ComputationGraph f = GraphSurgery.freezeUpTo(g, "drop");
+        ComputationGraph f = Freezing.freezeUpTo(g, "drop");
         INDArray frozenTrain = f.feedForward(x, true).get("drop");
         INDArray frozenTest = f.feedForward(x, false).get("drop");
         assertArrayEquals(frozenTest.dup().data().asFloat(), frozenTrain.dup().data().asFloat());
@@ -109,7 +118,7 @@ class GraphSurgeryTest {
 
     @Test
     void freezeAndTrainLeavesFrozenParamsBitForBitAndChangesTheHead() {
-        ComputationGraph f = GraphSurgery.freezeUpTo(TinyNets.convBnDropout(1), "drop");
+        ComputationGraph f = Freezing.freezeUpTo(TinyNets.convBnDropout(1), "drop");
         Map<String, float[]> before = snapshot(f);
         fit(f);
         Map<String, float[]> after = snapshot(f);
@@ -121,12 +130,12 @@ class GraphSurgeryTest {
 
     @Test
     void unfreezeRestoresIdenticalTrainableWeights() {
-        ComputationGraph f = GraphSurgery.freezeUpTo(TinyNets.convBnDropout(1), "drop");
+        ComputationGraph f = Freezing.freezeUpTo(TinyNets.convBnDropout(1), "drop");
         fit(f);
         Untouched in = Untouched.of(f);
-        ComputationGraph u = GraphSurgery.unfreeze(f);
+        ComputationGraph u = Freezing.unfreeze(f);
         in.check();
-        assertEquals(List.of(), GraphSurgery.frozenLayers(u));
+        assertEquals(List.of(), GraphQueries.frozenLayers(u));
         assertArrayEquals(f.params().dup().data().asFloat(), u.params().dup().data().asFloat());
         assertSameParams(in.params(), snapshot(u), null);
         for (var v : u.getConfiguration().getVertices().values()) {
@@ -147,11 +156,11 @@ class GraphSurgeryTest {
 
     @Test
     void unfreezeFromSplitsAtTheLayer() {
-        ComputationGraph f = GraphSurgery.freezeUpTo(TinyNets.convBnDropout(1), "drop");
+        ComputationGraph f = Freezing.freezeUpTo(TinyNets.convBnDropout(1), "drop");
         Untouched in = Untouched.of(f);
-        ComputationGraph u = GraphSurgery.unfreezeFrom(f, "bn1");
+        ComputationGraph u = Freezing.unfreezeFrom(f, "bn1");
         in.check();
-        assertEquals(List.of("conv1"), GraphSurgery.frozenLayers(u));
+        assertEquals(List.of("conv1"), GraphQueries.frozenLayers(u));
         assertSameParams(in.params(), snapshot(u), null);
         Map<String, float[]> before = snapshot(u);
         fit(u);
@@ -161,18 +170,18 @@ class GraphSurgeryTest {
         assertFalse(sameBits(before.get("fc/W"), after.get("fc/W")));
 
         // Vertices: unfreezing from a branch layer unwraps the merge vertex too.
-        ComputationGraph fm = GraphSurgery.freezeUpTo(TinyNets.branches(2), "merge");
-        assertEquals(List.of("b"), GraphSurgery.frozenLayers(GraphSurgery.unfreezeFrom(fm, "a")));
+        ComputationGraph fm = Freezing.freezeUpTo(TinyNets.branches(2), "merge");
+        assertEquals(List.of("b"), GraphQueries.frozenLayers(Freezing.unfreezeFrom(fm, "a")));
     }
 
     @Test
     void replaceHeadOnConvCutAddsGlobalPoolingAndNewClassCount() {
         ComputationGraph g = TinyNets.convBnDropout(1);
         Untouched in = Untouched.of(g);
-        ComputationGraph h = GraphSurgery.replaceHead(g, "pool", 5);
+        ComputationGraph h = Heads.replaceHead(g, "pool", 5);
         in.check();
-        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "head_pool", "head"), GraphSurgery.layerNames(h));
-        assertEquals("GlobalPoolingLayer", GraphSurgery.layers(h).get(4).type());
+        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "head_pool", "head"), GraphQueries.layerNames(h));
+        assertEquals("GlobalPoolingLayer", GraphQueries.layers(h).get(4).type());
         assertEquals(List.of("head"), h.getConfiguration().getNetworkOutputs());
         INDArray out = h.outputSingle(DATA.get(0).getFeatures());
         assertArrayEquals(new long[]{8, 5}, out.shape());
@@ -181,9 +190,9 @@ class GraphSurgeryTest {
             assertSameParams(in.params(), p, l);
         }
         // Seeded: same seed, same head; another seed, another head.
-        ComputationGraph h2 = GraphSurgery.replaceHead(g, "pool", 5);
+        ComputationGraph h2 = Heads.replaceHead(g, "pool", 5);
         assertArrayEquals(param(h, "head", "W"), param(h2, "head", "W"));
-        ComputationGraph h3 = GraphSurgery.replaceHead(g, "pool", HeadSpec.of(5).withSeed(99));
+        ComputationGraph h3 = Heads.replaceHead(g, "pool", HeadSpec.of(5).withSeed(99));
         assertFalse(sameBits(param(h, "head", "W"), param(h3, "head", "W")));
         // The configuration's seed is not changed by the head seed.
         assertEquals(g.getConfiguration().getDefaultConfiguration().getSeed(),
@@ -196,16 +205,16 @@ class GraphSurgeryTest {
     @Test
     void replaceHeadOnDenseCutAndOnFrozenGraph() {
         ComputationGraph g = TinyNets.convBnDropout(1);
-        ComputationGraph h = GraphSurgery.replaceHead(g, "fc", HeadSpec.of(7).withHidden(6, 0.25)
+        ComputationGraph h = Heads.replaceHead(g, "fc", HeadSpec.of(7).withHidden(6, 0.25)
                 .withInputTypes(InputType.convolutional(16, 16, 3)));
         assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop", "fc", "head_fc", "head"),
-                GraphSurgery.layerNames(h));
+                GraphQueries.layerNames(h));
         assertArrayEquals(new long[]{8, 7}, h.outputSingle(DATA.get(0).getFeatures()).shape());
 
         // Frozen base stays frozen; only the new head trains.
-        ComputationGraph f = GraphSurgery.replaceHead(GraphSurgery.freezeUpTo(g, "drop"), "drop", 4);
-        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop"), GraphSurgery.frozenLayers(f));
-        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop", "head_pool", "head"), GraphSurgery.layerNames(f));
+        ComputationGraph f = Heads.replaceHead(Freezing.freezeUpTo(g, "drop"), "drop", 4);
+        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop"), GraphQueries.frozenLayers(f));
+        assertEquals(List.of("conv1", "bn1", "relu1", "pool", "drop", "head_pool", "head"), GraphQueries.layerNames(f));
         Map<String, float[]> before = snapshot(f);
         f.fit(new DataSet(DATA.get(0).getFeatures(), TinyNets.labels(8, 4)));
         Map<String, float[]> after = snapshot(f);
@@ -213,20 +222,22 @@ class GraphSurgeryTest {
         assertSameParams(before, after, "bn1");
         assertFalse(sameBits(before.get("head/W"), after.get("head/W")));
 
-        assertThrows(IllegalArgumentException.class, () -> GraphSurgery.replaceHead(g, "out", 3));
+        assertThrows(IllegalArgumentException.class, () -> Heads.replaceHead(g, "out", 3));
         // Zoo-style dense head is replaced too.
-        ComputationGraph z = GraphSurgery.replaceHead(TinyNets.zooStyle(), "fc2", 2);
-        assertEquals(List.of("fc1", "fc2", "head"), GraphSurgery.layerNames(z));
+        ComputationGraph z = Heads.replaceHead(TinyNets.zooStyle(), "fc2", 2);
+        assertEquals(List.of("fc1", "fc2", "head"), GraphQueries.layerNames(z));
     }
 
     @Test
-    void discriminativeLearningRatesKeepUpdaterType() {
+    void phaseRatesAreDiscriminativeAndKeepTheOptimizer() {
         ComputationGraph g = TinyNets.convBnDropout(1);
         Untouched in = Untouched.of(g);
-        ComputationGraph d = GraphSurgery.withLearningRates(g, 0.0, 0.05, List.of("fc", "out"));
+        TrainConfig cfg = TrainConfig.builder().epochs(2).lr(0.05).schedule(LrSchedule.Kind.CONSTANT)
+                .output(java.nio.file.Path.of("m.zip")).build();
+        ComputationGraph d = LearningRates.forPhase(g, cfg, 4, 0.0, 0.05, java.util.Set.of("fc", "out"));
         in.check();
-        assertEquals(0.0, GraphSurgery.learningRate(d, "conv1"));
-        assertEquals(0.05, GraphSurgery.learningRate(d, "out"));
+        assertEquals(0.0, LearningRates.learningRate(d, "conv1"));
+        assertEquals(0.05, LearningRates.learningRate(d, "out"));
         IUpdater u = ((BaseLayer) ((LayerVertex) d.getConfiguration().getVertices().get("conv1")).getLayerConf()
                 .getLayer()).getIUpdater();
         assertInstanceOf(Adam.class, u);
@@ -252,32 +263,33 @@ class GraphSurgeryTest {
     }
 
     @Test
-    void scaledRatesKeepTheSchedule() {
-        IUpdater stepped = new Adam(new StepSchedule(ScheduleType.ITERATION, 0.01, 0.5, 10));
-        ComputationGraph g = TinyNets.convBnDropout(1, stepped);
-        ComputationGraph s = GraphSurgery.scaleLearningRates(g, Map.of("conv1", 0.1, "bn1", 0.1));
+    void phaseRatesFollowTheRunsSchedule() {
+        ComputationGraph g = TinyNets.convBnDropout(1);
+        TrainConfig cfg = TrainConfig.builder().epochs(2).lr(0.01).schedule(LrSchedule.Kind.STEP).stepEpochs(1)
+                .stepGamma(0.5).output(java.nio.file.Path.of("m.zip")).build();
+        ComputationGraph s = LearningRates.forPhase(g, cfg, 10, 0.001, 0.01, java.util.Set.of("fc", "out"));
         IUpdater u = ((BaseLayer) ((LayerVertex) s.getConfiguration().getVertices().get("conv1")).getLayerConf()
                 .getLayer()).getIUpdater();
         assertInstanceOf(Adam.class, u);
-        assertEquals(0.1 * 0.01 * 0.25, u.getLearningRate(20, 0), 1e-12);
+        assertEquals(0.001 * 0.5, u.getLearningRate(10, 1), 1e-12);
         IUpdater head = ((BaseLayer) ((LayerVertex) s.getConfiguration().getVertices().get("out")).getLayerConf()
                 .getLayer()).getIUpdater();
-        assertEquals(0.01 * 0.25, head.getLearningRate(20, 0), 1e-12);
-        // The scaled schedule is saved with the configuration.
+        assertEquals(0.01 * 0.5, head.getLearningRate(10, 1), 1e-12);
+        // The schedule travels with the live configuration (a bundle stores its current rate, see PortableBundleTest).
         ComputationGraphConfiguration back = ComputationGraphConfiguration.fromJson(s.getConfiguration().toJson());
         IUpdater u2 = ((BaseLayer) ((LayerVertex) back.getVertices().get("conv1")).getLayerConf().getLayer())
                 .getIUpdater();
-        assertEquals(0.1 * 0.01 * 0.25, u2.getLearningRate(20, 0), 1e-12);
-        assertNotEquals(GraphSurgery.learningRate(s, "conv1"), GraphSurgery.learningRate(s, "out"));
+        assertEquals(0.001 * 0.5, u2.getLearningRate(10, 1), 1e-12);
+        assertNotEquals(LearningRates.learningRate(s, "conv1"), LearningRates.learningRate(s, "out"));
         fit(s);
     }
 
     @Test
     void unknownLayerNamesFailClearly() {
         ComputationGraph g = TinyNets.convBnDropout(1);
-        var e = assertThrows(IllegalArgumentException.class, () -> GraphSurgery.unfreezeFrom(g, "conv9"));
+        var e = assertThrows(IllegalArgumentException.class, () -> Freezing.unfreezeFrom(g, "conv9"));
         assertTrue(e.getMessage().contains("conv9"));
-        var e2 = assertThrows(IllegalArgumentException.class, () -> GraphSurgery.freezeUpTo(g, "in"));
+        var e2 = assertThrows(IllegalArgumentException.class, () -> Freezing.freezeUpTo(g, "in"));
         assertTrue(e2.getMessage().contains("network input"));
     }
 }

@@ -1,5 +1,6 @@
 package dev.cnn.viz;
 
+import dev.cnn.core.EpochStats;
 import dev.cnn.core.Trainer;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.JFreeChart;
@@ -32,10 +33,10 @@ public final class Charts {
     }
 
     /** Train and validation loss per epoch. */
-    public static BufferedImage loss(List<Trainer.EpochStats> history, String title) {
+    public static BufferedImage loss(List<EpochStats> history, String title) {
         XYSeries train = new XYSeries("train loss");
         XYSeries val = new XYSeries("validation loss");
-        for (Trainer.EpochStats s : history) {
+        for (EpochStats s : history) {
             add(train, s.epoch(), s.trainLoss());
             add(val, s.epoch(), s.valLoss());
         }
@@ -43,10 +44,10 @@ public final class Charts {
     }
 
     /** Validation top-1 and top-5 accuracy per epoch. */
-    public static BufferedImage accuracy(List<Trainer.EpochStats> history, String title) {
+    public static BufferedImage accuracy(List<EpochStats> history, String title) {
         XYSeries top1 = new XYSeries("validation top-1");
         XYSeries top5 = new XYSeries("validation top-5");
-        for (Trainer.EpochStats s : history) {
+        for (EpochStats s : history) {
             add(top1, s.epoch(), s.top1());
             add(top5, s.epoch(), s.top5());
         }

@@ -5,7 +5,8 @@ import dev.cnn.core.ModelBundle;
 import dev.cnn.data.BadImageException;
 import dev.cnn.data.ImageDecoder;
 import dev.cnn.data.Preprocess;
-import dev.cnn.transfer.GraphSurgery;
+import dev.cnn.zoo.GraphQueries;
+import dev.cnn.zoo.Subgraphs;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
@@ -57,7 +58,7 @@ public final class NetPictures {
         int kw = (int) s[3];
         float[] v = w.data().asFloat();
         int per = in * kh * kw;
-        boolean bgr = "BGR".equalsIgnoreCase(String.valueOf(bundle.metadata().preprocess().get("channelOrder")));
+        boolean bgr = bundle.metadata().preprocess().order() == dev.cnn.data.Preprocess.ChannelOrder.BGR;
         List<Grid.Tile> tiles = new ArrayList<>();
         int columns;
         int nf = Math.min(out, maxFilters);
@@ -93,9 +94,9 @@ public final class NetPictures {
         String name = layer != null ? layer : firstConv(g);
         if (!g.getConfiguration().getVertices().containsKey(name)) {
             throw CnnException.usage("--layer " + name + ": no such layer; layers: " + String.join(", ",
-                    GraphSurgery.layerNames(g)));
+                    GraphQueries.layerNames(g)));
         }
-        Preprocess pre = Preprocess.fromMap(bundle.metadata().preprocess());
+        Preprocess pre = bundle.metadata().preprocess();
         Input in = load(image, pre);
         Map<String, INDArray> acts = g.feedForward(in.tensor(), false);
         INDArray a = acts.get(name);
@@ -135,7 +136,7 @@ public final class NetPictures {
      */
     public static Saliency gradCam(ModelBundle bundle, Path image, String layer) {
         ComputationGraph g = bundle.network();
-        Preprocess pre = Preprocess.fromMap(bundle.metadata().preprocess());
+        Preprocess pre = bundle.metadata().preprocess();
         String cut = layer != null ? layer : lastConvCut(g, pre);
         Input in = load(image, pre);
         Map<String, INDArray> acts = g.feedForward(in.tensor(), false); // one pass: the layer's maps and the output
@@ -148,7 +149,7 @@ public final class NetPictures {
         }
         ComputationGraph head;
         try {
-            head = GraphSurgery.subgraphAfter(g, cut);
+            head = Subgraphs.subgraphAfter(g, cut);
         } catch (IllegalArgumentException e) {
             throw CnnException.usage("--layer " + cut + ": " + e.getMessage());
         }
@@ -280,13 +281,13 @@ public final class NetPictures {
         ComputationGraphConfiguration c = g.getConfiguration();
         Map<String, InputType> types = c.getLayerActivationTypes(true, false,
                 InputType.convolutional(pre.height(), pre.width(), pre.channels()));
-        List<String> order = GraphSurgery.topologicalOrder(g);
+        List<String> order = GraphQueries.topologicalOrder(g);
         for (int i = order.size() - 1; i >= 0; i--) {
             String n = order.get(i);
             if (c.getVertices().get(n) == null || !(types.get(n) instanceof InputType.InputTypeConvolutional)) {
                 continue;
             }
-            if (GraphSurgery.splitsAt(g, n)) {
+            if (GraphQueries.splitsAt(g, n)) {
                 return n;
             }
         }
@@ -303,7 +304,7 @@ public final class NetPictures {
 
     static List<String> convLayers(ComputationGraph g) {
         List<String> out = new ArrayList<>();
-        for (String n : GraphSurgery.topologicalOrder(g)) {
+        for (String n : GraphQueries.topologicalOrder(g)) {
             var v = g.getConfiguration().getVertices().get(n);
             if (v instanceof LayerVertex lv && unwrap(lv.getLayerConf().getLayer()) instanceof ConvolutionLayer) {
                 out.add(n);

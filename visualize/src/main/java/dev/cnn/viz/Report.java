@@ -1,5 +1,6 @@
 package dev.cnn.viz;
 
+import dev.cnn.core.EpochStats;
 import dev.cnn.core.Evaluator;
 import dev.cnn.core.Json;
 import dev.cnn.core.Metrics;
@@ -33,7 +34,7 @@ import java.util.Map;
  */
 public final class Report {
     /** What goes into a report; any part may be empty. */
-    public record Content(String title, Map<String, Object> settings, List<Trainer.EpochStats> history,
+    public record Content(String title, Map<String, Object> settings, List<EpochStats> history,
                           Metrics metrics, List<Evaluator.Miss> misclassified) {
     }
 
@@ -89,13 +90,13 @@ public final class Report {
             b.append(img("accuracy-chart", "chart", acc, "accuracy per epoch")).append('\n');
             b.append("<table id=\"history\"><tr><th>epoch</th><th>train loss</th><th>val loss</th><th>top-1</th>")
                     .append("<th>top-5</th><th>lr</th><th>seconds</th><th>img/s</th></tr>\n");
-            for (Trainer.EpochStats s : c.history()) {
+            for (EpochStats s : c.history()) {
                 b.append(String.format(Locale.ROOT, "<tr><td>%d</td><td>%.4f</td><td>%s</td><td>%s</td><td>%s</td>"
                                 + "<td>%.3g</td><td>%.1f</td><td>%.0f</td></tr>%n", s.epoch(), s.trainLoss(),
                         f4(s.valLoss()), f4(s.top1()), f4(s.top5()), s.lr(), s.seconds(), s.imagesPerSecond()));
             }
             b.append("</table>\n");
-            data.put("history", c.history().stream().map(Trainer.EpochStats::toMap).toList());
+            data.put("history", c.history().stream().map(EpochStats::toMap).toList());
         }
         if (c.metrics() != null && c.metrics().count() > 0) {
             Metrics m = c.metrics();

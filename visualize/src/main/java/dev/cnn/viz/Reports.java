@@ -2,14 +2,13 @@ package dev.cnn.viz;
 
 import dev.cnn.core.BundleMetadata;
 import dev.cnn.core.Evaluator;
+import dev.cnn.core.EpochStats;
 import dev.cnn.core.ModelBundle;
-import dev.cnn.core.Trainer;
 import dev.cnn.data.ImageDataset;
 import dev.cnn.data.SkipReport;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,7 +30,7 @@ public final class Reports {
      * misclassified images on {@code validation} (skipped when there is none).
      */
     public static Report.Written afterTraining(String command, ModelBundle bundle, ImageDataset validation,
-                                               List<Trainer.EpochStats> history, Path model) throws IOException {
+                                               List<EpochStats> history, Path model) throws IOException {
         Evaluator.Result eval = validation == null || validation.size() == 0 ? null
                 : Evaluator.evaluate(bundle, validation, new SkipReport(false), 64);
         return Report.write(new Report.Content(command + ": " + model.getFileName() + " ("
@@ -50,42 +49,20 @@ public final class Reports {
     }
 
     /** Epoch history stored in a bundle's provenance, if any. */
-    @SuppressWarnings("unchecked")
-    static List<Trainer.EpochStats> history(BundleMetadata meta) {
-        List<Trainer.EpochStats> out = new ArrayList<>();
-        if (meta.provenance().get("history") instanceof List<?> l) {
-            for (Object o : l) {
-                if (o instanceof Map<?, ?> m) {
-                    out.add(Trainer.EpochStats.fromMap((Map<String, Object>) m));
-                }
-            }
-        }
-        return out;
+    static List<EpochStats> history(BundleMetadata meta) {
+        return meta.provenance() == null ? List.of() : meta.provenance().history();
     }
 
     /** Flat, readable settings of a bundle: model, input, classes, preprocessing, data and training config. */
-    @SuppressWarnings("unchecked")
     static Map<String, Object> settings(BundleMetadata m, Path model) {
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("model file", model.toString());
         s.put("architecture", m.architecture());
         s.put("input", m.channels() + "x" + m.height() + "x" + m.width());
         s.put("classes", m.numClasses() + ": " + String.join(", ", m.labels()));
-        s.put("preprocess", m.preprocess());
-        for (String k : List.of("data", "base", "strategy", "cut", "trainImages", "valImages", "augment", "epochs",
-                "selectedEpoch", "status", "version", "createdAt")) {
-            Object v = m.provenance().get(k);
-            if (v != null) {
-                s.put(k, v);
-            }
-        }
-        Object cfg = m.provenance().get("config");
-        if (cfg instanceof Map<?, ?> c) {
-            for (Map.Entry<?, ?> e : ((Map<Object, Object>) c).entrySet()) {
-                if (!String.valueOf(e.getKey()).equals("output") && !String.valueOf(e.getKey()).equals("checkpointDir")) {
-                    s.put("config." + e.getKey(), e.getValue());
-                }
-            }
+        s.put("preprocess", m.preprocess().toMap());
+        if (m.provenance() != null) {
+            s.putAll(m.provenance().summary());
         }
         return s;
     }

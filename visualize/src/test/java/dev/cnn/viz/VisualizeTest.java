@@ -11,9 +11,9 @@ import dev.cnn.core.TrainJob;
 import dev.cnn.data.Importers;
 import dev.cnn.data.Preprocess;
 import dev.cnn.data.SkipReport;
-import dev.cnn.transfer.GraphSurgery;
 import dev.cnn.zoo.ModelRegistry;
 import dev.cnn.zoo.ModelSpec;
+import dev.cnn.zoo.Subgraphs;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -137,7 +137,7 @@ class VisualizeTest {
         org.nd4j.linalg.api.ndarray.INDArray a = g.feedForward(x, false).get("relu4");
         org.nd4j.linalg.api.ndarray.INDArray p = g.outputSingle(false, x);
         int cls = 2;
-        double[] alpha = NetPictures.channelWeights(GraphSurgery.subgraphAfter(g, "relu4"), a, cls);
+        double[] alpha = NetPictures.channelWeights(Subgraphs.subgraphAfter(g, "relu4"), a, cls);
         org.nd4j.linalg.api.ndarray.INDArray w = g.getLayer("fc").getParam("W"); // [nIn, nOut]
         long hw = a.size(2) * a.size(3);
         double maxAbs = 0;
@@ -162,7 +162,7 @@ class VisualizeTest {
         String cut = NetPictures.lastConvCut(g, Preprocess.builder().size(3, 32, 32)
                 .normalization(dev.cnn.data.Normalization.unit()).build());
         assertEquals(g.getConfiguration().getVertexInputs().get("avgpool"), List.of(cut));
-        ComputationGraph head = GraphSurgery.subgraphAfter(g, cut);
+        ComputationGraph head = Subgraphs.subgraphAfter(g, cut);
         assertEquals(List.of(cut), head.getConfiguration().getNetworkInputs());
     }
 

@@ -3,7 +3,9 @@ package dev.cnn.core.bench;
 import dev.cnn.core.LrSchedule;
 import dev.cnn.core.Networks;
 import dev.cnn.core.TrainConfig;
-import dev.cnn.engine.Engine;
+import dev.cnn.accel.Accel;
+import dev.cnn.accel.AccelOptions;
+import dev.cnn.accel.Engine;
 import dev.cnn.zoo.Architecture;
 import dev.cnn.zoo.ModelRegistry;
 import dev.cnn.zoo.ModelSpec;
@@ -31,7 +33,6 @@ import java.util.concurrent.atomic.AtomicLong;
  * off-heap and process RSS are sampled every 10 ms while the case runs.
  */
 public final class ModelBench {
-    private static final String HELPERS_PROPERTY = "org.eclipse.deeplearning4j.helpers.disable";
 
     /** Training or inference. */
     public enum Mode { TRAIN, INFER }
@@ -53,9 +54,8 @@ public final class ModelBench {
         /**
          * The defaults and one lever changed at a time: helpers off, workspaces off, DL4J's forward cache off (cache
          * mode NONE: convolutions computed again in the backward pass), NHWC, DL4J's own
-         * oneDNN helpers instead of {@link dev.cnn.engine.Dnnl}'s (with {@link dev.cnn.engine.SmallMapConvHelper}'s
-         * rerouting in training), batch-norm folding for inference ({@link dev.cnn.core.InferenceGraph}) off, ND4J's
-         * Adam op instead of {@link dev.cnn.engine.FastAdam}. Folding only changes inference, the cache and the Adam
+         * oneDNN helpers instead of this project's (see {@link AccelOptions}), batch-norm folding for inference off,
+         * ND4J's Adam op instead of the Java step. Folding only changes inference, the cache and the Adam
          * step only training.
          */
         public static List<Settings> levers() {
@@ -73,6 +73,11 @@ public final class ModelBench {
             return mode == Mode.INFER ? s.cacheMode() == CacheMode.DEVICE && s.fastAdam() : s.fold();
         }
 
+        /** The engine options of these settings (DL4J's helpers off takes this project's off too). */
+        public AccelOptions accel() {
+            return new AccelOptions(helpers, helpers && dnnl, fastAdam, fold);
+        }
+
         public String label() {
             return (helpers ? (dnnl ? "onednn" : "dl4j-onednn") : "no-helpers") + (workspaces ? "" : ",no-workspaces")
                     + (cacheMode == CacheMode.DEVICE ? "" : ",cache-" + cacheMode.name().toLowerCase(Locale.ROOT))
@@ -82,9 +87,6 @@ public final class ModelBench {
 
     /** How long to measure. */
     public record Timing(int warmupIterations, double warmupSeconds, int runs, double secondsPerRun) {
-        public static Timing defaults() {
-            return new Timing(3, 3.0, 5, 2.0);
-        }
     }
 
     /** What was measured. */
@@ -139,51 +141,33 @@ public final class ModelBench {
         throw new IllegalArgumentException("bench case '" + spec + "': input must be CxHxW or a size, e.g. 1x28x28");
     }
 
-    private static void restore(String property, String value) {
-        if (value == null) {
-            System.clearProperty(property);
-        } else {
-            System.setProperty(property, value);
-        }
-    }
-
     public static Result run(Case c, Settings s, Timing t) {
         Architecture arch = ModelRegistry.get(c.model());
         ModelSpec spec = ModelSpec.builder().numClasses(c.classes()).input(c.channels(), c.height(), c.width())
                 .seed(1).nhwc(s.nhwc()).build();
-        String before = System.getProperty(HELPERS_PROPERTY);
-        String dnnlBefore = System.getProperty(dev.cnn.engine.Dnnl.PROPERTY);
-        String adamBefore = System.getProperty(dev.cnn.engine.FastAdam.PROPERTY);
-        System.setProperty(HELPERS_PROPERTY, Boolean.toString(!s.helpers()));
-        System.setProperty(dev.cnn.engine.Dnnl.PROPERTY, Boolean.toString(s.helpers() && s.dnnl()));
-        System.setProperty(dev.cnn.engine.FastAdam.PROPERTY, Boolean.toString(s.fastAdam()));
-        ComputationGraph net;
-        ComputationGraph infer;
-        try {
+        AccelOptions accel = s.accel();
+        ComputationGraph[] nets = Accel.build(accel, () -> {
             TrainConfig cfg = TrainConfig.builder().epochs(1).batchSize(c.batch()).lr(1e-3)
                     .schedule(LrSchedule.Kind.CONSTANT).output(Path.of("bench.zip")).build();
-            net = Networks.forTraining(arch, spec, cfg, 1);
+            ComputationGraph n = Networks.forTraining(arch, spec, cfg, 1);
             if (!s.workspaces()) {
-                net.getConfiguration().setTrainingWorkspaceMode(WorkspaceMode.NONE);
-                net.getConfiguration().setInferenceWorkspaceMode(WorkspaceMode.NONE);
+                n.getConfiguration().setTrainingWorkspaceMode(WorkspaceMode.NONE);
+                n.getConfiguration().setInferenceWorkspaceMode(WorkspaceMode.NONE);
             }
             if (c.mode() == Mode.TRAIN) {
-                dev.cnn.engine.Dnnl.beginTraining(net); // as Trainer does; never ended: the network is dropped
-                net.getConfiguration().setCacheMode(s.cacheMode()); // the lever: DEVICE is what beginTraining set
-                net.setCacheMode(s.cacheMode());
-            } else {
-                dev.cnn.engine.Dnnl.install(net); // SmallMapConvHelper's rerouting instead when the lever is off
+                Accel.beginTraining(n, accel); // as Trainer does; never closed: the network is dropped
+                n.getConfiguration().setCacheMode(s.cacheMode()); // the lever: DEVICE is what beginTraining set
+                n.setCacheMode(s.cacheMode());
+                return new ComputationGraph[]{n, n};
             }
             // No training steps before inference here (the PyTorch script takes 3, because freshly initialised
             // PyTorch networks ran ~4x slower on this build): DL4J's inference speed measured the same either way
             // (resnet50: 16.7 vs 17.1 img/s), and training would leave its workspaces (5.6 GB for resnet50@224
             // batch 8) in the process's resident memory, which classify and evaluate never have.
-            infer = c.mode() == Mode.INFER && s.fold() ? dev.cnn.core.InferenceGraph.fold(net).network() : net;
-        } finally {
-            restore(HELPERS_PROPERTY, before);
-            restore(dev.cnn.engine.Dnnl.PROPERTY, dnnlBefore);
-            restore(dev.cnn.engine.FastAdam.PROPERTY, adamBefore);
-        }
+            return new ComputationGraph[]{n, Accel.inferenceCopy(n, accel)};
+        });
+        ComputationGraph net = nets[0];
+        ComputationGraph infer = nets[1];
         long params = ModelSummary.of(arch, spec).totalParams();
         Nd4j.getRandom().setSeed(7);
         INDArray x = s.nhwc()

@@ -1,0 +1,272 @@
+package dev.cnn.accel;
+
+import org.bytedeco.dnnl.IntMemoryMap;
+import org.bytedeco.dnnl.engine;
+import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.primitive;
+import org.bytedeco.dnnl.reorder;
+import org.bytedeco.dnnl.stream;
+import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The native runtime: oneDNN 2.5 from JavaCPP's {@code org.bytedeco:dnnl} for the layer helpers in this package,
+ * with one CPU engine, a stream per thread, and the glue between ND4J arrays and oneDNN memory (ports, reorders,
+ * runs). Which layers of a network use it is {@link GraphPolicy}'s business; whether they do at all is
+ * {@link AccelOptions#dnnl()}.
+ */
+public final class Dnnl {
+    /** Channel block of the blocked activation layout used between convolutions: 16 with AVX-512, else 8. */
+    static int BLOCK = 16;
+    private static memory.format_tag blockedTag = memory.format_tag.nChw16c;
+    private static final Logger LOG = LoggerFactory.getLogger(Dnnl.class);
+    private static volatile Boolean available;
+    private static engine engine;
+    private static final ThreadLocal<stream> STREAM = ThreadLocal.withInitial(() -> new stream(engine));
+
+    private Dnnl() {
+    }
+
+    /** Whether the library loads here (loaded on the first call). */
+    public static boolean available() {
+        Boolean a = available;
+        if (a == null) {
+            synchronized (Dnnl.class) {
+                if (available == null) {
+                    available = load();
+                }
+                a = available;
+            }
+        }
+        return a;
+    }
+
+    private static boolean load() {
+        try {
+            engine = new engine(org.bytedeco.dnnl.engine.kind.cpu, 0);
+            int avx512 = org.bytedeco.dnnl.global.dnnl.cpu_isa.avx512_core.value;
+            if ((org.bytedeco.dnnl.global.dnnl.dnnl_get_effective_cpu_isa() & avx512) != avx512) {
+                BLOCK = 8; // AVX2 and older: oneDNN's kernels work on blocks of 8 channels
+                blockedTag = memory.format_tag.nChw8c;
+            }
+            return true;
+        } catch (Throwable t) { // no native build for this platform, or the library does not load
+            LOG.warn("oneDNN (org.bytedeco:dnnl) not available, using DL4J's own helpers: {}", t.toString());
+            return false;
+        }
+    }
+
+    /**
+     * Loads the library on a daemon thread (about 0.3-0.5 s of native loading), for commands that can overlap it
+     * with other start-up work; {@link #available} then waits for it.
+     */
+    public static void preload() {
+        Thread t = new Thread(Dnnl::available, "onednn-load");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** The blocked activation layout (nChw16c or nChw8c, see {@link #BLOCK}). */
+    static memory.format_tag blockedTag() {
+        return blockedTag;
+    }
+
+    static engine engine() {
+        return engine;
+    }
+
+    /** A reorder between two layouts of the same tensor, both held by ND4J arrays. */
+    static final class Reorder {
+        private final memory from;
+        private final memory to;
+        private final reorder prim;
+
+        Reorder(memory.desc fromDesc, memory.desc toDesc) {
+            from = new memory(fromDesc, engine, new Address(0));
+            to = new memory(toDesc, engine, new Address(0));
+            prim = new reorder(from, to);
+        }
+
+        void run(INDArray src, INDArray dst) {
+            stream s = STREAM.get();
+            from.set_data_handle(new Address(address(src)), s);
+            to.set_data_handle(new Address(address(dst)), s);
+            prim.execute(s, from, to);
+            s._wait();
+        }
+    }
+
+    /** Whether {@code a} is dense in C order (its buffer can be handed to oneDNN as it is). */
+    static boolean isDense(INDArray a) {
+        long[] shape = a.shape();
+        long[] stride = a.stride();
+        long expected = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            if (shape[i] != 1 && stride[i] != expected) {
+                return false;
+            }
+            expected *= shape[i];
+        }
+        return true;
+    }
+
+    /** Copies dense {@code src} into dense {@code dst} of the same length, byte for byte. */
+    static void copy(INDArray src, INDArray dst) {
+        if (src.length() != dst.length() || src.dataType() != dst.dataType() || !isDense(src) || !isDense(dst)) {
+            throw new IllegalArgumentException("copy needs two dense arrays of one length and type");
+        }
+        Pointer.memcpy(new Address(address(dst)), new Address(address(src)), src.length() * src.data().getElementSize());
+    }
+
+    /** {@code a} itself when dense, else a dense copy. */
+    static INDArray dense(INDArray a) {
+        return isDense(a) ? a : a.dup('c');
+    }
+
+    /** Native address of the first element of {@code a}. */
+    static long address(INDArray a) {
+        Pointer p = a.data().addressPointer();
+        return p.address() + p.position() * a.data().getElementSize();
+    }
+
+    static memory.desc desc(long[] dims, memory.format_tag tag) {
+        return new memory.desc(dims, memory.data_type.f32, tag);
+    }
+
+    static memory.desc any(long[] dims) {
+        return desc(dims, memory.format_tag.any);
+    }
+
+    /** A raw address as a JavaCPP pointer, for {@code memory.set_data_handle}. */
+    private static final class Address extends Pointer {
+        Address(long address) {
+            this.address = address;
+        }
+    }
+
+    /**
+     * One argument of a primitive: memory in the layout the primitive wants, fed from (and/or written back to) an
+     * ND4J array in the user's layout, with reorders between them when the two differ.
+     */
+    static final class Port {
+        final boolean input;
+        final boolean output;
+        final memory user;
+        final memory inner; // == user when the layouts agree
+        private final reorder toInner;
+        private final reorder toUser;
+
+        private Port(memory.desc userDesc, memory.desc innerDesc, boolean input, boolean output) {
+            this.input = input;
+            this.output = output;
+            this.user = new memory(userDesc, engine, new Address(0));
+            if (userDesc.equals(innerDesc)) {
+                inner = user;
+                toInner = null;
+                toUser = null;
+            } else {
+                inner = new memory(innerDesc, engine);
+                toInner = input ? new reorder(user, inner) : null;
+                toUser = output ? new reorder(inner, user) : null;
+            }
+        }
+
+        /** Read by the primitive. */
+        static Port in(memory.desc userDesc, memory.desc innerDesc) {
+            return new Port(userDesc, innerDesc, true, false);
+        }
+
+        /** Written by the primitive. */
+        static Port out(memory.desc userDesc, memory.desc innerDesc) {
+            return new Port(userDesc, innerDesc, false, true);
+        }
+
+        /** An argument in the array's own layout (no reorder either way). */
+        static Port same(memory.desc desc) {
+            return new Port(desc, desc, false, false);
+        }
+
+        /** Read and written (a destination that a sum post-op adds to). */
+        static Port inOut(memory.desc userDesc, memory.desc innerDesc) {
+            return new Port(userDesc, innerDesc, true, true);
+        }
+
+        boolean reorders() {
+            return inner != user;
+        }
+
+        /** Points this port at {@code array} (dense, in the user layout) for the coming {@link Run#exec}. */
+        memory bind(Run run, INDArray array) {
+            run.kept.add(array); // a dense copy made for this call must outlive the primitive
+            user.set_data_handle(new Address(address(array)), run.stream);
+            if (inner != user) {
+                if (input) {
+                    run.before.add(this);
+                }
+                if (output) {
+                    run.after.add(this);
+                }
+            }
+            return inner;
+        }
+
+        /** Reorders {@code array} (dense, in the user layout) into the port's memory now, outside any {@link Run}. */
+        void fill(Run run, INDArray array) {
+            user.set_data_handle(new Address(address(array)), run.stream);
+            toInner(run.stream);
+        }
+
+        void toInner(stream s) {
+            toInner.execute(s, user, inner);
+        }
+
+        void toUser(stream s) {
+            toUser.execute(s, inner, user);
+        }
+    }
+
+    /** The current thread's stream and the reorders around the next primitive. */
+    static final class Run {
+        final stream stream;
+        final List<Port> before = new ArrayList<>(4);
+        final List<Port> after = new ArrayList<>(4);
+        final List<INDArray> kept = new ArrayList<>(8);
+
+        Run(stream s) {
+            this.stream = s;
+        }
+
+        void exec(primitive p, Map<Integer, memory> args) {
+            for (Port port : before) {
+                port.toInner(stream);
+            }
+            IntMemoryMap m = new IntMemoryMap();
+            for (Map.Entry<Integer, memory> e : args.entrySet()) {
+                m.put(e.getKey(), e.getValue());
+            }
+            p.execute(stream, m);
+            m.close();
+            for (Port port : after) {
+                port.toUser(stream);
+            }
+            before.clear();
+            after.clear();
+        }
+
+        void finish() {
+            stream._wait();
+            kept.clear();
+        }
+    }
+
+    static Run run() {
+        return new Run(STREAM.get());
+    }
+
+}

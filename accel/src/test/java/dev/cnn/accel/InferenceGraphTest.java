@@ -1,0 +1,124 @@
+package dev.cnn.accel;
+
+
+import dev.cnn.zoo.Architecture;
+import dev.cnn.zoo.ModelRegistry;
+import dev.cnn.zoo.ModelSpec;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class InferenceGraphTest {
+
+    @BeforeAll
+    static void engine() {
+        Engine.init();
+    }
+
+    static Stream<Arguments> architectures() {
+        return ModelRegistry.all().stream().map(a -> Arguments.of(a.name(), a));
+    }
+
+    static long batchNorms(ComputationGraph g) {
+        return Stream.of(g.getLayers()).filter(l -> l.conf().getLayer() instanceof BatchNormalization).count();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("architectures")
+    void foldedNetworkGivesTheSameOutputs(String name, Architecture a) {
+        int size = Math.max(a.minInputSize(), 16);
+        ComputationGraph net = a.build(ModelSpec.builder().numClasses(5).input(3, size, size).seed(3).build());
+        long bns = batchNorms(net);
+        Nd4j.getRandom().setSeed(11);
+        for (Layer l : net.getLayers()) { // running statistics and affine parameters far from their initial values
+            if (l.conf().getLayer() instanceof BatchNormalization bn) {
+                Map<String, INDArray> p = l.paramTable();
+                p.get(BatchNormalizationParamInitializer.GLOBAL_MEAN).assign(Nd4j.randn(DataType.FLOAT,
+                        p.get(BatchNormalizationParamInitializer.GLOBAL_MEAN).shape()).muli(0.3));
+                INDArray var = Nd4j.rand(DataType.FLOAT, p.get(BatchNormalizationParamInitializer.GLOBAL_MEAN).shape())
+                        .addi(0.5);
+                if (bn.isUseLogStd()) {
+                    p.get(BatchNormalizationParamInitializer.GLOBAL_LOG_STD).assign(
+                            org.nd4j.linalg.ops.transforms.Transforms.log(var.add(bn.getEps()), 10.0, true).muli(0.5));
+                } else {
+                    p.get(BatchNormalizationParamInitializer.GLOBAL_VAR).assign(var);
+                }
+                p.get(BatchNormalizationParamInitializer.GAMMA).assign(Nd4j.rand(DataType.FLOAT,
+                        p.get(BatchNormalizationParamInitializer.GAMMA).shape()).addi(0.5));
+                p.get(BatchNormalizationParamInitializer.BETA).assign(Nd4j.randn(DataType.FLOAT,
+                        p.get(BatchNormalizationParamInitializer.BETA).shape()).muli(0.2));
+            }
+        }
+        ComputationGraph floatNet = net;
+        // in double precision, so that a wrong fold shows and float rounding through 150 layers does not
+        net = net.convertDataType(DataType.DOUBLE);
+        INDArray before = net.params().dup();
+        InferenceGraph.Folded f = InferenceGraph.fold(net, AccelOptions.DEFAULT);
+        assertEquals(before, net.params(), "the original network is left as it was");
+        if (bns == 0) {
+            assertSame(net, f.network(), name + " has nothing to fold");
+            return;
+        }
+        assertEquals(bns, f.batchNorms(), "every batch norm of the zoo follows a convolution");
+        assertEquals(0, batchNorms(f.network()), "no batch norm left");
+        assertTrue(f.activations() > 0, "ReLUs after folded batch norms move into the convolutions");
+        assertEquals(net.getLayers().length - bns - f.activations(), f.network().getLayers().length);
+
+        INDArray x = Nd4j.rand(DataType.DOUBLE, 1, 3, size, size);
+        INDArray fa = net.feedForward(x, false).get(a.featureLayer());
+        INDArray fb = f.network().feedForward(x, false).get(a.featureLayer());
+        double rel = fa.sub(fb).norm2Number().doubleValue() / Math.max(1e-6, fa.norm2Number().doubleValue());
+        assertTrue(rel < 1e-10, name + ": features differ by " + rel + " (relative)");
+        INDArray pa = net.outputSingle(false, x);
+        INDArray pb = f.network().outputSingle(false, x);
+        assertTrue(pa.sub(pb).amaxNumber().doubleValue() < 1e-10, name + ": probabilities differ");
+
+        // in float, as the product runs it: the folded copy's convolutions on oneDNN with weights reordered once and
+        // the ReLU inside the convolution (double precision above takes DL4J's path)
+        InferenceGraph.Folded ff = InferenceGraph.fold(floatNet, AccelOptions.DEFAULT);
+        ComputationGraph folded = ff.network();
+        if (Dnnl.available() && name.startsWith("resnet")) {
+            assertEquals(name.equals("resnet18") ? 8 : name.equals("resnet34") ? 16
+                            : name.equals("resnet50") ? 16 : name.equals("resnet101") ? 33 : 50, ff.residuals(),
+                    name + ": every residual block ends in one fused convolution + add + ReLU");
+            // activations between the convolutions stay in oneDNN's blocked layout (idempotent: fold did it)
+            assertTrue(GraphPolicy.blockActivations(folded) >= ff.residuals(), name + ": blocked activations");
+        }
+        if (Dnnl.available()) {
+            assertTrue(Stream.of(folded.getLayers()).filter(l -> l.getClass()
+                            == org.deeplearning4j.nn.layers.convolution.ConvolutionLayer.class)
+                    .allMatch(l -> l.getHelper() instanceof dev.cnn.accel.DnnlConvHelper d && d.inferenceOnly()),
+                    name + ": inference-only oneDNN helpers on the folded copy");
+        }
+        INDArray xf = x.castTo(DataType.FLOAT);
+        INDArray qa = floatNet.outputSingle(false, xf);
+        for (int run = 0; run < 2; run++) { // the second run uses the weights reordered by the first
+            INDArray qb = folded.outputSingle(false, xf);
+            assertTrue(qa.sub(qb).amaxNumber().doubleValue() < 1e-4, name + ": float probabilities differ, run " + run);
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void foldsOnlyWhenThereAreEnoughImages() {
+        ComputationGraph net = ModelRegistry.get("simplecnn").build(ModelSpec.builder().numClasses(3).input(3, 16, 16)
+                .seed(1).build());
+        assertSame(net, InferenceGraph.forImages(net, InferenceGraph.WORTH_FOLDING - 1, AccelOptions.DEFAULT));
+        ComputationGraph folded = InferenceGraph.forImages(net, InferenceGraph.WORTH_FOLDING, AccelOptions.DEFAULT);
+        assertTrue(folded != net && batchNorms(folded) == 0 && batchNorms(net) > 0);
+    }
+}
