@@ -17,6 +17,7 @@ public final class ModelRegistry {
     static {
         register(new LeNet());
         register(new SimpleCnn());
+        register(new KerasMnistCnn());
         register(AlexNet.torchvision());
         register(AlexNet.lrn());
         for (Vgg.Config c : Vgg.Config.values()) {

@@ -62,6 +62,14 @@ class RegistryAndSummaryTest {
     }
 
     @Test
+    void mnistCnnHasTheParameterCountKerasReports() {
+        ModelSpec spec = ModelSpec.builder().numClasses(10).input(1, 28, 28).build();
+        ModelSummary s = ModelSummary.of(ModelRegistry.get("mnist_cnn"), spec);
+        assertEquals(1_199_882, s.totalParams()); // Keras' mnist_cnn.py model.summary()
+        assertEquals("fc1", ModelRegistry.get("mnist-cnn").featureLayer());
+    }
+
+    @Test
     void resnetBatchNormStateCountedApart() {
         ModelSpec spec = ModelSpec.builder().numClasses(1000).input(3, 224, 224).build();
         ModelSummary s = ModelSummary.of(ModelRegistry.get("resnet18"), spec);
