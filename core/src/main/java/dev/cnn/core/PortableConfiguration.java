@@ -102,8 +102,9 @@ final class PortableConfiguration {
             }
         }
         // the engine turns DL4J's helper fallback off on layers it keeps in oneDNN's blocked layout while training
-        // (an exception must surface there, see dev.cnn.accel.GraphPolicy) and does not turn it on again: like the
-        // forward cache, a training-time setting, not saved. DL4J's default is on; nothing else turns it off
+        // (an exception must surface there, see dev.cnn.accel.GraphPolicy) and on again when the session closes;
+        // checkpoints are written while it is open. Like the forward cache, a training-time setting, not saved.
+        // DL4J's default is on; nothing else turns it off
         for (Layer l : layers(copy).values()) {
             if (l instanceof ConvolutionLayer c) {
                 c.setCudnnAllowFallback(true);
