@@ -135,11 +135,54 @@ public record ModelBundle(ComputationGraph network, BundleMetadata metadata) {
             if (g == null) {
                 g = ModelSerializer.restoreComputationGraph(file.toFile(), withUpdater);
             }
+            check(file, meta, g);
             return new ModelBundle(g, meta);
+        } catch (CnnException e) {
+            throw e;
         } catch (Exception | LinkageError e) {
             throw CnnException.model(file + ": cannot read the network (" + oneLine(e)
                     + "); the file is damaged, re-export or retrain the model", e);
         }
+    }
+
+    /**
+     * Refuses metadata that does not describe the network beside it (an edited or mismatched file would otherwise
+     * classify with wrong labels or fail deep inside DL4J): labels one per output and distinct, the input's
+     * channels those of the network's first layers, the preprocessing's shape the input's.
+     */
+    static void check(Path file, BundleMetadata m, ComputationGraph g) {
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (String l : m.labels()) {
+            if (!seen.add(l)) {
+                throw bad(file, "labels", "'" + l + "' appears twice");
+            }
+        }
+        org.deeplearning4j.nn.conf.ComputationGraphConfiguration c = g.getConfiguration();
+        if (c.getNetworkOutputs().size() == 1
+                && c.getVertices().get(c.getNetworkOutputs().get(0)) instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv
+                && lv.getLayerConf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.FeedForwardLayer out
+                && out.getNOut() != m.labels().size()) {
+            throw bad(file, "labels", m.labels().size() + " names for a network with " + out.getNOut() + " outputs");
+        }
+        for (var e : c.getVertexInputs().entrySet()) {
+            if (c.getNetworkInputs().containsAll(e.getValue())
+                    && c.getVertices().get(e.getKey()) instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv
+                    && lv.getLayerConf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.ConvolutionLayer conv
+                    && conv.getNIn() != m.channels()) {
+                throw bad(file, "input", m.channels() + " channels for a network whose first layer '" + e.getKey()
+                        + "' reads " + conv.getNIn());
+            }
+        }
+        dev.cnn.data.Preprocess p = m.preprocess();
+        if (p.channels() != m.channels() || p.height() != m.height() || p.width() != m.width()) {
+            throw bad(file, "preprocess", p.channels() + "x" + p.height() + "x" + p.width() + " differs from input "
+                    + m.channels() + "x" + m.height() + "x" + m.width());
+        }
+    }
+
+    private static CnnException bad(Path file, String field, String what) {
+        return CnnException.model(file + ": metadata field '" + field + "' does not match the network: " + what
+                + "; the file was edited or is damaged, re-export or retrain the model");
     }
 
     /** Reads only the metadata (fast: no weights are loaded). */

@@ -107,6 +107,48 @@ class BundleTest {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
+    void metadataThatDoesNotMatchTheNetworkIsRefusedNamingTheField(@TempDir Path dir) throws Exception {
+        ModelBundle b = bundle(); // 3 labels, 3x8x8
+        Path good = dir.resolve("good.zip");
+        b.save(good, false);
+        Map<String, java.util.function.Consumer<Map<String, Object>>> edits = new java.util.LinkedHashMap<>();
+        edits.put("labels", m -> m.put("labels", List.of("cat", "dog", "emu", "fox")));
+        edits.put("labels ", m -> m.put("labels", List.of("cat", "dog")));
+        edits.put("labels  ", m -> m.put("labels", List.of("cat", "cat", "emu")));
+        edits.put("input", m -> {
+            m.put("input", List.of(1, 8, 8));
+            ((Map<String, Object>) m.get("preprocess")).put("channels", 1);
+        });
+        edits.put("preprocess", m -> ((Map<String, Object>) m.get("preprocess")).put("height", 9));
+        edits.put("normalization", m -> ((Map<String, Object>) ((Map<String, Object>) m.get("preprocess"))
+                .get("normalization")).put("kind", "sepia"));
+        edits.put("format 99", m -> m.put("formatVersion", 99));
+        for (var e : edits.entrySet()) {
+            Map<String, Object> meta = Json.readMap(Json.pretty(b.metadata().toMap()));
+            e.getValue().accept(meta);
+            Path f = dir.resolve("edited" + edits.keySet().stream().toList().indexOf(e.getKey()) + ".zip");
+            try (java.util.zip.ZipFile in = new java.util.zip.ZipFile(good.toFile());
+                 java.util.zip.ZipOutputStream out = new java.util.zip.ZipOutputStream(Files.newOutputStream(f))) {
+                for (var entries = in.entries(); entries.hasMoreElements(); ) {
+                    java.util.zip.ZipEntry z = entries.nextElement();
+                    out.putNextEntry(new java.util.zip.ZipEntry(z.getName()));
+                    out.write(z.getName().equals(ModelBundle.METADATA_ENTRY)
+                            ? Json.pretty(meta).getBytes(java.nio.charset.StandardCharsets.UTF_8)
+                            : in.getInputStream(z).readAllBytes());
+                    out.closeEntry();
+                }
+            }
+            CnnException x = assertThrows(CnnException.class, () -> ModelBundle.load(f, false), e.getKey());
+            assertEquals(CnnException.MODEL, x.exitCode(), e.getKey());
+            assertTrue(x.getMessage().contains(f.toString()) && x.getMessage().contains(e.getKey().trim()),
+                    e.getKey() + ": " + x.getMessage());
+            assertFalse(x.getMessage().contains("\n"), "one line: " + x.getMessage());
+        }
+        assertEquals(b.metadata(), ModelBundle.load(good, false).metadata(), "the unedited file still loads");
+    }
+
+    @Test
     void fastLoadEqualsModelSerializer(@TempDir Path dir) throws Exception {
         ModelBundle b = bundle();
         b.network().getLayer("bn1").setParam("mean", org.nd4j.linalg.factory.Nd4j.rand(1, 32)); // non-trivial state

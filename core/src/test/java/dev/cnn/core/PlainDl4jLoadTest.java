@@ -123,7 +123,9 @@ class PlainDl4jLoadTest {
         ComputationGraph resnet = Networks.forTraining(ModelRegistry.get("resnet18"),
                 dev.cnn.zoo.ModelSpec.builder().numClasses(3).input(3, 32, 32).seed(2).build(), cfg, 10);
         Path resnetBundle = dir.resolve("resnet18.zip");
-        new ModelBundle(resnet, TrainerTest.meta()).save(resnetBundle, false);
+        new ModelBundle(resnet, BundleMetadata.of("resnet18", List.of("a", "b", "c"), dev.cnn.data.Preprocess.builder()
+                .size(3, 32, 32).normalization(dev.cnn.data.Normalization.unit()).build(), null))
+                .save(resnetBundle, false);
 
         int iteration = net.getConfiguration().getIterationCount();
         double lrNow = Optimizers.schedule(cfg, data.batchesPerEpoch()).valueAt(iteration, 0);

@@ -71,7 +71,15 @@ public record Normalization(Kind kind, float[] mean, float[] std) {
 
     @SuppressWarnings("unchecked")
     public static Normalization fromMap(Map<String, Object> m) {
-        Kind k = Kind.valueOf(((String) m.get("kind")).toUpperCase());
+        String kind = String.valueOf(m.get("kind"));
+        Kind k;
+        try {
+            k = Kind.valueOf(kind.toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("normalization kind '" + kind + "' is unknown; known: "
+                    + java.util.Arrays.stream(Kind.values()).map(x -> x.name().toLowerCase(java.util.Locale.ROOT))
+                    .toList());
+        }
         return new Normalization(k, toArray((List<Number>) m.get("mean")), toArray((List<Number>) m.get("std")));
     }
 
