@@ -51,6 +51,10 @@ final class ClassifyCommand extends BaseCommand {
         warm.start(); // overlaps with the model load
         dev.cnn.accel.Accel.preload(); // so does loading oneDNN
         List<Path> files = collect();
+        if (files.isEmpty()) {
+            throw CnnException.data("no images found in " + String.join(", ", inputs) + "; give image files, "
+                    + "folders of images (" + String.join(", ", new java.util.TreeSet<>(ImageDecoder.EXTENSIONS)) + ") or paths on stdin");
+        }
         ModelBundle bundle = ModelBundle.load(model, false);
         long tLoad = System.nanoTime();
         Preprocess pre = bundle.metadata().preprocess();

@@ -26,12 +26,14 @@ import picocli.CommandLine.Spec;
         },
         footer = {"", "Exit codes: 0 ok, 1 internal error, 2 usage, 3 data/input error, 4 model error, "
                 + "130 interrupted."})
-final class CnnCommand implements Runnable {
+final class CnnCommand implements java.util.concurrent.Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** {@code cnn} without a command: the usage on stderr, exit 2 (a batch job that forgot its command fails). */
     @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return ExitCodes.USAGE;
     }
 }

@@ -70,5 +70,8 @@ class ModelsCliTest {
         assertEquals(2, run("models", "--format", "xml").code());
         assertEquals(2, run("nosuchcommand").code());
         assertEquals(2, run("summary", "alexnet", "--input", "3x32x32").code());
+        CliTestSupport.Run bare = run();
+        assertEquals(2, bare.code(), "cnn without a command is a usage error");
+        assertTrue(bare.err().contains("Usage: cnn") && bare.out().isEmpty(), bare.err());
     }
 }

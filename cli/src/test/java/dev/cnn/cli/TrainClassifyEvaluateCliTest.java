@@ -117,6 +117,15 @@ class TrainClassifyEvaluateCliTest {
     }
 
     @Test
+    void classifyWithNothingToClassifyIsExit3() throws Exception {
+        Path empty = java.nio.file.Files.createDirectories(dir.resolve("empty"));
+        java.nio.file.Files.writeString(empty.resolve("notes.txt"), "not an image");
+        CliTestSupport.Run r = run("classify", "--model", model.toString(), empty.toString());
+        assertEquals(3, r.code());
+        assertTrue(r.err().contains("no images found in " + empty), r.err());
+    }
+
+    @Test
     void resumeContinuesFromCheckpoint() {
         Path out = dir.resolve("r.zip");
         CliTestSupport.Run first = run("train", "--data", data.toString(), "--image-size", "16", "--epochs", "1",
