@@ -45,8 +45,32 @@ final class TrainCommand extends BaseCommand {
     double lr;
     @Option(names = {"-o", "--output"}, defaultValue = "model.zip", description = "Model file (default: ${DEFAULT-VALUE}).")
     Path output;
-    @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Continue from a checkpoint (last.zip).")
+    @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Continue from a checkpoint (last.zip), "
+            + "writing the run's own output unless --output is given; --epochs, --early-stopping and --workers may "
+            + "change, other settings are the run's.")
     Path resume;
+
+    /** Options that may be given with --resume (the rest are the run's own settings, recorded in the checkpoint). */
+    private static final java.util.Set<String> RESUMABLE = java.util.Set.of("--resume", "--epochs", "--early-stopping",
+            "--output", "--workers", "--format", "--no-report", "--report", "--verbose", "--help");
+
+    /** --resume with the options the user gave explicitly; any other explicit option is a usage error. */
+    private TrainJob.Resume resumeRequest() {
+        java.util.Set<String> given = new java.util.TreeSet<>();
+        for (picocli.CommandLine.Model.OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
+            given.add(o.longestName());
+        }
+        java.util.Set<String> refused = new java.util.TreeSet<>(given);
+        refused.removeAll(RESUMABLE);
+        if (!refused.isEmpty()) {
+            throw dev.cnn.core.CnnException.usage("--resume continues the run with its own settings: "
+                    + String.join(", ", refused) + " cannot change (--epochs, --early-stopping, --output and --workers "
+                    + "can)");
+        }
+        return new TrainJob.Resume(resume, given.contains("--epochs") ? epochs : null,
+                given.contains("--early-stopping") ? run.patience : null, given.contains("--output") ? output : null,
+                run.workers);
+    }
 
     @Override
     public Integer call() {
@@ -59,7 +83,9 @@ final class TrainCommand extends BaseCommand {
                 ? "its data" : data, resume != null ? "" : String.format(" (%d epochs, batch %d, %s lr %g)",
                 epochs, batchSize, run.optimizer.name().toLowerCase(), lr));
         err().flush();
-        TrainJob.Outcome o = tr.execute(onTrainer -> TrainJob.run(req, tr, onTrainer));
+        TrainJob.Outcome o = resume == null ? tr.execute(onTrainer -> TrainJob.run(req, tr, onTrainer))
+                : tr.execute(onTrainer -> TrainJob.resume(resumeRequest(), tr, onTrainer));
+        Path output = o.output();
         Trainer.Result r = o.result();
         tr.skipped(o.source().skipped());
         if (format == Format.json) {

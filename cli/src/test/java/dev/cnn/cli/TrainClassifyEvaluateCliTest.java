@@ -138,6 +138,19 @@ class TrainClassifyEvaluateCliTest {
         assertTrue(again.out().contains("\"completed\""), again.out());
         CliTestSupport.Run notCkpt = run("train", "--resume", model.toString(), "--output", out.toString());
         assertEquals(4, notCkpt.code(), notCkpt.err());
+
+        // without --output the run's own file is written (not ./model.zip); --epochs makes the run longer
+        String ckpt = dir.resolve("r.zip.checkpoints/last.zip").toString();
+        boolean hadDefault = java.nio.file.Files.exists(Path.of("model.zip"));
+        CliTestSupport.Run longer = run("train", "--resume", ckpt, "--epochs", "2", "--no-report");
+        assertEquals(0, longer.code(), longer.err());
+        assertTrue(longer.out().contains("saved " + out), longer.out());
+        assertEquals(2, dev.cnn.core.ModelBundle.load(out, false).metadata().provenance().history().size());
+        assertEquals(hadDefault, java.nio.file.Files.exists(Path.of("model.zip")), "nothing written to ./model.zip");
+        // the run's other settings are its own: changing one is a usage error naming it
+        CliTestSupport.Run changed = run("train", "--resume", ckpt, "--lr", "0.1", "--data", "elsewhere");
+        assertEquals(2, changed.code(), changed.err());
+        assertTrue(changed.err().contains("--data, --lr cannot change"), changed.err());
     }
 
     @Test

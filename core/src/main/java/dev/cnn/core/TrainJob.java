@@ -40,9 +40,16 @@ public final class TrainJob {
                           int workers, TrainConfig config, Path resume) {
     }
 
-    /** What happened, for the CLI to report. */
+    /**
+     * {@code cnn train --resume}: a checkpoint and the settings that may change when a run continues; null keeps the
+     * run's own (its output file included, so a resumed run never writes somewhere else by default).
+     */
+    public record Resume(Path checkpoint, Integer epochs, Integer earlyStoppingPatience, Path output, int workers) {
+    }
+
+    /** What happened, for the CLI to report; {@code output} is the model file written. */
     public record Outcome(Trainer.Result result, DataSource source, Preprocess preprocess, Path historyCsv,
-                          int trainImages, int valImages) {
+                          int trainImages, int valImages, Path output) {
     }
 
     private TrainJob() {
@@ -56,7 +63,8 @@ public final class TrainJob {
      */
     public static Outcome run(Request req, Trainer.Callback callback, Consumer<Trainer> onTrainer) {
         if (req.resume() != null) {
-            return resume(req, callback, onTrainer);
+            return resume(new Resume(req.resume(), null, null, req.config().output(), req.workers()), callback,
+                    onTrainer);
         }
         Architecture arch = ModelRegistry.get(req.model());
         TrainConfig cfg = req.config();
@@ -77,17 +85,27 @@ public final class TrainJob {
         return fit(cfg, net, meta, data, src, pre, callback, onTrainer);
     }
 
-    private static Outcome resume(Request req, Trainer.Callback callback, Consumer<Trainer> onTrainer) {
-        ModelBundle ckpt = ModelBundle.load(req.resume(), true);
+    /** Continues an interrupted (or finished) run from its checkpoint, writing to its own output by default. */
+    public static Outcome resume(Resume r, Trainer.Callback callback, Consumer<Trainer> onTrainer) {
+        ModelBundle ckpt = ModelBundle.load(r.checkpoint(), true);
         BundleMetadata meta = ckpt.metadata();
         TrainingState state = meta.training();
         if (state == null || state.config() == null || meta.provenance() == null) {
-            throw CnnException.model(req.resume() + ": not a training checkpoint (no training state); resume from "
+            throw CnnException.model(r.checkpoint() + ": not a training checkpoint (no training state); resume from "
                     + "<output>.checkpoints/last.zip");
         }
+        Path output = r.output() != null ? r.output() : state.output() != null ? Path.of(state.output())
+                : outputOf(r.checkpoint());
+        TrainConfig.Builder b = state.config().toBuilder().output(output)
+                .checkpointDir(r.checkpoint().toAbsolutePath().getParent());
+        if (r.epochs() != null) {
+            b.epochs(r.epochs());
+        }
+        if (r.earlyStoppingPatience() != null) {
+            b.earlyStoppingPatience(r.earlyStoppingPatience());
+        }
+        TrainConfig cfg = b.build();
         Provenance prov = meta.provenance();
-        TrainConfig cfg = state.config().toBuilder().output(req.config().output())
-                .checkpointDir(req.resume().toAbsolutePath().getParent()).build();
         String dataSpec = prov.data();
         DataSource src = open(dataSpec, prov.valSplit(), cfg.seed(), Boolean.TRUE.equals(prov.strict()));
         if (!src.classes().equals(meta.labels())) {
@@ -97,8 +115,19 @@ public final class TrainJob {
         Preprocess pre = meta.preprocess();
         ImageData data = new ImageData(src.train(), src.validation(), pre, parseAug(prov.augment()),
                 cfg.batchSize(), cfg.seed(), src.skipped(),
-                Boolean.TRUE.equals(prov.cache()) || dataSpec.startsWith("builtin:"), req.workers());
+                Boolean.TRUE.equals(prov.cache()) || dataSpec.startsWith("builtin:"), r.workers());
         return fit(cfg, ckpt.network(), meta, data, src, pre, callback, onTrainer);
+    }
+
+    /** {@code DIR/m.zip} for a checkpoint in {@code DIR/m.zip.checkpoints/} (checkpoints of older versions). */
+    private static Path outputOf(Path checkpoint) {
+        Path dir = checkpoint.toAbsolutePath().getParent();
+        String name = dir == null ? "" : dir.getFileName().toString();
+        if (!name.endsWith(".checkpoints") || name.length() == ".checkpoints".length()) {
+            throw CnnException.usage("--resume " + checkpoint + ": cannot tell which model file the run wrote; give "
+                    + "--output");
+        }
+        return dir.resolveSibling(name.substring(0, name.length() - ".checkpoints".length()));
     }
 
     private static Outcome fit(TrainConfig cfg, ComputationGraph net, BundleMetadata meta, ImageData data,
@@ -110,7 +139,7 @@ public final class TrainJob {
         Trainer.Result r = trainer.fit(net, meta, data);
         Path csv = writeHistory(cfg.output(), r.history());
         return new Outcome(r, src, pre, csv, src.train().size(),
-                src.validation() == null ? 0 : src.validation().size());
+                src.validation() == null ? 0 : src.validation().size(), cfg.output());
     }
 
     public static DataSource open(String spec, double valSplit, long seed, boolean strict) {

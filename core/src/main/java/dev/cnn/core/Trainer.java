@@ -350,7 +350,8 @@ public final class Trainer {
 
         /** The resumable state of the run at the given position (see {@link TrainingState}). */
         public TrainingState state(int atEpoch, int atBatch) {
-            return new TrainingState(atEpoch, atBatch, history, bestTop1, badEpochs, trainer.config);
+            return new TrainingState(atEpoch, atBatch, history, bestTop1, badEpochs, trainer.config,
+                    trainer.config.output().toAbsolutePath().toString());
         }
 
         public Path checkpointDir() {

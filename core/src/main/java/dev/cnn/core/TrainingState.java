@@ -14,9 +14,11 @@ import java.util.Map;
  * @param batch     batches of that epoch already trained
  * @param bestTop1  best validation top-1 so far, or null
  * @param badEpochs epochs since the best one (early stopping)
+ * @param output    the model file the run writes (absolute), where a resumed run writes too; null in checkpoints of
+ *                  older versions
  */
 public record TrainingState(int epoch, int batch, List<EpochStats> history, Double bestTop1, int badEpochs,
-                            TrainConfig config) {
+                            TrainConfig config, String output) {
     public TrainingState {
         config = config == null ? null : config.withoutPaths();
         history = history == null ? List.of() : List.copyOf(history);
@@ -32,6 +34,9 @@ public record TrainingState(int epoch, int batch, List<EpochStats> history, Doub
         if (config != null) {
             m.put("config", config.toMap());
         }
+        if (output != null) {
+            m.put("output", output);
+        }
         return m;
     }
 
@@ -42,6 +47,6 @@ public record TrainingState(int epoch, int batch, List<EpochStats> history, Doub
         List<EpochStats> h = r.objects("history", EpochStats::fromMap);
         return new TrainingState(r.integer("epoch", 0), r.integer("batch", 0), h,
                 best == null ? null : best.doubleValue(), r.integer("badEpochs", 0),
-                cfg == null ? null : TrainConfig.fromMap(cfg));
+                cfg == null ? null : TrainConfig.fromMap(cfg), r.string("output"));
     }
 }

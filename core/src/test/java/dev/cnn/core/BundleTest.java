@@ -73,7 +73,7 @@ class BundleTest {
         Provenance p = Provenance.of("photos", 0.2, "flip", null, null, 40, 10, cfg, t)
                 .withResult(new Provenance.Result(List.of(e1, e2), "completed", 1, e1));
         BundleMetadata m = bundle().metadata().withProvenance(p)
-                .withTraining(new TrainingState(2, 3, List.of(e1, e2), 0.5, 1, cfg));
+                .withTraining(new TrainingState(2, 3, List.of(e1, e2), 0.5, 1, cfg, "/runs/m.zip"));
         Map<String, Object> json = Json.readMap(Json.pretty(m.toMap()));
         assertEquals(m, BundleMetadata.fromMap(json));
         assertEquals(cfg.withoutPaths(), BundleMetadata.fromMap(json).training().config());
