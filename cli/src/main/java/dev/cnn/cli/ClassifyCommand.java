@@ -29,9 +29,9 @@ final class ClassifyCommand extends BaseCommand {
     Path model;
     @Parameters(paramLabel = "PATH", arity = "1..*", description = "Images, folders, or - for stdin.")
     List<String> inputs;
-    @Option(names = {"-k", "--top-k"}, defaultValue = "5", description = "Predictions per image (default: ${DEFAULT-VALUE}).")
+    @Option(converter = Ranges.Positive.class, names = {"-k", "--top-k"}, defaultValue = "5", description = "Predictions per image (default: ${DEFAULT-VALUE}).")
     int topK;
-    @Option(names = "--batch-size", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
     int batchSize;
     @picocli.CommandLine.Mixin
     FormatOptions formatOptions;

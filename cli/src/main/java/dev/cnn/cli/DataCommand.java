@@ -83,9 +83,9 @@ final class DataCommand implements Runnable {
         String kind;
         @Option(names = "--out", required = true)
         Path out;
-        @Option(names = "-n", defaultValue = "3000", description = "Images (default: ${DEFAULT-VALUE}).")
+        @Option(converter = Ranges.Positive.class, names = "-n", defaultValue = "3000", description = "Images (default: ${DEFAULT-VALUE}).")
         int n;
-        @Option(names = "--size", defaultValue = "32", description = "Pixels (default: ${DEFAULT-VALUE}).")
+        @Option(converter = Ranges.ImageSize.class, names = "--size", defaultValue = "32", description = "Pixels (default: ${DEFAULT-VALUE}).")
         int size;
         @Option(names = "--seed", defaultValue = "1234")
         long seed;

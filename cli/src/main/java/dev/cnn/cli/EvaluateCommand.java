@@ -23,7 +23,7 @@ final class EvaluateCommand extends BaseCommand {
     Path model;
     @Option(names = "--data", required = true, description = "Labelled image folder.")
     Path data;
-    @Option(names = "--batch-size", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
     int batchSize;
     @Option(names = "--strict", description = "Fail (exit 3) on the first unreadable image.")
     boolean strict;

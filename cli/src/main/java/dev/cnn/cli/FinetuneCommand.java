@@ -49,15 +49,15 @@ final class FinetuneCommand extends BaseCommand {
     String cut;
     @Option(names = "--unfreeze-from", paramLabel = "LAYER", description = "Train from this layer up; keep the layers below frozen.")
     String unfreezeFrom;
-    @Option(names = "--epochs", defaultValue = "5", description = "Epochs (for gradual: after the frozen ones) (default: ${DEFAULT-VALUE}).")
+    @Option(converter = Ranges.Positive.class, names = "--epochs", defaultValue = "5", description = "Epochs (for gradual: after the frozen ones) (default: ${DEFAULT-VALUE}).")
     int epochs;
-    @Option(names = "--frozen-epochs", defaultValue = "1", description = "gradual: head-only epochs first (default: ${DEFAULT-VALUE}).")
+    @Option(converter = Ranges.Positive.class, names = "--frozen-epochs", defaultValue = "1", description = "gradual: head-only epochs first (default: ${DEFAULT-VALUE}).")
     int frozenEpochs;
     @Option(names = {"--lr", "--head-lr"}, defaultValue = "0.001", description = "Head learning rate (default: ${DEFAULT-VALUE}).")
     double lr;
     @Option(names = "--base-lr", defaultValue = "0.0001", description = "Base learning rate when it trains (default: ${DEFAULT-VALUE}).")
     double baseLr;
-    @Option(names = "--batch-size", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
     int batchSize;
     @Option(names = "--no-feature-cache", defaultValue = "true", negatable = true,
             description = "Compute frozen features once (default: on, unless --augment).")

@@ -21,7 +21,7 @@ public class RunOptions {
     LrSchedule.Kind schedule;
     @Option(names = "--warmup", defaultValue = "0", description = "Warm-up epochs (fractions allowed).")
     double warmup;
-    @Option(names = "--step-epochs", defaultValue = "10", description = "Step schedule: epochs per decay.")
+    @Option(converter = Ranges.Positive.class, names = "--step-epochs", defaultValue = "10", description = "Step schedule: epochs per decay.")
     int stepEpochs;
     @Option(names = "--step-gamma", defaultValue = "0.1", description = "Step schedule: decay factor.")
     double stepGamma;
@@ -39,7 +39,7 @@ public class RunOptions {
     int patience;
     @Option(names = "--cache", description = "Keep decoded images in memory (always on for builtin data).")
     boolean cache;
-    @Option(names = "--workers", defaultValue = "1", description = "Image decoding threads (default: ${DEFAULT-VALUE}).")
+    @Option(converter = Ranges.Workers.class, names = "--workers", defaultValue = "1", description = "Image decoding threads, 1 to 256 (default: ${DEFAULT-VALUE}).")
     int workers;
     @Option(names = "--strict", description = "Fail (exit 3) on the first unreadable image instead of skipping it.")
     boolean strict;

@@ -9,7 +9,7 @@ public class SpecOptions {
             description = "Input shape CxHxW (default: ${DEFAULT-VALUE}).")
     InputShape input;
 
-    @Option(names = "--classes", defaultValue = "1000", description = "Number of classes (default: ${DEFAULT-VALUE}).")
+    @Option(converter = Ranges.Positive.class, names = "--classes", defaultValue = "1000", description = "Number of classes (default: ${DEFAULT-VALUE}).")
     int classes;
 
     ModelSpec spec() {

@@ -29,17 +29,17 @@ final class TrainCommand extends BaseCommand {
     String data;
     @Option(names = "--model", defaultValue = "simplecnn", description = "Zoo architecture (default: ${DEFAULT-VALUE}).")
     String model;
-    @Option(names = "--image-size", description = "Input height and width (default: 32 for builtin data, else 64).")
+    @Option(converter = Ranges.ImageSize.class, names = "--image-size", description = "Input height and width, 8 to 4096 (default: 32 for builtin data, else 64).")
     Integer imageSize;
-    @Option(names = "--channels", defaultValue = "3", description = "1 (gray) or 3 (RGB) (default: ${DEFAULT-VALUE}).")
+    @Option(converter = Ranges.Channels.class, names = "--channels", defaultValue = "3", description = "1 (gray) or 3 (RGB) (default: ${DEFAULT-VALUE}).")
     int channels;
     @Option(names = "--resize", defaultValue = "stretch", description = "stretch, center_crop or pad (default: ${DEFAULT-VALUE}).")
     Preprocess.ResizePolicy resize;
     @Option(names = "--normalize", defaultValue = "unit", description = "unit, imagenet or dataset (default: ${DEFAULT-VALUE}).")
     String normalize;
-    @Option(names = "--epochs", defaultValue = "10", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(converter = Ranges.Positive.class, names = "--epochs", defaultValue = "10", description = "Default: ${DEFAULT-VALUE}.")
     int epochs;
-    @Option(names = "--batch-size", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
     int batchSize;
     @Option(names = "--lr", defaultValue = "0.003", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
     double lr;

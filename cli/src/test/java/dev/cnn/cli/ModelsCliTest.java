@@ -70,6 +70,16 @@ class ModelsCliTest {
         assertEquals(2, run("models", "--format", "xml").code());
         assertEquals(2, run("nosuchcommand").code());
         assertEquals(2, run("summary", "alexnet", "--input", "3x32x32").code());
+        // numeric options are range-checked when parsed: exit 2 naming the option and its range
+        for (String[] bad : new String[][]{{"train", "--image-size", "0"}, {"train", "--image-size", "100000"},
+                {"train", "--channels", "2"}, {"train", "--workers", "0"}, {"finetune", "--base", "m.zip",
+                "--batch-size", "0"}, {"evaluate", "--model", "m.zip", "--data", "d", "--batch-size", "0"},
+                {"classify", "--model", "m.zip", "--top-k", "0", "x.png"}}) {
+            CliTestSupport.Run r = run(bad);
+            assertEquals(2, r.code(), String.join(" ", bad) + ": " + r.err());
+            assertTrue(r.err().contains("'" + bad[bad.length - (bad[0].equals("classify") ? 3 : 2)] + "'")
+                    && r.err().contains("use "), r.err());
+        }
         CliTestSupport.Run bare = run();
         assertEquals(2, bare.code(), "cnn without a command is a usage error");
         assertTrue(bare.err().contains("Usage: cnn") && bare.out().isEmpty(), bare.err());

@@ -1,0 +1,63 @@
+package dev.cnn.cli;
+
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.TypeConversionException;
+
+/**
+ * Range-checked whole-number options, in one place: picocli converts with these, so a value out of range is a usage
+ * error (exit 2) when the command line is parsed, naming the option and the range its help states. The library
+ * checks its inputs too; these make the CLI's messages name the option, not an internal field.
+ */
+final class Ranges {
+    private Ranges() {
+    }
+
+    private static int parse(String value, int min, int max, String range) {
+        int v;
+        try {
+            v = Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            throw new TypeConversionException("'" + value + "' is not a whole number; use " + range);
+        }
+        if (v < min || v > max) {
+            throw new TypeConversionException(v + " is out of range; use " + range);
+        }
+        return v;
+    }
+
+    /** 1 or more: epochs, batch sizes, counts. */
+    static final class Positive implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            return parse(value, 1, Integer.MAX_VALUE, "1 or more");
+        }
+    }
+
+    /** Image height and width in pixels: 8 to 4096. */
+    static final class ImageSize implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            return parse(value, 8, 4096, "8 to 4096 pixels");
+        }
+    }
+
+    /** Image channels: 1 (gray) or 3 (RGB). */
+    static final class Channels implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            int v = parse(value, 1, 3, "1 (gray) or 3 (RGB)");
+            if (v == 2) {
+                throw new TypeConversionException("2 is out of range; use 1 (gray) or 3 (RGB)");
+            }
+            return v;
+        }
+    }
+
+    /** Decoding threads: 1 to 256. */
+    static final class Workers implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            return parse(value, 1, 256, "1 to 256 threads");
+        }
+    }
+}
