@@ -64,37 +64,44 @@ final class ClassifyCommand extends BaseCommand {
         if (format == Format.csv) {
             out().println("path,rank,label,probability,error");
         }
-        predictor.classify(files, topK, batchSize, p -> {
-            if (!p.ok()) {
-                failed[0]++;
-                err().println("cnn: warning: " + p.error());
-            }
-            switch (format) {
-                case jsonl -> out().println(Json.write(p.toMap()));
-                case csv -> {
-                    if (!p.ok()) {
-                        out().println(csv(p.path()) + ",,,," + csv(p.error()));
-                    }
-                    for (int i = 0; i < p.top().size(); i++) {
-                        out().printf(java.util.Locale.ROOT, "%s,%d,%s,%.6f,%n", csv(p.path()), i + 1,
-                                csv(p.top().get(i).label()), p.top().get(i).probability());
-                    }
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        Signals.Handle signals = Signals.onInterrupt(() -> stop.set(true)); // finish the batch, report what is done
+        int handled;
+        try {
+            handled = predictor.classify(files, topK, batchSize, p -> {
+                if (!p.ok()) {
+                    failed[0]++;
+                    err().println("cnn: warning: " + p.error());
                 }
-                case table -> {
-                    if (p.ok()) {
-                        StringBuilder b = new StringBuilder(p.path()).append(':');
-                        for (Predictor.Scored s : p.top()) {
-                            b.append(String.format("  %s %.4f", s.label(), s.probability()));
+                switch (format) {
+                    case jsonl -> out().println(Json.write(p.toMap()));
+                    case csv -> {
+                        if (!p.ok()) {
+                            out().println(csv(p.path()) + ",,,," + csv(p.error()));
                         }
-                        out().println(b);
-                    } else {
-                        out().println(p.path() + ":  ERROR " + p.error());
+                        for (int i = 0; i < p.top().size(); i++) {
+                            out().printf(java.util.Locale.ROOT, "%s,%d,%s,%.6f,%n", csv(p.path()), i + 1,
+                                    csv(p.top().get(i).label()), p.top().get(i).probability());
+                        }
                     }
+                    case table -> {
+                        if (p.ok()) {
+                            StringBuilder b = new StringBuilder(p.path()).append(':');
+                            for (Predictor.Scored s : p.top()) {
+                                b.append(String.format("  %s %.4f", s.label(), s.probability()));
+                            }
+                            out().println(b);
+                        } else {
+                            out().println(p.path() + ":  ERROR " + p.error());
+                        }
+                    }
+                    case json -> all.add(p);
                 }
-                case json -> all.add(p);
-            }
-            out().flush();
-        });
+                out().flush();
+            }, stop::get);
+        } finally {
+            signals.restore();
+        }
         if (timings) {
             long now = System.nanoTime();
             long jvmStart = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
@@ -107,6 +114,11 @@ final class ClassifyCommand extends BaseCommand {
         }
         if (format == Format.json) {
             out().println(Json.pretty(all.stream().map(Predictor.Prediction::toMap).toList()));
+        }
+        if (signals.exitCode() != 0) {
+            err().printf("cnn: %s after %d of %d inputs%n", signals.exitCode() == ExitCodes.TERMINATED
+                    ? "terminated" : "interrupted", handled, files.size());
+            return signals.exitCode();
         }
         if (failed[0] > 0) {
             err().printf("cnn: %d of %d inputs could not be classified%n", failed[0], files.size());

@@ -11,6 +11,8 @@ public final class ExitCodes {
     public static final int MODEL = CnnException.MODEL;
     /** Interrupted (Ctrl-C) after writing a checkpoint. */
     public static final int INTERRUPTED = 130;
+    /** Terminated (SIGTERM: Slurm, Kubernetes, systemd) after writing a checkpoint or what was done. */
+    public static final int TERMINATED = 143;
 
     private ExitCodes() {
     }

@@ -24,6 +24,7 @@ final class TrainingRun implements FinetuneJob.Listener {
     private final PrintWriter err;
     private final String command;
     private Progress bar;
+    private Signals.Handle signals;
 
     TrainingRun(PrintWriter out, PrintWriter err, String command) {
         this.out = out;
@@ -32,15 +33,15 @@ final class TrainingRun implements FinetuneJob.Listener {
     }
 
     /**
-     * Runs {@code job} (which passes the trainer it creates to the consumer it is given) with Ctrl-C asking that
-     * trainer to stop after the current batch and write a checkpoint.
+     * Runs {@code job} (which passes the trainer it creates to the consumer it is given) with Ctrl-C or SIGTERM
+     * asking that trainer to stop after the current batch and write a checkpoint.
      */
     <T> T execute(Function<Consumer<Trainer>, T> job) {
         Trainer[] trainer = new Trainer[1];
-        Signals.Handle sigint = Signals.onInterrupt(() -> {
+        signals = Signals.onInterrupt(() -> {
             err.println();
-            err.println("cnn: interrupt: finishing the current batch and writing a checkpoint "
-                    + "(press Ctrl-C again to abort)");
+            err.println("cnn: " + (signals.exitCode() == ExitCodes.TERMINATED ? "terminated" : "interrupt")
+                    + ": finishing the current batch and writing a checkpoint (a second signal aborts)");
             err.flush();
             if (trainer[0] != null) {
                 trainer[0].requestStop();
@@ -49,7 +50,7 @@ final class TrainingRun implements FinetuneJob.Listener {
         try {
             return job.apply(t -> trainer[0] = t);
         } finally {
-            sigint.restore();
+            signals.restore();
             if (bar != null) {
                 bar.close();
             }
@@ -105,7 +106,7 @@ final class TrainingRun implements FinetuneJob.Listener {
         switch (status) {
             case INTERRUPTED -> {
                 err.println("cnn: " + message + afterInterrupt);
-                return ExitCodes.INTERRUPTED;
+                return signals != null && signals.exitCode() != 0 ? signals.exitCode() : ExitCodes.INTERRUPTED;
             }
             case DIVERGED -> {
                 err.println("cnn: error: " + message);

@@ -32,6 +32,16 @@ class InterruptTest {
 
     @Test
     void sigintWritesACheckpointAndExits130() throws Exception {
+        stopsCleanly("INT", ExitCodes.INTERRUPTED);
+    }
+
+    /** Slurm, Kubernetes and systemd stop jobs with SIGTERM: the same clean stop, exit 143. */
+    @Test
+    void sigtermWritesACheckpointAndExits143() throws Exception {
+        stopsCleanly("TERM", ExitCodes.TERMINATED);
+    }
+
+    private void stopsCleanly(String signal, int exit) throws Exception {
         Path out = dir.resolve("m.zip");
         Process p = start(dir, "train", "--data", "builtin:shapes?n=2000&size=16", "--image-size", "16", "--epochs", "6",
                 "--batch-size", "16", "--output", out.toString(), "--no-report");
@@ -42,14 +52,14 @@ class InterruptTest {
                 log.append(line).append('\n');
                 if (!signalled && line.startsWith("epoch 1:")) { // one epoch done: the checkpoint machinery is live
                     // bash's builtin kill: no dependency on a kill binary being installed
-                    assertEquals(0, new ProcessBuilder("bash", "-c", "kill -INT " + p.pid()).start().waitFor());
+                    assertEquals(0, new ProcessBuilder("bash", "-c", "kill -" + signal + " " + p.pid()).start().waitFor());
                     signalled = true;
                 }
             }
         }
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), log.toString());
         assertTrue(signalled, "training printed an epoch line: " + log);
-        assertEquals(ExitCodes.INTERRUPTED, p.exitValue(), log.toString());
+        assertEquals(exit, p.exitValue(), log.toString());
         Path last = dir.resolve("m.zip.checkpoints/last.zip");
         assertTrue(Files.isRegularFile(last), log.toString());
         assertTrue(log.toString().contains("--resume " + last), log.toString());

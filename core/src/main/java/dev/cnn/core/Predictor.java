@@ -62,12 +62,37 @@ public final class Predictor {
 
     /** Classifies {@code files} in batches, calling {@code sink} for each result in input order. */
     public void classify(List<Path> files, int topK, int batchSize, Consumer<Prediction> sink) {
+        classify(files, topK, batchSize, sink, () -> false);
+    }
+
+    /**
+     * As {@link #classify(List, int, int, Consumer)}, stopping once {@code stop} is true: the images read so far are
+     * classified and handed to {@code sink}, the rest are not.
+     *
+     * @return the number of files handled (results and errors)
+     */
+    public int classify(List<Path> files, int topK, int batchSize, Consumer<Prediction> sink,
+                        java.util.function.BooleanSupplier stop) {
+        int[] handled = {0};
+        Consumer<Prediction> counted = p -> {
+            handled[0]++;
+            sink.accept(p);
+        };
+        classifyUntil(files, topK, batchSize, counted, stop);
+        return handled[0];
+    }
+
+    private void classifyUntil(List<Path> files, int topK, int batchSize, Consumer<Prediction> sink,
+                               java.util.function.BooleanSupplier stop) {
         int k = Math.max(1, Math.min(topK, labels.size()));
         ComputationGraph net = dev.cnn.accel.Accel.forInference(bundleNet, files.size());
         List<Path> batchPaths = new ArrayList<>();
         List<INDArray> batchX = new ArrayList<>();
         List<Prediction> pending = new ArrayList<>();
         for (Path f : files) {
+            if (stop.getAsBoolean()) {
+                break;
+            }
             try {
                 INDArray x = loader.load(f);
                 batchPaths.add(f);
