@@ -1,6 +1,7 @@
 package dev.cnn.cli;
 
 import dev.cnn.core.EpochStats;
+import dev.cnn.core.OutputLock;
 import dev.cnn.core.Provenance;
 import dev.cnn.core.LrSchedule;
 import dev.cnn.core.TrainConfig;
@@ -87,7 +88,14 @@ final class FinetuneCommand extends BaseCommand {
         err().printf("cnn finetune: %s from %s on %s (%s)%n", s.cliName(), b.source(), data,
                 s == FinetuneJob.Strategy.GRADUAL ? frozenEpochs + " frozen + " + epochs + " epochs" : epochs + " epochs");
         err().flush();
-        FinetuneJob.Outcome o = tr.execute(onTrainer -> FinetuneJob.run(req, b, tr, onTrainer));
+        // the model, its checkpoints, epoch log and report come from one run
+        try (OutputLock lock = OutputLock.acquire(output, "cnn finetune")) {
+            return report(format, s, b, tr, tr.execute(onTrainer -> FinetuneJob.run(req, b, tr, onTrainer)));
+        }
+    }
+
+    private Integer report(Format format, FinetuneJob.Strategy s, FinetuneJob.Base b, TrainingRun tr,
+                           FinetuneJob.Outcome o) {
         if (o.featureCacheNote() != null) {
             err().println("cnn: " + o.featureCacheNote());
         }

@@ -2,6 +2,7 @@ package dev.cnn.cli;
 
 import dev.cnn.core.EpochStats;
 import dev.cnn.core.LrSchedule;
+import dev.cnn.core.OutputLock;
 import dev.cnn.core.TrainConfig;
 import dev.cnn.core.TrainJob;
 import dev.cnn.core.Trainer;
@@ -83,8 +84,15 @@ final class TrainCommand extends BaseCommand {
                 ? "its data" : data, resume != null ? "" : String.format(" (%d epochs, batch %d, %s lr %g)",
                 epochs, batchSize, run.optimizer.name().toLowerCase(), lr));
         err().flush();
-        TrainJob.Outcome o = resume == null ? tr.execute(onTrainer -> TrainJob.run(req, tr, onTrainer))
-                : tr.execute(onTrainer -> TrainJob.resume(resumeRequest(), tr, onTrainer));
+        TrainJob.Resume again = resume == null ? null : resumeRequest();
+        // the model, its checkpoints, epoch log and report come from one run
+        try (OutputLock lock = OutputLock.acquire(again == null ? output : TrainJob.resumeOutput(again), "cnn train")) {
+            return report(format, tr, again == null ? tr.execute(onTrainer -> TrainJob.run(req, tr, onTrainer))
+                    : tr.execute(onTrainer -> TrainJob.resume(again, tr, onTrainer)));
+        }
+    }
+
+    private Integer report(Format format, TrainingRun tr, TrainJob.Outcome o) {
         Path output = o.output();
         Trainer.Result r = o.result();
         tr.skipped(o.source().skipped());

@@ -41,6 +41,32 @@ class InterruptTest {
         stopsCleanly("TERM", ExitCodes.TERMINATED);
     }
 
+    /** A second run for the same output is refused while the first runs, naming it; another output is fine. */
+    @Test
+    void twoRunsCannotWriteTheSameOutput() throws Exception {
+        Path out = dir.resolve("m.zip");
+        Process p = start(dir, "train", "--data", "builtin:shapes?n=2000&size=16", "--image-size", "16", "--epochs", "6",
+                "--batch-size", "16", "--output", out.toString(), "--no-report");
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            for (String line; (line = r.readLine()) != null; ) {
+                if (line.startsWith("epoch 1:")) {
+                    break;
+                }
+            }
+            CliTestSupport.Run second = CliTestSupport.run("train", "--data", "builtin:shapes?n=200&size=16",
+                    "--image-size", "16", "--epochs", "1", "--output", out.toString(), "--no-report");
+            assertEquals(ExitCodes.DATA, second.code(), second.err());
+            assertTrue(second.err().contains("another run is writing it (pid " + p.pid() + ", cnn train"),
+                    second.err());
+        } finally {
+            p.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+        }
+        // the lock went with the process (kill -9): the output is free again
+        CliTestSupport.Run after = CliTestSupport.run("train", "--data", "builtin:shapes?n=200&size=16",
+                "--image-size", "16", "--epochs", "1", "--output", out.toString(), "--no-report");
+        assertEquals(0, after.code(), after.err());
+    }
+
     private void stopsCleanly(String signal, int exit) throws Exception {
         Path out = dir.resolve("m.zip");
         Process p = start(dir, "train", "--data", "builtin:shapes?n=2000&size=16", "--image-size", "16", "--epochs", "6",

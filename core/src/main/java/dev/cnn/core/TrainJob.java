@@ -94,8 +94,7 @@ public final class TrainJob {
             throw CnnException.model(r.checkpoint() + ": not a training checkpoint (no training state); resume from "
                     + "<output>.checkpoints/last.zip");
         }
-        Path output = r.output() != null ? r.output() : state.output() != null ? Path.of(state.output())
-                : outputOf(r.checkpoint());
+        Path output = resumeOutput(r, state);
         TrainConfig.Builder b = state.config().toBuilder().output(output)
                 .checkpointDir(r.checkpoint().toAbsolutePath().getParent());
         if (r.epochs() != null) {
@@ -119,6 +118,16 @@ public final class TrainJob {
         return fit(cfg, ckpt.network(), meta, data, src, pre, callback, onTrainer);
     }
 
+    /** The model file a resumed run writes: {@code --output} if given, else the run's own. */
+    public static Path resumeOutput(Resume r) {
+        return resumeOutput(r, ModelBundle.readMetadata(r.checkpoint()).training());
+    }
+
+    private static Path resumeOutput(Resume r, TrainingState state) {
+        return r.output() != null ? r.output() : state != null && state.output() != null ? Path.of(state.output())
+                : outputOf(r.checkpoint());
+    }
+
     /** {@code DIR/m.zip} for a checkpoint in {@code DIR/m.zip.checkpoints/} (checkpoints of older versions). */
     private static Path outputOf(Path checkpoint) {
         Path dir = checkpoint.toAbsolutePath().getParent();
@@ -136,8 +145,12 @@ public final class TrainJob {
         if (onTrainer != null) {
             onTrainer.accept(trainer);
         }
-        Trainer.Result r = trainer.fit(net, meta, data);
-        Path csv = writeHistory(cfg.output(), r.history());
+        Trainer.Result r;
+        Path csv;
+        try (OutputLock lock = OutputLock.acquire(cfg.output(), "cnn train")) {
+            r = trainer.fit(net, meta, data);
+            csv = writeHistory(cfg.output(), r.history());
+        }
         return new Outcome(r, src, pre, csv, src.train().size(),
                 src.validation() == null ? 0 : src.validation().size(), cfg.output());
     }

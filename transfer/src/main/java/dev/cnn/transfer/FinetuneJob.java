@@ -7,6 +7,7 @@ import dev.cnn.core.EpochData;
 import dev.cnn.core.ImageData;
 import dev.cnn.core.ModelBundle;
 import dev.cnn.core.Optimizers;
+import dev.cnn.core.OutputLock;
 import dev.cnn.core.Provenance;
 import dev.cnn.core.TrainConfig;
 import dev.cnn.core.TrainJob;
@@ -187,6 +188,12 @@ public final class FinetuneJob {
     }
 
     public static Outcome run(Request req, Base base, Listener listener, Consumer<Trainer> onTrainer) {
+        try (OutputLock lock = OutputLock.acquire(req.config().output(), "cnn finetune")) {
+            return runLocked(req, base, listener, onTrainer);
+        }
+    }
+
+    private static Outcome runLocked(Request req, Base base, Listener listener, Consumer<Trainer> onTrainer) {
         Phases run = new Phases(req, base, listener == null ? new Listener() { } : listener, onTrainer);
         TrainConfig cfg = req.config();
         String cut = run.cut;
