@@ -41,7 +41,8 @@ public record ModelBundle(ComputationGraph network, BundleMetadata metadata) {
         if (dir != null) {
             Files.createDirectories(dir);
         }
-        Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+        TempFiles.deleteStale(dir); // left by runs that were killed while writing
+        Path tmp = TempFiles.create(abs, ".tmp");
         try {
             write(tmp, withUpdater);
             try {

@@ -149,6 +149,24 @@ class BundleTest {
     }
 
     @Test
+    void temporaryFilesOfKilledRunsAreDeletedByTheNextSave(@TempDir Path dir) throws Exception {
+        long dead = 4_194_000;
+        while (ProcessHandle.of(dead).isPresent()) {
+            dead++;
+        }
+        Path stale = Files.writeString(dir.resolve(".last.zip." + dead + ".8812.tmp"), "half a checkpoint");
+        Path live = Files.writeString(dir.resolve(".last.zip." + ProcessHandle.current().pid() + ".77.tmp"), "x");
+        Path unrelated = Files.writeString(dir.resolve(".notes.tmp"), "not ours");
+        bundle().save(dir.resolve("last.zip"), false);
+        assertFalse(Files.exists(stale), "left by a process that no longer runs");
+        assertTrue(Files.exists(live), "a running process's file stays");
+        assertTrue(Files.exists(unrelated));
+        try (var s = Files.list(dir)) {
+            assertEquals(3, s.count(), "last.zip, the live temp file and the unrelated one");
+        }
+    }
+
+    @Test
     void fastLoadEqualsModelSerializer(@TempDir Path dir) throws Exception {
         ModelBundle b = bundle();
         b.network().getLayer("bn1").setParam("mean", org.nd4j.linalg.factory.Nd4j.rand(1, 32)); // non-trivial state

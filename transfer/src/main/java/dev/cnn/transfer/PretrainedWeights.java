@@ -298,7 +298,8 @@ public final class PretrainedWeights {
         try {
             conn = connect(url);
             long total = conn.getContentLengthLong();
-            tmp = Files.createTempFile(cacheDir, target.getFileName() + ".", ".part");
+            dev.cnn.core.TempFiles.deleteStale(cacheDir); // .part files of downloads that were killed
+            tmp = dev.cnn.core.TempFiles.create(target, ".part");
             long done = 0;
             progress.update(0, total);
             byte[] buf = new byte[1 << 16];

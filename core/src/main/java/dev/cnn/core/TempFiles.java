@@ -1,0 +1,50 @@
+package dev.cnn.core;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Temporary files that are renamed over their target when complete ({@code .last.zip.<pid>.<n>.tmp}), named with the
+ * id of the process that writes them, so that the ones a killed process left behind (kill -9, a full disk, a
+ * power cut) are recognised and deleted by the next run instead of piling up.
+ */
+public final class TempFiles {
+    private static final Pattern OURS = Pattern.compile("\\..+\\.(\\d+)\\.\\d+\\.(tmp|part)");
+
+    private TempFiles() {
+    }
+
+    /** A new temporary file for {@code target}, in its folder; {@code suffix} is {@code .tmp} or {@code .part}. */
+    public static Path create(Path target, String suffix) throws IOException {
+        Path abs = target.toAbsolutePath();
+        return Files.createTempFile(abs.getParent(), "." + abs.getFileName() + "." + ProcessHandle.current().pid()
+                + ".", suffix);
+    }
+
+    /**
+     * Deletes the temporary files in {@code dir} whose process no longer runs.
+     *
+     * @return how many were deleted
+     */
+    public static int deleteStale(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return 0;
+        }
+        int n = 0;
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                Matcher m = OURS.matcher(p.getFileName().toString());
+                if (m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).map(h -> !h.isAlive()).orElse(true)) {
+                    n += Files.deleteIfExists(p) ? 1 : 0;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return n; // best effort: a leftover file is harmless
+        }
+        return n;
+    }
+}
