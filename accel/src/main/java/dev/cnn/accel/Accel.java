@@ -19,6 +19,8 @@ import java.util.function.Supplier;
  * native build chosen) must run before ND4J's first use; this class runs it when loaded.
  */
 public final class Accel {
+    /** From this many images on, {@link #forInference} makes an inference copy. */
+    public static final int WORTH_AN_INFERENCE_COPY = InferenceGraph.WORTH_FOLDING;
     private static volatile AccelOptions defaults = AccelOptions.DEFAULT;
 
     static {

@@ -51,9 +51,9 @@ final class ClassifyCommand extends BaseCommand {
         warm.start(); // overlaps with the model load
         dev.cnn.accel.Accel.preload(); // so does loading oneDNN
         List<Path> files = collect();
-        if (files.isEmpty()) {
-            throw CnnException.data("no images found in " + String.join(", ", inputs) + "; give image files, "
-                    + "folders of images (" + String.join(", ", new java.util.TreeSet<>(ImageDecoder.EXTENSIONS)) + ") or paths on stdin");
+        boolean stdin = inputs.contains("-");
+        if (files.isEmpty() && !stdin) {
+            throw noImages();
         }
         ModelBundle bundle = ModelBundle.load(model, false);
         long tLoad = System.nanoTime();
@@ -68,7 +68,14 @@ final class ClassifyCommand extends BaseCommand {
         Signals.Handle signals = Signals.onInterrupt(() -> stop.set(true)); // finish the batch, report what is done
         int handled;
         try {
-            handled = predictor.classify(files, topK, batchSize, p -> {
+            // paths on stdin are classified as they arrive, batching what is ready (a pipe may be slow or endless)
+            java.util.concurrent.BlockingQueue<Path> queue = new java.util.concurrent.LinkedBlockingQueue<>(files);
+            if (stdin) {
+                readLinesInto(queue);
+            } else {
+                queue.add(Predictor.END);
+            }
+            handled = predictor.classify(queue, stdin ? -1 : files.size(), topK, batchSize, p -> {
                 if (!p.ok()) {
                     failed[0]++;
                     err().println("cnn: warning: " + p.error());
@@ -109,19 +116,22 @@ final class ClassifyCommand extends BaseCommand {
             // the model load includes ND4J's native initialisation, overlapped with parsing the configuration
             err().printf("timings: jvm start to main %d ms, native init + model load %d ms, classify %d images "
                             + "%d ms, total since jvm start %d ms%n", mainAt - jvmStart,
-                    (tLoad - t0) / 1_000_000, files.size(), (now - tLoad) / 1_000_000,
+                    (tLoad - t0) / 1_000_000, handled, (now - tLoad) / 1_000_000,
                     System.currentTimeMillis() - jvmStart);
         }
         if (format == Format.json) {
             out().println(Json.pretty(all.stream().map(Predictor.Prediction::toMap).toList()));
         }
         if (signals.exitCode() != 0) {
-            err().printf("cnn: %s after %d of %d inputs%n", signals.exitCode() == ExitCodes.TERMINATED
-                    ? "terminated" : "interrupted", handled, files.size());
+            err().printf("cnn: %s after %d inputs%n", signals.exitCode() == ExitCodes.TERMINATED
+                    ? "terminated" : "interrupted", handled);
             return signals.exitCode();
         }
+        if (handled == 0) {
+            throw noImages();
+        }
         if (failed[0] > 0) {
-            err().printf("cnn: %d of %d inputs could not be classified%n", failed[0], files.size());
+            err().printf("cnn: %d of %d inputs could not be classified%n", failed[0], handled);
             return ExitCodes.DATA;
         }
         return ExitCodes.OK;
@@ -131,14 +141,7 @@ final class ClassifyCommand extends BaseCommand {
         List<Path> files = new ArrayList<>();
         for (String in : inputs) {
             if (in.equals("-")) {
-                BufferedReader r = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-                String line;
-                while ((line = r.readLine()) != null) {
-                    if (!line.isBlank()) {
-                        files.add(Path.of(line.strip()));
-                    }
-                }
-                continue;
+                continue; // read as it comes, see readLinesInto
             }
             Path p = Path.of(in);
             if (Files.isDirectory(p)) {
@@ -152,6 +155,36 @@ final class ClassifyCommand extends BaseCommand {
             }
         }
         return files;
+    }
+
+    private CnnException noImages() {
+        return CnnException.data("no images found in " + String.join(", ", inputs.stream()
+                .map(i -> i.equals("-") ? "stdin" : i).toList())
+                + "; give image files, folders of images (" + String.join(", ",
+                new java.util.TreeSet<>(ImageDecoder.EXTENSIONS)) + ") or paths on stdin");
+    }
+
+    /** Puts each non-blank line of stdin on {@code queue} as it is read, then {@link Predictor#END}. */
+    private static void readLinesInto(java.util.concurrent.BlockingQueue<Path> queue) {
+        Thread t = new Thread(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+                for (String line; (line = r.readLine()) != null; ) {
+                    if (!line.isBlank()) {
+                        try {
+                            queue.add(Path.of(line.strip()));
+                        } catch (java.nio.file.InvalidPathException e) {
+                            // not a path on this system: nothing to classify
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                // end of input as far as we can read it
+            } finally {
+                queue.add(Predictor.END);
+            }
+        }, "stdin-paths");
+        t.setDaemon(true);
+        t.start();
     }
 
     static String csv(String s) {

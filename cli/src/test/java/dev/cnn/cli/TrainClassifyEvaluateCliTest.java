@@ -116,6 +116,37 @@ class TrainClassifyEvaluateCliTest {
         assertEquals(2, run("train", "--model", "resnet9000").code());
     }
 
+    /** Paths on stdin are answered as they arrive: a slow pipe gets each answer before the next path is written. */
+    @Test
+    void classifyStreamsPathsFromStdin() throws Exception {
+        Path image;
+        try (var files = java.nio.file.Files.walk(data)) {
+            image = files.filter(f -> f.toString().endsWith(".png")).findFirst().orElseThrow();
+        }
+        Process p = InterruptTest.start(dir, "classify", "--model", model.toString(), "--format", "jsonl", "-");
+        try (var in = new java.io.PrintWriter(p.getOutputStream(), true);
+             var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()))) {
+            in.println(image);
+            String first = out.readLine(); // stdin still open: the first answer must not wait for the end
+            assertTrue(first != null && first.contains("\"path\":\"" + image + "\"") && first.contains("predictions"),
+                    String.valueOf(first));
+            in.println(dir.resolve("missing.png"));
+            in.close();
+            String second = out.readLine();
+            while (second != null && second.startsWith("cnn: ")) { // stderr is merged in: the warning comes too
+                second = out.readLine();
+            }
+            assertTrue(second != null && second.contains("missing.png") && second.contains("\"error\""), second);
+        }
+        assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(3, p.exitValue(), "one input failed");
+        Process empty = InterruptTest.start(dir, "classify", "--model", model.toString(), "-");
+        empty.getOutputStream().close();
+        assertTrue(empty.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(3, empty.exitValue(), "empty stdin: no images found");
+        assertTrue(new String(empty.getInputStream().readAllBytes()).contains("no images found in stdin"));
+    }
+
     @Test
     void classifyWithNothingToClassifyIsExit3() throws Exception {
         Path empty = java.nio.file.Files.createDirectories(dir.resolve("empty"));

@@ -73,39 +73,67 @@ public final class Predictor {
      */
     public int classify(List<Path> files, int topK, int batchSize, Consumer<Prediction> sink,
                         java.util.function.BooleanSupplier stop) {
+        java.util.concurrent.BlockingQueue<Path> queue = new java.util.concurrent.LinkedBlockingQueue<>(files);
+        queue.add(END);
+        return classify(queue, files.size(), topK, batchSize, sink, stop);
+    }
+
+    /**
+     * Put on a queue for {@link #classify(java.util.concurrent.BlockingQueue, long, int, int, Consumer,
+     * java.util.function.BooleanSupplier)}: no more paths will come (compared by identity, so no real path is it).
+     */
+    public static final Path END = Path.of(".cnn-end-of-paths");
+
+    /**
+     * Classifies paths as they arrive on {@code queue} (paths read from a pipe, say) until {@link #END}: a batch is
+     * classified when it is full or when no further path is ready, so every answer comes as soon as its image can be
+     * read, and {@code sink} sees them in arrival order.
+     *
+     * @param expected how many images are expected (decides whether an inference copy pays off), or -1 if unknown
+     *                 (then it is made: streams are usually long)
+     * @return the number of paths handled (results and errors)
+     */
+    public int classify(java.util.concurrent.BlockingQueue<Path> queue, long expected, int topK, int batchSize,
+                        Consumer<Prediction> sink, java.util.function.BooleanSupplier stop) {
+        int k = Math.max(1, Math.min(topK, labels.size()));
+        ComputationGraph net = dev.cnn.accel.Accel.forInference(bundleNet,
+                expected < 0 ? dev.cnn.accel.Accel.WORTH_AN_INFERENCE_COPY : expected);
         int[] handled = {0};
         Consumer<Prediction> counted = p -> {
             handled[0]++;
             sink.accept(p);
         };
-        classifyUntil(files, topK, batchSize, counted, stop);
-        return handled[0];
-    }
-
-    private void classifyUntil(List<Path> files, int topK, int batchSize, Consumer<Prediction> sink,
-                               java.util.function.BooleanSupplier stop) {
-        int k = Math.max(1, Math.min(topK, labels.size()));
-        ComputationGraph net = dev.cnn.accel.Accel.forInference(bundleNet, files.size());
         List<Path> batchPaths = new ArrayList<>();
         List<INDArray> batchX = new ArrayList<>();
         List<Prediction> pending = new ArrayList<>();
-        for (Path f : files) {
-            if (stop.getAsBoolean()) {
-                break;
+        try {
+            while (!stop.getAsBoolean()) {
+                Path f = pending.isEmpty() ? queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS)
+                        : queue.poll();
+                if (f == null) {
+                    flush(net, batchPaths, batchX, pending, k, counted); // nothing more ready: answer what is read
+                    continue;
+                }
+                if (f == END) {
+                    break;
+                }
+                try {
+                    INDArray x = loader.load(f);
+                    batchPaths.add(f);
+                    batchX.add(x);
+                    pending.add(null);
+                } catch (Exception e) {
+                    pending.add(new Prediction(f.toString(), List.of(), null, ModelBundle.oneLine(e)));
+                }
+                if (batchX.size() >= batchSize) {
+                    flush(net, batchPaths, batchX, pending, k, counted);
+                }
             }
-            try {
-                INDArray x = loader.load(f);
-                batchPaths.add(f);
-                batchX.add(x);
-                pending.add(null);
-            } catch (Exception e) {
-                pending.add(new Prediction(f.toString(), List.of(), null, ModelBundle.oneLine(e)));
-            }
-            if (batchX.size() >= batchSize) {
-                flush(net, batchPaths, batchX, pending, k, sink);
-            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
-        flush(net, batchPaths, batchX, pending, k, sink);
+        flush(net, batchPaths, batchX, pending, k, counted);
+        return handled[0];
     }
 
     private void flush(ComputationGraph net, List<Path> paths, List<INDArray> xs, List<Prediction> pending, int k,
