@@ -203,6 +203,11 @@ public final class DataSource {
             val.addAll(shuffled.subList(0, Math.max(0, nVal)));
             train.addAll(shuffled.subList(Math.max(0, nVal), shuffled.size()));
         }
+        if (val.isEmpty()) {
+            report.warn(spec + ": --val-split " + o.valSplit() + " leaves no validation images (" + all.size()
+                    + " images in " + classes.size() + " classes; a class needs 2 to give one); training runs "
+                    + "without validation: no validation metrics, best-epoch selection or early stopping", false);
+        }
         return new DataSource(spec, classes, new ImageDataset(classes, train),
                 val.isEmpty() ? null : new ImageDataset(classes, val), null, report);
     }
@@ -311,6 +316,9 @@ public final class DataSource {
         List<String[]> rows = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i).strip();
+            if (i == 0 && line.startsWith("\uFEFF")) { // a UTF-8 byte-order mark (Excel, Notepad)
+                line = line.substring(1).strip();
+            }
             if (line.isEmpty() || line.startsWith("#")) {
                 continue;
             }
@@ -329,8 +337,15 @@ public final class DataSource {
             index.put(classes.get(i), i);
         }
         Path base = csv.toAbsolutePath().getParent();
+        Map<Path, String> listed = new java.util.HashMap<>();
         for (String[] r : rows) {
             Path f = base.resolve(r[0].strip());
+            String first = listed.putIfAbsent(f.normalize(), r[1].strip());
+            if (first != null) { // once only: it would be counted twice, and could land in train and validation
+                report.warn(csv + ": " + r[0].strip() + " is listed twice" + (first.equals(r[1].strip()) ? ""
+                        : " (as '" + first + "' and '" + r[1].strip() + "')") + "; kept the first", true);
+                continue;
+            }
             try {
                 if (!Files.exists(f)) {
                     throw new BadImageException(f, BadImageException.Reason.UNREADABLE, "listed in " + csv

@@ -122,6 +122,33 @@ class PipelineTest {
     }
 
     @Test
+    void csvWithAByteOrderMarkAndDuplicatesKeepsItsHeaderAndEachImageOnce(@TempDir Path dir) throws IOException {
+        png(solid(4, 4, 0xFFFFFF), dir.resolve("x/one.png"));
+        png(solid(4, 4, 0), dir.resolve("y/two.png"));
+        png(solid(4, 4, 0x808080), dir.resolve("y/three.png"));
+        Files.writeString(dir.resolve("m.csv"), "\uFEFFpath,label\nx/one.png,zebra\ny/two.png,ant\n"
+                + "y/three.png,ant\nx/one.png,zebra\n./y/two.png,zebra\n");
+        DataSource s = DataSource.open(dir.resolve("m.csv").toString(), DataSource.Options.defaults().withValSplit(0));
+        assertEquals(List.of("ant", "zebra"), s.classes(), "no class named 'label'");
+        assertEquals(3, s.train().size(), "each image once");
+        assertEquals(2, s.skipped().warnings().size(), s.skipped().warnings().toString());
+        assertTrue(s.skipped().warnings().get(1).contains("as 'ant' and 'zebra'"), s.skipped().warnings().toString());
+        DataException e = assertThrows(DataException.class, () -> DataSource.open(dir.resolve("m.csv").toString(),
+                DataSource.Options.defaults().withValSplit(0).withStrict(true)));
+        assertTrue(e.getMessage().contains("listed twice"), e.getMessage());
+    }
+
+    @Test
+    void aSplitThatLeavesNoValidationSaysSo(@TempDir Path dir) throws IOException {
+        png(solid(4, 4, 0xFFFFFF), dir.resolve("a/one.png"));
+        png(solid(4, 4, 0), dir.resolve("b/two.png"));
+        DataSource s = DataSource.open(dir.toString(), DataSource.Options.defaults().withValSplit(0.5));
+        assertNull(s.validation());
+        assertTrue(s.skipped().warnings().stream().anyMatch(w -> w.contains("leaves no validation images")),
+                s.skipped().warnings().toString());
+    }
+
+    @Test
     void badFilesAreSkippedCountedOrFatalWhenStrict(@TempDir Path dir) throws Exception {
         folder(dir, 3);
         Path cls = dir.resolve("a_first");
