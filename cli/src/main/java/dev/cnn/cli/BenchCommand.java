@@ -155,8 +155,12 @@ final class BenchCommand implements Runnable {
             doc.put("engine", dev.cnn.accel.Engine.describe());
             doc.put("threads", dev.cnn.accel.Engine.threads());
             doc.put("cores", Runtime.getRuntime().availableProcessors());
-            doc.put("timing", Map.of("warmup", warmup, "warmupSeconds", warmupSeconds, "runs", runs,
-                    "secondsPerRun", seconds));
+            Map<String, Object> timingDoc = new LinkedHashMap<>(); // fixed key order: diffs of two runs are meaningful
+            timingDoc.put("runs", runs);
+            timingDoc.put("warmup", warmup);
+            timingDoc.put("warmupSeconds", warmupSeconds);
+            timingDoc.put("secondsPerRun", seconds);
+            doc.put("timing", timingDoc);
             doc.put("results", results.stream().map(ModelBench.Result::toMap).toList());
             if (json != null) {
                 Files.writeString(json, Json.pretty(doc));

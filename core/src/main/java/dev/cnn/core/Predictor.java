@@ -29,6 +29,13 @@ public final class Predictor {
 
     /** One label and its probability. */
     public record Scored(String label, double probability) {
+        /** {@code label} then {@code probability}: the documented order, the same in every run. */
+        public Map<String, Object> toMap() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("label", label);
+            m.put("probability", probability);
+            return m;
+        }
     }
 
     /** Result for one input: top-k predictions and the full distribution, or an error. */
@@ -43,8 +50,7 @@ public final class Predictor {
             if (error != null) {
                 m.put("error", error);
             } else {
-                m.put("predictions", top.stream().map(s -> Map.of("label", s.label(), "probability",
-                        s.probability())).toList());
+                m.put("predictions", top.stream().map(Scored::toMap).toList());
             }
             return m;
         }

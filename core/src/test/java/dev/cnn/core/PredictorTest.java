@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class PredictorTest {
     @Test
@@ -25,6 +26,12 @@ class PredictorTest {
         assertEquals(2, handled);
         assertEquals(List.of("img0.png", "img1.png"), got.stream().map(Predictor.Prediction::path).toList());
         assertEquals(2, got.get(0).top().size());
+
+        // JSON in the documented key order, the same in every run (Map.of's order is salted per JVM)
+        assertEquals(java.util.List.of("path", "predictions"), new ArrayList<>(got.get(0).toMap().keySet()));
+        String json = Json.write(got.get(0).toMap());
+        assertTrue(json.startsWith("{\"path\":\"img0.png\",\"predictions\":[{\"label\":"), json);
+        assertTrue(json.matches(".*\\{\"label\":\"[a-z]+\",\"probability\":[0-9.E-]+\\}.*"), json);
 
         got.clear();
         assertEquals(7, p.classify(files, 3, 2, got::add, () -> false), "no stop: every file");
