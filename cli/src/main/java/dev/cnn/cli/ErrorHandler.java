@@ -28,6 +28,9 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
             err.println("cnn: internal error: " + msg + (verbose ? "" : " (run with --verbose for details)"));
         } else {
             err.println("cnn: error: " + msg);
+            if (code == ExitCodes.USAGE) { // as for errors found while parsing
+                err.println("Try '" + cl.getCommandSpec().qualifiedName() + " --help' for more information.");
+            }
         }
         if (verbose) {
             ex.printStackTrace(err);

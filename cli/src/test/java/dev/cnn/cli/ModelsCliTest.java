@@ -60,6 +60,8 @@ class ModelsCliTest {
     void unknownModelIsUsageErrorWithSuggestions() {
         CliTestSupport.Run r = run("summary", "resnt18");
         assertEquals(2, r.code());
+        assertTrue(r.err().endsWith("Try 'cnn summary --help' for more information." + System.lineSeparator())
+                && r.err().lines().count() == 2, "one line and the help hint: " + r.err());
         assertTrue(r.err().contains("valid names (closest first): resnet18"), r.err());
         assertFalse(r.err().contains("at dev.cnn"), "no stack trace without --verbose");
     }
