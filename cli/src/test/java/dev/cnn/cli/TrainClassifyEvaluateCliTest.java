@@ -243,6 +243,13 @@ class TrainClassifyEvaluateCliTest {
         assertEquals(4, w.code(), w.err());
         assertTrue(w.err().contains("--weights"), w.err());
         assertEquals(4, run("finetune", "--base", dir.resolve("none.zip").toString()).code());
+        // another model given as the ImageNet weights is refused, not labelled vgg16 (#17 item 3)
+        CliTestSupport.Run other = run("finetune", "--base", "zoo:vgg16:imagenet", "--weights", model.toString(),
+                "--output", dir.resolve("y.zip").toString());
+        assertEquals(4, other.code(), other.err());
+        assertTrue(other.err().contains("not the registry's vgg16:imagenet file")
+                && other.err().contains("pass it as --base " + model), other.err());
+        assertFalse(java.nio.file.Files.exists(dir.resolve("y.zip")));
         assertEquals(2, run("finetune", "--base", "zoo:alexnet:imagenet").code());
     }
 

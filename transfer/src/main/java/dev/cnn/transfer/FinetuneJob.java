@@ -154,6 +154,10 @@ public final class FinetuneJob {
                 } else if (!Files.isRegularFile(file)) {
                     throw CnnException.model("--weights " + file + ": no such file; download "
                             + downloader.urlOf(e) + " and pass its path");
+                } else if (!e.checksum().matches(file)) { // another model, a truncated or a tampered file
+                    throw CnnException.model("--weights " + file + ": not the registry's " + e.name() + " file ("
+                            + e.checksum().of(file) + ", expected " + e.checksum() + ")" + (isBundle(file)
+                            ? "; it is a cnn model: pass it as --base " + file : "; download " + downloader.urlOf(e)));
                 }
                 ComputationGraph g = PretrainedWeights.load(file);
                 PretrainedWeights.Preprocessing p = e.preprocessing();
@@ -178,6 +182,14 @@ public final class FinetuneJob {
         ModelBundle b = ModelBundle.load(p, false);
         BundleMetadata m = b.metadata();
         return new Base(b.network(), m.architecture(), m.preprocess(), p.toString(), m.labels());
+    }
+
+    private static boolean isBundle(Path file) {
+        try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(file.toFile())) {
+            return z.getEntry(ModelBundle.METADATA_ENTRY) != null;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ run
