@@ -141,9 +141,15 @@ public final class PretrainedWeights {
     private final Duration connectTimeout;
     private final Duration readTimeout;
     private final Progress progress;
+    private final long maxBytes;
+    /** The largest download accepted unless {@code CNN_WEIGHTS_MAX_MB} or {@link #withMaxBytes} says otherwise. */
+    public static final long DEFAULT_MAX_BYTES = 2048L << 20;
+    /** Environment variable: the largest download in MB. */
+    public static final String MAX_MB_ENV = "CNN_WEIGHTS_MAX_MB";
 
     private PretrainedWeights(URI baseUrl, Path cacheDir, int attempts, Duration baseDelay, Duration maxDelay,
-                              Duration connectTimeout, Duration readTimeout, Progress progress) {
+                              Duration connectTimeout, Duration readTimeout, Progress progress, long maxBytes) {
+        this.maxBytes = maxBytes;
         this.baseUrl = withSlash(baseUrl);
         this.cacheDir = cacheDir;
         this.attempts = attempts;
@@ -162,18 +168,29 @@ public final class PretrainedWeights {
         String url = firstNonBlank(System.getProperty(URL_PROPERTY), System.getenv(URL_ENV), DEFAULT_BASE_URL);
         String dir = firstNonBlank(System.getProperty(CACHE_PROPERTY), System.getenv(CACHE_ENV),
                 Path.of(System.getProperty("user.home"), ".cnn", "weights").toString());
+        String mb = System.getenv(MAX_MB_ENV);
         return new PretrainedWeights(URI.create(url), Path.of(dir), 4, Duration.ofSeconds(1), Duration.ofSeconds(30),
-                Duration.ofSeconds(15), Duration.ofSeconds(60), Progress.NONE);
+                Duration.ofSeconds(15), Duration.ofSeconds(60), Progress.NONE,
+                mb != null && mb.matches("\\d+") ? Long.parseLong(mb) << 20 : DEFAULT_MAX_BYTES);
+    }
+
+    /**
+     * A copy that refuses downloads larger than {@code bytes} (a server that sends an endless body would otherwise
+     * fill the disk): at once when the server announces more, else when more arrives; never retried.
+     */
+    public PretrainedWeights withMaxBytes(long bytes) {
+        return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
+                progress, bytes);
     }
 
     public PretrainedWeights withBaseUrl(URI url) {
         return new PretrainedWeights(url, cacheDir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
-                progress);
+                progress, maxBytes);
     }
 
     public PretrainedWeights withCacheDir(Path dir) {
         return new PretrainedWeights(baseUrl, dir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
-                progress);
+                progress, maxBytes);
     }
 
     /** Tries at most {@code attempts} times, waiting baseDelay, 2 x baseDelay, ... (at most maxDelay) in between. */
@@ -182,16 +199,16 @@ public final class PretrainedWeights {
             throw new IllegalArgumentException("attempts must be >= 1, got " + attempts);
         }
         return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
-                progress);
+                progress, maxBytes);
     }
 
     public PretrainedWeights withTimeouts(Duration connect, Duration read) {
-        return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connect, read, progress);
+        return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connect, read, progress, maxBytes);
     }
 
     public PretrainedWeights withProgress(Progress p) {
         return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
-                p == null ? Progress.NONE : p);
+                p == null ? Progress.NONE : p, maxBytes);
     }
 
     public URI baseUrl() {
@@ -298,6 +315,10 @@ public final class PretrainedWeights {
         try {
             conn = connect(url);
             long total = conn.getContentLengthLong();
+            if (total > maxBytes) {
+                throw new WeightsDownloadException(url, "the server announces " + (total >> 20) + " MB, more than the "
+                        + (maxBytes >> 20) + " MB limit (" + MAX_MB_ENV + ")", null, false);
+            }
             dev.cnn.core.TempFiles.deleteStale(cacheDir); // .part files of downloads that were killed
             tmp = dev.cnn.core.TempFiles.create(target, ".part");
             long done = 0;
@@ -305,6 +326,11 @@ public final class PretrainedWeights {
             byte[] buf = new byte[1 << 16];
             try (InputStream in = conn.getInputStream(); OutputStream out = Files.newOutputStream(tmp)) {
                 for (int n; (n = in.read(buf)) >= 0; ) {
+                    if (done + n > maxBytes || (total >= 0 && done + n > total)) { // an endless or lying body
+                        throw new WeightsDownloadException(url, "the server sent more than " + (total >= 0 && total
+                                < maxBytes ? "the " + total + " bytes it announced" : "the " + (maxBytes >> 20)
+                                + " MB limit (" + MAX_MB_ENV + ")"), null, false);
+                    }
                     out.write(buf, 0, n);
                     done += n;
                     progress.update(done, total);

@@ -62,6 +62,23 @@ class PretrainedWeightsTest {
             requests.incrementAndGet();
             send(ex, 404, "not here".getBytes());
         });
+        server.createContext("/models/endless.zip", ex -> { // a body without a length and without an end
+            requests.incrementAndGet();
+            ex.sendResponseHeaders(200, 0);
+            try (OutputStream out = ex.getResponseBody()) {
+                byte[] chunk = new byte[1 << 16];
+                for (long sent = 0; sent < (64L << 20); sent += chunk.length) { // bounded, in case the client does not stop
+                    out.write(chunk);
+                }
+            } catch (IOException e) {
+                // the client hung up: expected
+            }
+        });
+        server.createContext("/models/huge.zip", ex -> { // announces more than the limit
+            requests.incrementAndGet();
+            ex.sendResponseHeaders(200, 5L << 30);
+            ex.getResponseBody().close();
+        });
         server.createContext("/models/flaky.zip", ex -> {
             int n = requests.incrementAndGet();
             if (n < 3) {
@@ -125,6 +142,20 @@ class PretrainedWeightsTest {
         w.fetch(URI.create(base + "good.zip"), "good.zip", WeightsChecksum.parse("sha256:" + sha));
         assertEquals(2, requests.get());
         assertArrayEquals(BODY, Files.readAllBytes(p));
+    }
+
+    @Test
+    void endlessOrOversizedBodiesStopAtTheLimitWithoutRetryAndLeaveNothing() throws Exception {
+        PretrainedWeights capped = weights.withMaxBytes(1 << 20);
+        var e = assertThrows(WeightsDownloadException.class,
+                () -> capped.fetch(URI.create(base + "endless.zip"), "endless.zip", null));
+        assertTrue(e.getMessage().contains("more than the 1 MB limit (CNN_WEIGHTS_MAX_MB)"), e.getMessage());
+        assertEquals(1, requests.get(), "not retried");
+        var h = assertThrows(WeightsDownloadException.class,
+                () -> capped.fetch(URI.create(base + "huge.zip"), "huge.zip", null));
+        assertTrue(h.getMessage().contains("announces 5120 MB"), h.getMessage());
+        assertEquals(2, requests.get());
+        assertEquals(List.of(), cacheFiles());
     }
 
     @Test
