@@ -45,13 +45,31 @@ public record ModelBundle(ComputationGraph network, BundleMetadata metadata) {
         Path tmp = TempFiles.create(abs, ".tmp");
         try {
             write(tmp, withUpdater);
+            try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(tmp,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                c.force(true); // on disk before it replaces the previous file: a crash leaves one or the other
+            }
             try {
                 Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
             }
+            syncDirectory(dir);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** Makes a rename in {@code dir} durable (Linux; elsewhere a no-op where directories cannot be opened). */
+    private static void syncDirectory(Path dir) {
+        if (dir == null) {
+            return;
+        }
+        try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(dir,
+                java.nio.file.StandardOpenOption.READ)) {
+            c.force(true);
+        } catch (IOException | UnsupportedOperationException e) {
+            // not supported for directories on this system: the rename stays, unsynced
         }
     }
 

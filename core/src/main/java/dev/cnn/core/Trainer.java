@@ -10,7 +10,6 @@ import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -367,13 +366,33 @@ public final class Trainer {
             save(new ModelBundle(trainer.export.apply(net), meta.withTraining(state)), file, withUpdater);
         }
 
-        private static void save(ModelBundle b, Path file, boolean withUpdater) {
+        private void save(ModelBundle b, Path file, boolean withUpdater) {
             try {
                 b.save(file, withUpdater);
             } catch (IOException e) {
-                throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+                throw writeError(file, e, checkpointDir());
             }
         }
+    }
+
+    /**
+     * A model or checkpoint that cannot be written is a data error (exit 3) naming the folder and what is still
+     * intact there; a full disk says so.
+     */
+    static CnnException writeError(Path file, IOException e, Path checkpointDir) {
+        Path dir = file.toAbsolutePath().getParent();
+        String why = String.valueOf(e.getMessage()).contains("No space left") ? "no space left on " + dir
+                : "cannot write " + file + " (" + ModelBundle.oneLine(e) + ")";
+        List<String> intact = new ArrayList<>();
+        for (String name : List.of(LAST, BEST)) {
+            Path p = checkpointDir.resolve(name);
+            if (java.nio.file.Files.isRegularFile(p) && !p.equals(file.toAbsolutePath())) {
+                intact.add(p.toString());
+            }
+        }
+        return CnnException.data(why + (intact.isEmpty() ? "; nothing was written before it"
+                : "; intact: " + String.join(", ", intact) + (intact.get(0).endsWith(LAST)
+                ? " (resume with --resume " + intact.get(0) + ")" : "")), e);
     }
 
     /** Validation metrics over {@code it}, or null without validation data. */

@@ -85,6 +85,24 @@ class TrainerTest {
     }
 
     @Test
+    void anOutputThatCannotBeWrittenIsADataErrorNamingWhatIsIntact(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("blocked"), "a file where the output's folder should be");
+        TrainConfig cfg = TrainConfig.builder().epochs(1).batchSize(16).lr(3e-3).seed(5)
+                .output(dir.resolve("blocked/model.zip")).checkpointDir(dir.resolve("ckpt")).build();
+        ToyData data = new ToyData(32, 16, 16, 9);
+        ComputationGraph net = Networks.forTraining(ModelRegistry.get("simplecnn"), SPEC, cfg, data.batchesPerEpoch());
+        CnnException e = assertThrows(CnnException.class, () -> new Trainer(cfg).fit(net, meta(), data));
+        assertEquals(CnnException.DATA, e.exitCode(), e.getMessage());
+        assertTrue(e.getMessage().contains("cannot write " + dir.resolve("blocked/model.zip")), e.getMessage());
+        assertTrue(e.getMessage().contains("intact: " + dir.resolve("ckpt/last.zip")) && e.getMessage().contains(
+                "--resume"), e.getMessage());
+        // a full disk says so
+        CnnException full = Trainer.writeError(dir.resolve("m.zip"), new java.io.IOException("No space left on device"),
+                dir.resolve("ckpt"));
+        assertTrue(full.getMessage().startsWith("no space left on " + dir), full.getMessage());
+    }
+
+    @Test
     void sameSeedSameWeights(@TempDir Path dir) {
         Trainer.Result a = train(dir.resolve("a"), 2, null);
         Trainer.Result b = train(dir.resolve("b"), 2, null);
