@@ -290,7 +290,8 @@ public final class DataSource {
      */
     static List<Path> imageFiles(Path dir) {
         try (Stream<Path> s = Files.walk(dir, java.nio.file.FileVisitOption.FOLLOW_LINKS)) {
-            return s.filter(p -> !hidden(dir, p)).filter(Files::isRegularFile)
+            // not only regular files: a dangling link or a pipe named *.png is reported (and counted) as unreadable
+            return s.filter(p -> !hidden(dir, p)).filter(p -> !Files.isDirectory(p))
                     .filter(p -> ImageDecoder.isImageName(p.getFileName().toString())).sorted().toList();
         } catch (IOException | UncheckedIOException e) {
             throw new DataException(dir + ": cannot list folder (" + e.getMessage() + ")", e);

@@ -34,6 +34,11 @@ public final class ImageDecoder {
     /** Default limit on declared pixels (64 megapixels). */
     public static final long DEFAULT_MAX_PIXELS = 64L * 1024 * 1024;
     public static final Set<String> EXTENSIONS = Set.of("jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff");
+    /**
+     * Image formats that are recognised by name but not decoded (no maintained pure-Java decoder is at hand): such
+     * files are reported as unsupported, naming the format, instead of being ignored.
+     */
+    public static final Set<String> UNSUPPORTED = Set.of("webp", "heic", "heif", "avif");
 
     static {
         ImageIO.setUseCache(false);
@@ -45,7 +50,8 @@ public final class ImageDecoder {
     /** True for the file extensions the pipeline reads (case-insensitive). */
     public static boolean isImageName(String name) {
         int dot = name.lastIndexOf('.');
-        return dot > 0 && EXTENSIONS.contains(name.substring(dot + 1).toLowerCase(Locale.ROOT));
+        String ext = dot > 0 ? name.substring(dot + 1).toLowerCase(Locale.ROOT) : "";
+        return EXTENSIONS.contains(ext) || UNSUPPORTED.contains(ext);
     }
 
     /** Cheap header check: width and height without decoding pixels. */
@@ -135,6 +141,15 @@ public final class ImageDecoder {
     }
 
     private static ImageInputStream open(Path file) throws IOException, BadImageException {
+        String name = file.getFileName() == null ? "" : file.getFileName().toString();
+        String ext = name.lastIndexOf('.') > 0 ? name.substring(name.lastIndexOf('.') + 1).toLowerCase(Locale.ROOT) : "";
+        if (UNSUPPORTED.contains(ext)) {
+            throw new BadImageException(file, BadImageException.Reason.NOT_AN_IMAGE, ext.toUpperCase(Locale.ROOT)
+                    + " is not supported; convert it to PNG or JPEG");
+        }
+        if (!Files.isRegularFile(file) && Files.exists(file)) {
+            throw new BadImageException(file, BadImageException.Reason.UNREADABLE, "not a regular file");
+        }
         if (!Files.exists(file)) {
             throw new BadImageException(file, BadImageException.Reason.UNREADABLE, "no such file");
         }

@@ -20,6 +20,9 @@ public final class SkipReport {
     private final Map<BadImageException.Reason, Integer> counts = new EnumMap<>(BadImageException.Reason.class);
     private final List<String> examples = new ArrayList<>();
     private final List<String> warnings = new ArrayList<>();
+    private final List<String> files = new ArrayList<>();
+    /** Skipped files logged one by one before the rest are only counted (and listed in {@link #toMap()}). */
+    static final int LOGGED = 10;
 
     public SkipReport(boolean strict) {
         this.strict = strict;
@@ -38,7 +41,15 @@ public final class SkipReport {
         if (examples.size() < 20) {
             examples.add(e.getMessage());
         }
-        LOG.warn("skipping {}", e.getMessage());
+        files.add(e.getMessage());
+        if (files.size() <= LOGGED) {
+            LOG.warn("skipping {}", e.getMessage());
+        } else if (files.size() == LOGGED + 1) {
+            LOG.warn("skipping more unreadable files: counted in the summary, each listed with --format json "
+                    + "(-v logs them all)");
+        } else {
+            LOG.info("skipping {}", e.getMessage());
+        }
     }
 
     /** A dataset-level warning (empty class folder, single class, imbalance); strict turns it into an error. */
@@ -87,6 +98,7 @@ public final class SkipReport {
         m.put("skipped", total());
         m.put("byReason", counts());
         m.put("examples", examples());
+        m.put("files", List.copyOf(files));
         m.put("warnings", warnings());
         return m;
     }

@@ -149,6 +149,28 @@ class PipelineTest {
     }
 
     @Test
+    void danglingLinksPipesAndWebpAreCountedNotIgnored(@TempDir Path dir) throws Exception {
+        folder(dir, 3);
+        Path cls = dir.resolve("a_first");
+        Files.createSymbolicLink(cls.resolve("gone.png"), dir.resolve("nowhere.png"));
+        assertEquals(0, new ProcessBuilder("mkfifo", cls.resolve("pipe.png").toString()).start().waitFor());
+        Files.write(cls.resolve("photo.webp"), new byte[]{'R', 'I', 'F', 'F', 0, 0, 0, 0, 'W', 'E', 'B', 'P'});
+        for (int i = 0; i < 12; i++) {
+            Files.writeString(cls.resolve("bad" + i + ".png"), "not an image");
+        }
+        DataSource s = DataSource.open(dir.toString(), DataSource.Options.defaults().withValSplit(0));
+        Map<String, Integer> counts = s.skipped().counts();
+        assertEquals(2, counts.get("unreadable"), counts.toString());
+        assertEquals(13, counts.get("not_an_image"), counts.toString());
+        assertEquals(15, s.skipped().total());
+        assertTrue(s.skipped().examples().stream().anyMatch(m -> m.contains("photo.webp")
+                && m.contains("WEBP is not supported; convert it to PNG or JPEG")), s.skipped().examples().toString());
+        // beyond the first few, files are counted, not logged one by one; the JSON lists every one
+        assertEquals(15, ((List<?>) s.skipped().toMap().get("files")).size());
+        assertEquals(9, s.train().size(), "the good images are all there");
+    }
+
+    @Test
     void badFilesAreSkippedCountedOrFatalWhenStrict(@TempDir Path dir) throws Exception {
         folder(dir, 3);
         Path cls = dir.resolve("a_first");
