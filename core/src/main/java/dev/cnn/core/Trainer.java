@@ -193,10 +193,8 @@ public final class Trainer {
             }
             callbacks.forEach(c -> c.onFitEnd(this));
             ModelBundle out = new ModelBundle(trainer.export.apply(net), meta);
-            if (status == Status.INTERRUPTED) {
-                return new Result(status, out, history, lastCheckpoint(), message);
-            }
-            if (status != Status.DIVERGED || !history.isEmpty()) {
+            // an interrupted run continues from last.zip; a diverged one keeps what it had, if anything
+            if (status != Status.INTERRUPTED && (status != Status.DIVERGED || !history.isEmpty())) {
                 save(out, trainer.config.output(), false);
             }
             return new Result(status, out, history, lastCheckpoint(), message);

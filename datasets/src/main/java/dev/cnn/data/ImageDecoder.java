@@ -49,9 +49,14 @@ public final class ImageDecoder {
 
     /** True for the file extensions the pipeline reads (case-insensitive). */
     public static boolean isImageName(String name) {
-        int dot = name.lastIndexOf('.');
-        String ext = dot > 0 ? name.substring(dot + 1).toLowerCase(Locale.ROOT) : "";
+        String ext = extension(name);
         return EXTENSIONS.contains(ext) || UNSUPPORTED.contains(ext);
+    }
+
+    /** The lower-case extension of a file name, "" without one (a leading dot starts a hidden name, not one). */
+    private static String extension(String name) {
+        int dot = name.lastIndexOf('.');
+        return dot > 0 ? name.substring(dot + 1).toLowerCase(Locale.ROOT) : "";
     }
 
     /** Cheap header check: width and height without decoding pixels. */
@@ -141,8 +146,7 @@ public final class ImageDecoder {
     }
 
     private static ImageInputStream open(Path file) throws IOException, BadImageException {
-        String name = file.getFileName() == null ? "" : file.getFileName().toString();
-        String ext = name.lastIndexOf('.') > 0 ? name.substring(name.lastIndexOf('.') + 1).toLowerCase(Locale.ROOT) : "";
+        String ext = extension(file.getFileName() == null ? "" : file.getFileName().toString());
         if (UNSUPPORTED.contains(ext)) {
             throw new BadImageException(file, BadImageException.Reason.NOT_AN_IMAGE, ext.toUpperCase(Locale.ROOT)
                     + " is not supported; convert it to PNG or JPEG");
