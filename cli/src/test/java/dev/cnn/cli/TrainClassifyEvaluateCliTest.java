@@ -112,7 +112,9 @@ class TrainClassifyEvaluateCliTest {
                 dir.resolve("x.zip").toString()).code());
         assertEquals(3, run("evaluate", "--model", model.toString(), "--data", dir.resolve("nope").toString()).code());
         assertEquals(2, run("train", "--epochs", "0").code());
-        assertEquals(2, run("train", "--augment", "wobble").code());
+        assertEquals(2, run("train", "--augment", "wobble", "--output", dir.resolve("wobble.zip").toString()).code());
+        assertFalse(java.nio.file.Files.exists(dir.resolve("wobble.zip.checkpoints")),
+                "a refused run leaves no checkpoint folder (nor its lock) behind");
         assertEquals(2, run("train", "--model", "resnet9000").code());
     }
 

@@ -27,13 +27,15 @@ public final class OutputLock implements AutoCloseable {
     private final FileChannel channel;
     private final FileLock lock;
     private final Thread owner;
+    private final boolean createdFolder;
     private int count = 1;
 
-    private OutputLock(Path file, FileChannel channel, FileLock lock) {
+    private OutputLock(Path file, FileChannel channel, FileLock lock, boolean createdFolder) {
         this.file = file;
         this.channel = channel;
         this.lock = lock;
         this.owner = Thread.currentThread();
+        this.createdFolder = createdFolder;
     }
 
     /** The lock file of an output, in its checkpoint folder. */
@@ -59,6 +61,7 @@ public final class OutputLock implements AutoCloseable {
                 throw busy(output, "this process (" + ProcessHandle.current().pid() + ", another thread)");
             }
             try {
+                boolean created = !Files.isDirectory(file.getParent());
                 Files.createDirectories(file.getParent());
                 FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                         StandardOpenOption.WRITE);
@@ -77,13 +80,19 @@ public final class OutputLock implements AutoCloseable {
                 ch.write(ByteBuffer.wrap(("pid " + ProcessHandle.current().pid() + ", " + command + ", started "
                         + Instant.now()).getBytes(StandardCharsets.UTF_8)), 0);
                 ch.force(false);
-                OutputLock out = new OutputLock(file, ch, l);
+                OutputLock out = new OutputLock(file, ch, l, created);
                 HELD.put(file, out);
                 return out;
             } catch (IOException e) {
                 throw CnnException.data("cannot lock " + output + " (" + e.getMessage() + "); check that its folder "
                         + "is writable", e);
             }
+        }
+    }
+
+    private static boolean isOnlyEntry(Path file) throws IOException {
+        try (java.util.stream.Stream<Path> s = Files.list(file.getParent())) {
+            return s.allMatch(file::equals);
         }
     }
 
@@ -106,10 +115,18 @@ public final class OutputLock implements AutoCloseable {
             }
             HELD.remove(file);
             try {
+                // a run refused before it wrote anything (a usage or data error) leaves no folder behind
+                boolean onlyTheLock = createdFolder && isOnlyEntry(file);
+                if (onlyTheLock) {
+                    Files.deleteIfExists(file);
+                }
                 lock.release();
                 channel.close();
+                if (onlyTheLock) {
+                    Files.deleteIfExists(file.getParent());
+                }
             } catch (IOException e) {
-                // the lock goes with the channel or the process
+                // the lock goes with the channel or the process; a leftover folder is harmless
             }
         }
     }
