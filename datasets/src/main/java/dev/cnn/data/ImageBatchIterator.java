@@ -17,9 +17,11 @@ import java.util.Random;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Batches of one epoch over an {@link ImageDataset}: features [N, C, H, W] (float32, preprocessed), labels one-hot
@@ -52,6 +54,7 @@ public final class ImageBatchIterator implements DataSetIterator {
     private final int prefetch;
     private final int workers;
     private final long maxPixels;
+    private final DecodeBudget budget;
     private final int[] order;
     private DataSetPreProcessor preProcessor;
 
@@ -73,6 +76,7 @@ public final class ImageBatchIterator implements DataSetIterator {
         this.prefetch = b.prefetch;
         this.workers = b.workers;
         this.maxPixels = b.maxPixels;
+        this.budget = b.budget;
         List<Integer> idx = new ArrayList<>();
         for (int i = 0; i < data.size(); i++) {
             idx.add(i);
@@ -192,7 +196,7 @@ public final class ImageBatchIterator implements DataSetIterator {
         if (img == null) {
             Sample s = data.samples().get(idx);
             try {
-                img = ImageDecoder.resize(s.decode(maxPixels, pre.background()), pre);
+                img = s.decodeResized(maxPixels, pre, budget);
             } catch (BadImageException e) {
                 report.skip(e);
                 return null;
@@ -219,12 +223,28 @@ public final class ImageBatchIterator implements DataSetIterator {
                 throw new IllegalStateException("interrupted while waiting for data", e);
             }
         }
-        if (head instanceof DataException d) {
+        Throwable t = head instanceof ExecutionException e && e.getCause() != null ? e.getCause()
+                : head instanceof Throwable h ? h : null;
+        if (t != null) {
             head = END;
+        }
+        if (t instanceof DataException d) {
             throw d;
         }
-        if (head instanceof Throwable t) {
-            head = END;
+        if (t instanceof DecodeOutOfMemoryError o) { // names the image: the heap ran out, the image is not bad
+            throw o;
+        }
+        if (t instanceof OutOfMemoryError o) {
+            OutOfMemoryError named = new OutOfMemoryError("out of memory preparing a batch of " + batchSize
+                    + " images on " + workers + " worker" + (workers == 1 ? "" : "s")
+                    + "; lower --workers or --batch-size, or raise CNN_HEAP (-Xmx)");
+            named.initCause(o);
+            throw named;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        if (t != null) {
             throw new DataException("image pipeline failed: " + t, t);
         }
         return head;
@@ -296,6 +316,11 @@ public final class ImageBatchIterator implements DataSetIterator {
         }
         if (pool != null) {
             pool.shutdownNow();
+            try {
+                pool.awaitTermination(2, TimeUnit.SECONDS); // their images (and decode budget) given back
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             pool = null;
         }
     }
@@ -334,6 +359,7 @@ public final class ImageBatchIterator implements DataSetIterator {
         private int prefetch = 4;
         private int workers = 1;
         private long maxPixels = ImageDecoder.DEFAULT_MAX_PIXELS;
+        private DecodeBudget budget = DecodeBudget.shared();
 
         private Builder(ImageDataset data, Preprocess preprocess) {
             this.data = data;
@@ -352,10 +378,13 @@ public final class ImageBatchIterator implements DataSetIterator {
         /** Decoding threads (default 1; the producer itself when 1). */
         public Builder workers(int v) { workers = v; return this; }
         public Builder maxPixels(long v) { maxPixels = v; return this; }
+        /** Heap the decoding workers may hold at once (default: {@link DecodeBudget#shared()}, shared by all). */
+        public Builder decodeBudget(DecodeBudget v) { budget = v; return this; }
 
         public ImageBatchIterator build() {
-            if (data == null || preprocess == null) {
-                throw new IllegalStateException("ImageBatchIterator: dataset and preprocess are required");
+            if (data == null || preprocess == null || budget == null) {
+                throw new IllegalStateException(
+                        "ImageBatchIterator: dataset, preprocess and decode budget are required");
             }
             if (batchSize < 1 || prefetch < 1 || workers < 1 || epoch < 0) {
                 throw new IllegalArgumentException("batch size, prefetch and workers must be >= 1, epoch >= 0");

@@ -6,6 +6,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import javax.imageio.IIOException;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
+import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.event.IIOReadWarningListener;
 import javax.imageio.stream.ImageInputStream;
 import java.awt.Graphics2D;
@@ -13,8 +14,10 @@ import java.awt.RenderingHints;
 import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
+import java.awt.image.DataBuffer;
 import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
+import java.awt.image.SampleModel;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
@@ -23,6 +26,8 @@ import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.function.Function;
 
 /**
  * Pure-Java image decoding (javax.imageio: JPEG, PNG, BMP, GIF first frame, TIFF), so corrupt files raise exceptions
@@ -76,8 +81,44 @@ public final class ImageDecoder {
         }
     }
 
-    /** Decodes {@code file} into the canonical 8-bit RGB form (alpha composited on {@code background}). */
+    /**
+     * Decodes {@code file} into the canonical 8-bit RGB form (alpha composited on {@code background}), holding its
+     * decoded size from the {@link DecodeBudget#shared() shared budget} while it decodes.
+     */
     public static BufferedImage read(Path file, long maxPixels, int background) throws BadImageException {
+        return decode(file, maxPixels, DecodeBudget.shared(), img -> canonical(img, background));
+    }
+
+    /** {@link #read} with the default limit and a white background. */
+    public static BufferedImage read(Path file) throws BadImageException {
+        return read(file, DEFAULT_MAX_PIXELS, 0xFFFFFF);
+    }
+
+    /**
+     * Decodes {@code file} and resizes it for {@code p}, holding the decoded size from {@code budget} until the
+     * full-size image is no longer needed: what a decoding worker calls.
+     */
+    public static BufferedImage readResized(Path file, long maxPixels, Preprocess p, DecodeBudget budget)
+            throws BadImageException {
+        return decode(file, maxPixels, budget, img -> resize(canonical(img, p.background()), p));
+    }
+
+    /** Test seam: called with the budget held, just before the pixels are read. */
+    @FunctionalInterface
+    interface ReadHook {
+        void reading(Path file, int width, int height) throws IOException;
+    }
+
+    static volatile ReadHook readHook;
+
+    /**
+     * Decodes {@code file} (header and size checked first, truncation detected) and hands the image as read (before
+     * {@link #canonical}; CMYK already converted) to {@code finish}, with the image's estimated decoded size held from
+     * {@code budget} until {@code finish} returns. Running out of memory is a {@link DecodeOutOfMemoryError}, never a
+     * {@link BadImageException}.
+     */
+    static <T> T decode(Path file, long maxPixels, DecodeBudget budget, Function<BufferedImage, T> finish)
+            throws BadImageException {
         try (ImageInputStream in = open(file)) {
             ImageReader r = reader(file, in);
             boolean[] truncated = {false};
@@ -91,33 +132,85 @@ public final class ImageDecoder {
                 }
             });
             try {
-                checkSize(file, r.getWidth(0), r.getHeight(0), maxPixels);
-                BufferedImage img;
-                try {
-                    img = r.read(0);
-                } catch (IIOException e) {
-                    // CMYK/YCCK JPEGs: ImageIO cannot build a BufferedImage, but can read the raster
-                    String m = String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT);
-                    if (!m.contains("unsupported image type")) {
-                        throw e;
+                int w = r.getWidth(0);
+                int h = r.getHeight(0);
+                checkSize(file, w, h, maxPixels);
+                long bytes = decodedBytes(r, w, h);
+                try (DecodeBudget.Lease lease = budget.acquire(bytes)) {
+                    ReadHook hook = readHook;
+                    if (hook != null) {
+                        hook.reading(file, w, h);
                     }
-                    return fromCmyk(r.readRaster(0, null));
+                    BufferedImage img;
+                    try {
+                        img = r.read(0);
+                    } catch (IIOException e) {
+                        // CMYK/YCCK JPEGs: ImageIO cannot build a BufferedImage, but can read the raster
+                        String m = String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT);
+                        if (!m.contains("unsupported image type")) {
+                            throw e;
+                        }
+                        img = fromCmyk(r.readRaster(0, null));
+                    }
+                    if (truncated[0]) {
+                        throw new BadImageException(file, BadImageException.Reason.TRUNCATED, "premature end of data");
+                    }
+                    return finish.apply(img);
+                } catch (OutOfMemoryError e) {
+                    throw new DecodeOutOfMemoryError(file, w, h, bytes, e);
+                } catch (IOException | RuntimeException e) {
+                    if (outOfMemory(e)) {
+                        throw new DecodeOutOfMemoryError(file, w, h, bytes, e);
+                    }
+                    throw e;
                 }
-                if (truncated[0]) {
-                    throw new BadImageException(file, BadImageException.Reason.TRUNCATED, "premature end of data");
-                }
-                return canonical(img, background);
             } finally {
                 r.dispose();
             }
         } catch (IOException | RuntimeException e) {
             throw classify(file, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CancellationException("interrupted while waiting for memory to decode " + file);
         }
     }
 
-    /** {@link #read} with the default limit and a white background. */
-    public static BufferedImage read(Path file) throws BadImageException {
-        return read(file, DEFAULT_MAX_PIXELS, 0xFFFFFF);
+    /**
+     * Heap the decoded image takes: the raster as the reader returns it (bytes per pixel from the header's raw type;
+     * 4 when unknown) plus the 8-bit RGB copy {@link #canonical} makes of anything else.
+     */
+    static long decodedBytes(ImageReader r, int w, int h) {
+        long raw = 4;
+        boolean rgb = false;
+        try {
+            ImageTypeSpecifier t = r.getRawImageType(0);
+            if (t != null) {
+                SampleModel sm = t.getSampleModel(1, 1);
+                int bits = DataBuffer.getDataTypeSize(sm.getTransferType()) * sm.getNumDataElements();
+                raw = Math.max(1, (bits + 7) / 8);
+                rgb = t.getBufferedImageType() == BufferedImage.TYPE_INT_RGB;
+            }
+        } catch (IOException | RuntimeException e) {
+            // the estimate only: a real problem shows when the pixels are read
+        }
+        return (long) w * h * (raw + (rgb ? 0 : 4));
+    }
+
+    /**
+     * An exception that is the heap or native memory running out, not a bad file: an {@link OutOfMemoryError} as the
+     * cause, or libjpeg's "Insufficient memory".
+     */
+    static boolean outOfMemory(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof OutOfMemoryError) {
+                return true;
+            }
+            String m = String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT);
+            if (m.contains("insufficient memory") || m.contains("out of memory")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -135,7 +228,7 @@ public final class ImageDecoder {
 
     /** Decodes and preprocesses one file into a [1, C, H, W] tensor. */
     public static INDArray load(Path file, Preprocess p) throws BadImageException {
-        return tensor(resize(read(file, DEFAULT_MAX_PIXELS, p.background()), p), p);
+        return tensor(readResized(file, DEFAULT_MAX_PIXELS, p, DecodeBudget.shared()), p);
     }
 
     /** An image already {@link #resize resized} for {@code p} as a [1, C, H, W] tensor. */
@@ -193,6 +286,9 @@ public final class ImageDecoder {
     private static BadImageException classify(Path file, Exception e) {
         if (e instanceof BadImageException b) {
             return b;
+        }
+        if (outOfMemory(e)) {
+            throw new DecodeOutOfMemoryError(file, e);
         }
         if (e instanceof AccessDeniedException) {
             return new BadImageException(file, BadImageException.Reason.UNREADABLE, null);

@@ -18,4 +18,13 @@ public record Sample(Path path, BufferedImage image, int label) {
         return image != null ? ImageDecoder.canonical(image, background)
                 : ImageDecoder.read(path, maxPixels, background);
     }
+
+    /**
+     * The sample resized for {@code p}; a file is decoded holding its decoded size from {@code budget} until it is
+     * resized.
+     */
+    public BufferedImage decodeResized(long maxPixels, Preprocess p, DecodeBudget budget) throws BadImageException {
+        return image != null ? ImageDecoder.resize(ImageDecoder.canonical(image, p.background()), p)
+                : ImageDecoder.readResized(path, maxPixels, p, budget);
+    }
 }
