@@ -127,11 +127,15 @@ final class DataCommand implements Runnable {
                 out().println(Json.pretty(st));
                 return ExitCodes.OK;
             }
-            out().println("data: " + spec + "   classes: " + ((java.util.List<String>) st.get("classes")).size());
+            // counts are of readable images (a split's total is the sum of its classes); unreadable ones apart
+            out().println("data: " + spec + "   classes: " + ((java.util.List<String>) st.get("classes")).size()
+                    + "   images: " + st.get("images") + unreadable(st.get("unreadable")));
             for (var e : ((Map<String, Object>) st.get("splits")).entrySet()) {
                 Map<String, Object> s = (Map<String, Object>) e.getValue();
-                out().printf("%n[%s] %s images%n", e.getKey(), s.get("images"));
-                ((Map<String, Integer>) s.get("perClass")).forEach((k, v) -> out().printf("  %-24s %8d%n", k, v));
+                out().printf("%n[%s] %s images%s%n", e.getKey(), s.get("images"), unreadable(s.get("unreadable")));
+                Map<String, Integer> bad = (Map<String, Integer>) s.get("unreadablePerClass");
+                ((Map<String, Integer>) s.get("perClass")).forEach((k, v) -> out().printf("  %-24s %8d%s%n", k, v,
+                        unreadable(bad.get(k))));
                 out().println("  sizes: " + s.get("sizes"));
                 out().println("  modes: " + s.get("modes"));
                 for (String w : (java.util.List<String>) s.get("warnings")) {
@@ -139,8 +143,17 @@ final class DataCommand implements Runnable {
                 }
             }
             Map<String, Object> sk = (Map<String, Object>) st.get("skipped");
-            out().println("\nunreadable/skipped: " + sk.get("skipped") + " " + sk.get("byReason"));
+            int skipped = (Integer) sk.get("skipped");
+            int decoded = (Integer) st.get("unreadable");
+            out().println("\nunreadable/skipped: " + skipped + " " + sk.get("byReason") + (skipped == 0 ? ""
+                    : " (" + decoded + " unreadable when decoded, counted above; " + (skipped - decoded)
+                    + " refused when scanned)"));
             return ExitCodes.OK;
+        }
+
+        /** " (N unreadable)", or "" for none. */
+        private static String unreadable(Object n) {
+            return n == null || ((Integer) n) == 0 ? "" : " (" + n + " unreadable)";
         }
     }
 }

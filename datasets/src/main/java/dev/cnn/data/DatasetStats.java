@@ -1,13 +1,21 @@
 package dev.cnn.data;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
-/** {@code cnn data stats}: class counts, image sizes and colour modes, unreadable files, imbalance warnings. */
+/**
+ * {@code cnn data stats}: class counts, image sizes and colour modes, unreadable files, imbalance warnings.
+ * <p>
+ * Every image is decoded as training decodes it (a truncated file is unreadable here exactly when training would
+ * skip it). Counts are of readable images: a split's {@code images} is the sum of its {@code perClass}, and the
+ * top-level {@code images} the sum over splits. Files that fail to decode are counted apart, per class
+ * ({@code unreadablePerClass}, summing to the split's {@code unreadable}) and in all ({@code unreadable}); the
+ * {@code skipped} report lists them with the files already refused when the folder was scanned (empty, not an image,
+ * too large), which belong to no split.
+ */
 public final class DatasetStats {
     private DatasetStats() {
     }
@@ -26,38 +34,49 @@ public final class DatasetStats {
         if (src.test() != null) {
             splits.put("test", describe(src.test(), src.skipped()));
         }
+        int images = 0;
+        int unreadable = 0;
+        for (Object v : splits.values()) {
+            Map<?, ?> m = (Map<?, ?>) v;
+            images += (Integer) m.get("images");
+            unreadable += (Integer) m.get("unreadable");
+        }
+        doc.put("images", images);
+        doc.put("unreadable", unreadable);
         doc.put("splits", splits);
         doc.put("skipped", src.skipped().toMap());
         return doc;
     }
 
     private static Map<String, Object> describe(ImageDataset d, SkipReport report) {
-        Map<String, Integer> counts = new LinkedHashMap<>();
-        int[] c = d.counts();
-        for (int i = 0; i < c.length; i++) {
-            counts.put(d.classes().get(i), c[i]);
-        }
+        int[] c = new int[d.numClasses()];
+        int[] bad = new int[d.numClasses()];
         Map<String, Integer> sizes = new TreeMap<>();
         Map<String, Integer> modes = new TreeMap<>();
-        int unreadable = 0;
         for (Sample s : d.samples()) {
             try {
-                java.awt.image.BufferedImage img;
-                if (s.image() != null) {
-                    img = s.image();
-                } else {
-                    img = rawRead(s.path());
-                }
-                sizes.merge(img.getWidth() + "x" + img.getHeight(), 1, Integer::sum);
-                modes.merge(mode(img), 1, Integer::sum);
+                String[] sizeAndMode = s.image() != null ? describe(s.image())
+                        : ImageDecoder.decode(s.path(), ImageDecoder.DEFAULT_MAX_PIXELS, DecodeBudget.shared(),
+                        DatasetStats::describe);
+                sizes.merge(sizeAndMode[0], 1, Integer::sum);
+                modes.merge(sizeAndMode[1], 1, Integer::sum);
+                c[s.label()]++;
             } catch (BadImageException e) {
                 report.skip(e);
-                unreadable++;
+                bad[s.label()]++;
             }
         }
+        Map<String, Integer> counts = new LinkedHashMap<>();
+        Map<String, Integer> unreadable = new LinkedHashMap<>();
+        for (int i = 0; i < c.length; i++) {
+            counts.put(d.classes().get(i), c[i]);
+            unreadable.put(d.classes().get(i), bad[i]);
+        }
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("images", d.size() - unreadable);
+        m.put("images", java.util.Arrays.stream(c).sum());
         m.put("perClass", counts);
+        m.put("unreadable", java.util.Arrays.stream(bad).sum());
+        m.put("unreadablePerClass", unreadable);
         m.put("sizes", top(sizes, 10));
         m.put("modes", modes);
         int min = Integer.MAX_VALUE;
@@ -77,18 +96,9 @@ public final class DatasetStats {
         return m;
     }
 
-    private static java.awt.image.BufferedImage rawRead(Path p) throws BadImageException {
-        try {
-            ImageDecoder.probe(p, ImageDecoder.DEFAULT_MAX_PIXELS);
-            java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(p.toFile());
-            if (img == null) {
-                throw new BadImageException(p, BadImageException.Reason.NOT_AN_IMAGE, null);
-            }
-            return img;
-        } catch (java.io.IOException e) {
-            // CMYK JPEGs and other cases ImageIO.read refuses: fall back to the canonical reader
-            return ImageDecoder.read(p);
-        }
+    /** Size ("WxH") and colour mode of an image as decoded, before conversion to 8-bit RGB. */
+    private static String[] describe(java.awt.image.BufferedImage img) {
+        return new String[]{img.getWidth() + "x" + img.getHeight(), mode(img)};
     }
 
     static String mode(java.awt.image.BufferedImage img) {

@@ -478,6 +478,42 @@ class PipelineTest {
         assertEquals(6, ((Map<?, ?>) train.get("sizes")).get("10x8"));
     }
 
+    @Test
+    @SuppressWarnings("unchecked")
+    void statsTotalsAreTheSumOfTheirClassesWithTruncatedFilesPresent(@TempDir Path dir) throws IOException {
+        folder(dir, 2);
+        BufferedImage noisy = solid(64, 64, 0);
+        java.util.Random r = new java.util.Random(3);
+        for (int i = 0; i < 64 * 64; i++) {
+            noisy.setRGB(i % 64, i / 64, r.nextInt(0xFFFFFF));
+        }
+        for (String f : new String[]{"png", "jpg"}) {
+            ByteArrayOutputStream b = new ByteArrayOutputStream();
+            ImageIO.write(noisy, f, b);
+            byte[] whole = b.toByteArray();
+            // a valid file cut in half: its header passes the scan, its pixels do not decode
+            Files.write(dir.resolve((f.equals("png") ? "a_first" : "b_second") + "/cut." + f),
+                    java.util.Arrays.copyOf(whole, whole.length / 2));
+        }
+        Map<String, Object> st = DatasetStats.compute(dir.toString(), false);
+        Map<String, Object> train = (Map<String, Object>) ((Map<String, Object>) st.get("splits")).get("train");
+        Map<String, Integer> perClass = (Map<String, Integer>) train.get("perClass");
+        Map<String, Integer> unreadable = (Map<String, Integer>) train.get("unreadablePerClass");
+        assertEquals(Map.of("a_first", 2, "b_second", 2, "c_third", 2), perClass, "readable images per class");
+        assertEquals(Map.of("a_first", 1, "b_second", 1, "c_third", 0), unreadable);
+        int sum = perClass.values().stream().mapToInt(Integer::intValue).sum();
+        assertEquals(sum, train.get("images"), "the split's total is the sum of its classes");
+        assertEquals(2, train.get("unreadable"));
+        assertEquals(sum, ((Map<String, Integer>) train.get("sizes")).values().stream().mapToInt(Integer::intValue)
+                .sum(), "every counted image has a size");
+        assertEquals(Map.of("rgb", sum), train.get("modes"));
+        assertEquals(sum, st.get("images"));
+        assertEquals(2, st.get("unreadable"));
+        Map<String, Object> skipped = (Map<String, Object>) st.get("skipped");
+        assertEquals(2, skipped.get("skipped"));
+        assertEquals(Map.of("truncated", 2), skipped.get("byReason"), "the JPEG cut in half too, as training finds");
+    }
+
     static byte[] idx(int magic, int[] dims, byte[] data) {
         ByteBuffer b = ByteBuffer.allocate(4 + 4 * dims.length + data.length).putInt(magic);
         for (int d : dims) {
