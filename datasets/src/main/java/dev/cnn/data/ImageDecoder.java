@@ -439,6 +439,9 @@ public final class ImageDecoder {
         int th = p.height();
         int w = img.getWidth();
         int h = img.getHeight();
+        if (p.resizeShorter() > 0 && p.resize() == Preprocess.ResizePolicy.CENTER_CROP) {
+            return PilResize.resizeAndCrop(img, p.resizeShorter(), th, tw); // torchvision's eval transform
+        }
         if (w == tw && h == th) {
             return img;
         }

@@ -9,9 +9,13 @@ import java.util.Map;
  * Tensors are NCHW float32. Channel order: {@link ChannelOrder#RGB} for this project's models; {@code BGR} for DL4J's
  * converted ImageNet weights (DL4J's NativeImageLoader also returns BGR). One channel means luma
  * (0.299 R + 0.587 G + 0.114 B). Transparent pixels are composited on {@link #background()}.
+ *
+ * <p>{@code resizeShorter} &gt; 0 (with {@link ResizePolicy#CENTER_CROP}) is torchvision's evaluation transform:
+ * the shorter side resized to that many pixels with Pillow's antialiased bilinear filter ({@link PilResize}), then
+ * the centre {@code height x width} cropped; 0 scales the shorter side straight to the crop size.
  */
 public record Preprocess(int channels, int height, int width, ResizePolicy resize, ChannelOrder order,
-                         Normalization normalization, int background) {
+                         Normalization normalization, int background, int resizeShorter) {
 
     public enum ResizePolicy { STRETCH, CENTER_CROP, PAD }
 
@@ -27,6 +31,9 @@ public record Preprocess(int channels, int height, int width, ResizePolicy resiz
         m.put("height", height);
         m.put("width", width);
         m.put("resize", resize.name().toLowerCase(Locale.ROOT));
+        if (resizeShorter > 0) {
+            m.put("resizeShorter", resizeShorter);
+        }
         m.put("channelOrder", order.name().toLowerCase(Locale.ROOT));
         m.put("normalization", normalization.toMap());
         m.put("background", String.format("#%06x", background & 0xFFFFFF));
@@ -43,6 +50,7 @@ public record Preprocess(int channels, int height, int width, ResizePolicy resiz
                 .order(ChannelOrder.valueOf(((String) m.get("channelOrder")).toUpperCase(Locale.ROOT)))
                 .normalization(Normalization.fromMap((Map<String, Object>) m.get("normalization")))
                 .background(Integer.parseInt(((String) bg).substring(1), 16))
+                .resizeShorter(m.get("resizeShorter") instanceof Number n ? n.intValue() : 0)
                 .build();
     }
 
@@ -54,6 +62,7 @@ public record Preprocess(int channels, int height, int width, ResizePolicy resiz
         private ChannelOrder order = ChannelOrder.RGB;
         private Normalization normalization;
         private int background = 0xFFFFFF;
+        private int resizeShorter;
 
         public Builder size(int channels, int height, int width) {
             this.channels = channels;
@@ -83,6 +92,15 @@ public record Preprocess(int channels, int height, int width, ResizePolicy resiz
             return this;
         }
 
+        /** torchvision's {@code Resize(n)} before the centre crop (sets the policy to CENTER_CROP); 0: none. */
+        public Builder resizeShorter(int n) {
+            this.resizeShorter = n;
+            if (n > 0) {
+                this.resize = ResizePolicy.CENTER_CROP;
+            }
+            return this;
+        }
+
         public Preprocess build() {
             if (channels == null || height == null || width == null) {
                 throw new IllegalStateException("Preprocess: size (channels, height, width) is not set");
@@ -99,7 +117,11 @@ public record Preprocess(int channels, int height, int width, ResizePolicy resiz
             if (resize == null || order == null) {
                 throw new IllegalStateException("Preprocess: resize policy and channel order are required");
             }
-            return new Preprocess(channels, height, width, resize, order, normalization, background);
+            if (resizeShorter < 0 || resizeShorter > 8192 || resizeShorter > 0 && resize != ResizePolicy.CENTER_CROP) {
+                throw new IllegalArgumentException("resizeShorter must be 0..8192 and goes with center_crop, got "
+                        + resizeShorter + " with " + resize);
+            }
+            return new Preprocess(channels, height, width, resize, order, normalization, background, resizeShorter);
         }
     }
 }
