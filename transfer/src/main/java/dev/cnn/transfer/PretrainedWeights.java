@@ -342,7 +342,7 @@ public final class PretrainedWeights {
             }
             if (checksum != null) {
                 WeightsChecksum got = checksum.of(tmp);
-                if (!got.equals(checksum)) {
+                if (!checksum.matchesValue(got.value())) {
                     throw new WeightsDownloadException(url, "checksum mismatch: expected " + checksum + ", got "
                             + got, null, false);
                 }

@@ -12,7 +12,9 @@ import java.util.zip.Adler32;
 
 /**
  * Expected checksum of a weights file: Adler-32 (what DL4J's zoo uses, an unsigned 32-bit value as a decimal) or
- * SHA-256 (hex). Written {@code adler32:3501732770} or {@code sha256:9f86d0...}.
+ * SHA-256 (hex). Written {@code adler32:3501732770} or {@code sha256:9f86d0...}. A SHA-256 value may be a prefix of
+ * at least 8 hex digits: torchvision's and torch.hub's file names carry one ({@code resnet18-f37072fd.pth}), and
+ * torch.hub's {@code check_hash} compares just that prefix.
  */
 public record WeightsChecksum(Algorithm algorithm, String value) {
 
@@ -33,8 +35,8 @@ public record WeightsChecksum(Algorithm algorithm, String value) {
             if (v < 0 || v > 0xFFFFFFFFL) {
                 throw new IllegalArgumentException("adler32 checksum out of range: " + value);
             }
-        } else if (!value.matches("[0-9a-f]{64}")) {
-            throw new IllegalArgumentException("sha256 checksum must be 64 hex digits, got " + value);
+        } else if (!value.matches("[0-9a-f]{8,64}")) {
+            throw new IllegalArgumentException("sha256 checksum must be 8 to 64 hex digits, got " + value);
         }
     }
 
@@ -67,7 +69,12 @@ public record WeightsChecksum(Algorithm algorithm, String value) {
     }
 
     public boolean matches(Path file) throws IOException {
-        return value.equals(compute(algorithm, file));
+        return matchesValue(compute(algorithm, file));
+    }
+
+    /** Whether a computed value (as {@link #of} gives) satisfies this one (a SHA-256 prefix matches its start). */
+    public boolean matchesValue(String computed) {
+        return algorithm == Algorithm.SHA256 ? computed.startsWith(value) : value.equals(computed);
     }
 
     static String compute(Algorithm algorithm, Path file) throws IOException {

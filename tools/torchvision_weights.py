@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Writes the weights registry and ImageNet class names that ship with cnn, from the installed torchvision.
+
+  /usr/bin/python3 tools/torchvision_weights.py transfer/src/main/resources/dev/cnn/transfer
+
+torchvision's Weights enums are the source of truth: URL (whose name carries the first 8 or more hex digits of
+the file's SHA-256, checked as torch.hub's check_hash does), the evaluation transform, the published accuracy and
+the categories. Rerun it when torchvision adds weights for a zoo architecture.
+"""
+import json
+import re
+import sys
+
+import torchvision.models as M
+
+ZOO = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+       "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+
+
+def number(x):
+    return None if x is None or x != x else x
+
+
+def main(out):
+    entries = []
+    categories = None
+    for arch in ZOO:
+        enum = M.get_model_weights(arch)
+        for w in enum:
+            t = w.transforms()
+            meta = w.meta
+            metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
+            name = w.url.rsplit("/", 1)[1]
+            m = re.search(r"-([a-f0-9]{8,})\.", name)
+            entries.append({
+                "model": arch,
+                "tag": w.name.lower(),
+                "url": w.url,
+                "sha256Prefix": m.group(1) if m else None,
+                "resizeShorter": t.resize_size[0],
+                "crop": t.crop_size[0],
+                "interpolation": str(t.interpolation.value),
+                "mean": list(t.mean),
+                "std": list(t.std),
+                "labels": "imagenet" if meta.get("categories") else None,
+                "top1": number(metrics.get("acc@1")),
+                "top5": number(metrics.get("acc@5")),
+                "params": meta.get("num_params"),
+                "fileMB": round(meta["_file_size"], 1) if "_file_size" in meta else None,
+                "default": w == enum.DEFAULT,
+            })
+            categories = meta["categories"] or categories
+    with open(out + "/torchvision-weights.json", "w") as f:
+        json.dump(entries, f, indent=1)
+        f.write("\n")
+    with open(out + "/imagenet-labels.txt", "w") as f:
+        f.write("\n".join(categories) + "\n")
+    print(len(entries), "entries,", len(categories), "labels")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

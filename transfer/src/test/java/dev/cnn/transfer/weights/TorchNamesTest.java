@@ -1,0 +1,91 @@
+package dev.cnn.transfer.weights;
+
+import dev.cnn.core.CnnException;
+import dev.cnn.zoo.ModelRegistry;
+import dev.cnn.zoo.ModelSpec;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collection;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Name and shape checking of an import, on files written here (no PyTorch needed). */
+class TorchNamesTest {
+    @TempDir
+    Path tmp;
+
+    static Set<String> keys(String arch) {
+        return TorchNames.expectedKeys(ModelRegistry.get(arch).configuration(ModelSpec.builder().input(3, 224, 224)
+                .numClasses(1000).build()));
+    }
+
+    /** A safetensors file with these keys, every tensor a single float. */
+    Path file(Collection<String> keys) throws IOException {
+        StringBuilder h = new StringBuilder("{");
+        int i = 0;
+        for (String k : keys) {
+            h.append(i > 0 ? "," : "").append('"').append(k).append("\":{\"dtype\":\"F32\",\"shape\":[1],")
+                    .append("\"data_offsets\":[").append(4 * i).append(',').append(4 * i + 4).append("]}");
+            i++;
+        }
+        byte[] hb = h.append('}').toString().getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(8 + hb.length + 4 * i).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(hb.length).put(hb);
+        Path f = tmp.resolve("w" + System.nanoTime() + ".safetensors");
+        Files.write(f, b.array());
+        return f;
+    }
+
+    @Test
+    void torchvisionsNamesAreTheZoosLayerNames() {
+        Set<String> r18 = keys("resnet18");
+        assertTrue(r18.containsAll(List.of("conv1.weight", "bn1.running_var", "layer2.0.downsample.0.weight",
+                "layer4.1.bn2.bias", "fc.weight", "fc.bias")), r18.toString());
+        assertEquals(62 + 40, r18.size()); // 21 convolutions + fc (2) + 20 batch norms x 4
+        assertTrue(keys("vgg16_bn").containsAll(List.of("features.0.weight", "features.0.bias", "features.1.running_mean",
+                "classifier.0.weight", "classifier.3.bias", "classifier.6.weight")));
+        assertTrue(keys("alexnet").containsAll(List.of("features.10.weight", "classifier.1.weight",
+                "classifier.4.bias", "classifier.6.weight")));
+    }
+
+    @Test
+    void weightsForAnotherArchitectureAreExit4NamingTheArchitectureTheyFit() throws IOException {
+        Path f = file(keys("resnet18"));
+        CnnException e = assertThrows(CnnException.class, () -> TorchImport.run(new TorchImport.Request("resnet34",
+                f, null, null, f.toString())));
+        assertEquals(CnnException.MODEL, e.exitCode());
+        assertTrue(e.getMessage().contains("does not fit resnet34"), e.getMessage());
+        assertTrue(e.getMessage().contains("missing layer1.2.conv1.weight [64, 64, 3, 3]"), e.getMessage());
+        assertTrue(e.getMessage().contains("try --model resnet18"), e.getMessage());
+    }
+
+    @Test
+    void aWrongShapeNamesTheKeyWithBothShapes() throws IOException {
+        Path f = file(keys("resnet18"));
+        CnnException e = assertThrows(CnnException.class, () -> TorchImport.run(new TorchImport.Request("resnet18",
+                f, null, List.of("a", "b"), f.toString())));
+        assertTrue(e.getMessage().contains("conv1.weight is [1] in the file, [64, 3, 7, 7] in resnet18"),
+                e.getMessage());
+    }
+
+    @Test
+    void unexpectedKeysAreNamed() throws IOException {
+        List<String> k = new java.util.ArrayList<>(keys("resnet18"));
+        k.add("extra.weight");
+        Path f = file(k);
+        CnnException e = assertThrows(CnnException.class, () -> TorchImport.run(new TorchImport.Request("resnet18",
+                f, null, null, f.toString())));
+        assertTrue(e.getMessage().contains("unexpected extra.weight [1]"), e.getMessage());
+    }
+}
