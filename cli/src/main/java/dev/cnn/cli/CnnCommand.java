@@ -14,6 +14,7 @@ import picocli.CommandLine.Spec;
         subcommands = {
                 TrainCommand.class,
                 FinetuneCommand.class,
+                ImportCommand.class,
                 ClassifyCommand.class,
                 EvaluateCommand.class,
                 VisualizeCommand.class,

@@ -25,20 +25,21 @@ import java.util.Map;
                 "                      --epochs more (head at --lr/2, base at --base-lr)",
                 "", "Examples:",
                 "  cnn finetune --base model.zip --data photos/ --strategy feature-extraction --epochs 5",
-                "  cnn finetune --base zoo:resnet50:imagenet --data photos/ --strategy gradual --epochs 3",
-                "  cnn finetune --base zoo:vgg16:imagenet --weights vgg16_dl4j_inference.zip --data photos/",
+                "  cnn finetune --base zoo:resnet18:imagenet --data photos/ --strategy gradual --epochs 3",
+                "  cnn finetune --base zoo:resnet50 --weights resnet50-11ad3fa6.pth --data photos/   (offline)",
+                "  cnn finetune --base zoo:vgg16:dl4j --weights vgg16_dl4j_inference.zip --data photos/",
                 "  cnn finetune --base model.zip --list-layers",
-                "", "Pretrained weights are downloaded from $CNN_WEIGHTS_URL (default "
-                + PretrainedWeights.DEFAULT_BASE_URL + ") into $CNN_CACHE_DIR (default ~/.cnn/weights)."})
+                "", "zoo:NAME[:TAG] takes torchvision's published weights (cnn models lists them) into the zoo network;",
+                "they are downloaded into $CNN_CACHE_DIR (default ~/.cnn/weights), from $CNN_WEIGHTS_URL when set."})
 final class FinetuneCommand extends BaseCommand {
     @picocli.CommandLine.Mixin
     RunOptions run;
     @picocli.CommandLine.Mixin
     FormatOptions formatOptions;
     @Option(names = "--base", required = true, paramLabel = "MODEL",
-            description = "A model.zip from cnn train/finetune, or zoo:NAME:imagenet (vgg16, resnet50).")
+            description = "A model.zip from cnn train/finetune, or zoo:NAME[:TAG] (published weights, e.g. zoo:resnet18:imagenet).")
     String base;
-    @Option(names = "--weights", paramLabel = "FILE", description = "Pretrained zip on disk for a zoo: base (offline).")
+    @Option(names = "--weights", paramLabel = "FILE", description = "The zoo: base's weights on disk (.pth, .safetensors; offline).")
     Path weights;
     @Option(names = "--data", description = "Image folder of the new task (default: builtin:shapes).",
             defaultValue = "builtin:shapes")
@@ -72,7 +73,7 @@ final class FinetuneCommand extends BaseCommand {
     public Integer call() {
         Format format = formatOptions.require(Format.table, Format.json);
         FinetuneJob.Strategy s = FinetuneJob.Strategy.parse(strategy);
-        PretrainedWeights downloader = PretrainedWeights.fromEnvironment().withProgress(downloadProgress());
+        PretrainedWeights downloader = PretrainedWeights.fromEnvironment().withProgress(Progress.download(err()));
         FinetuneJob.Base b = FinetuneJob.loadBase(base, weights, downloader);
         if (listLayers) {
             out().printf("%-28s %-22s %12s  %s%n", "layer", "type", "params", "inputs");
@@ -133,22 +134,5 @@ final class FinetuneCommand extends BaseCommand {
             out().printf("try: ./cnn classify --model %s IMAGE_OR_FOLDER%n", output);
         }
         return ExitCodes.OK;
-    }
-
-    /** A bar per download attempt; the rate counts from the attempt's start. */
-    private PretrainedWeights.Progress downloadProgress() {
-        Progress[] bar = new Progress[1];
-        long[] started = new long[1];
-        return (done, total) -> {
-            if (bar[0] == null) {
-                bar[0] = new Progress(err(), "download", Math.max(total, 1), "MB");
-                started[0] = System.nanoTime();
-            }
-            double secs = Math.max(1e-3, (System.nanoTime() - started[0]) / 1e9);
-            bar[0].update(total > 0 ? done : 0, done / 1e6 / secs, String.format("%.0f MB", done / 1e6));
-            if (total > 0 && done >= total) {
-                bar[0] = null;
-            }
-        };
     }
 }

@@ -1,5 +1,7 @@
 package dev.cnn.cli;
 
+import dev.cnn.transfer.weights.Weights;
+
 import dev.cnn.core.Json;
 import dev.cnn.zoo.Architecture;
 import dev.cnn.zoo.ModelRegistry;
@@ -43,6 +45,17 @@ final class ModelsCommand extends BaseCommand {
                 r.put("buffers", null);
                 r.put("macs", null);
             }
+            List<Map<String, Object>> weights = new ArrayList<>();
+            for (Weights w : Weights.forModel(a.name())) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("tag", w.tag());
+                m.put("default", w.isDefault());
+                m.put("top1", w.top1());
+                m.put("top5", w.top5());
+                m.put("url", w.url());
+                weights.add(m);
+            }
+            r.put("weights", weights);
             rows.add(r);
         }
         if (format == Format.json) {
@@ -54,13 +67,17 @@ final class ModelsCommand extends BaseCommand {
             return ExitCodes.OK;
         }
         out().printf("Models at input %s, %d classes%n", spec.inputString(), spec.numClasses());
-        out().printf("%-13s %15s %12s  %s%n", "name", "params", "GMACs", "description");
+        out().printf("%-13s %15s %12s  %-18s %s%n", "name", "params", "GMACs", "weights (top-1)", "description");
         for (Map<String, Object> r : rows) {
             Object p = r.get("params");
             String params = p == null ? "(min " + r.get("minInputSize") + " px)" : String.format("%,d", (Long) p);
             String macs = p == null ? "-" : String.format("%.3f", ((Long) r.get("macs")) / 1e9);
-            out().printf("%-13s %15s %12s  %s%n", r.get("name"), params, macs, r.get("description"));
+            String w = Weights.find((String) r.get("name"), null).map(x -> "imagenet" + (x.top1() == null ? ""
+                    : String.format(" (%.1f%%)", x.top1()))).orElse("-");
+            out().printf("%-13s %15s %12s  %-18s %s%n", r.get("name"), params, macs, w, r.get("description"));
         }
+        out().println("Weights: --base zoo:NAME:imagenet (cnn finetune), cnn import weights --model NAME; "
+                + "--format json lists every tag and URL.");
         return ExitCodes.OK;
     }
 }

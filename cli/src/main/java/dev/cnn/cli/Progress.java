@@ -84,4 +84,21 @@ final class Progress {
         return s >= 3600 ? String.format("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
                 : String.format("%02d:%02d", s / 60, s % 60);
     }
+
+    /** A bar per download attempt on {@code err}; the rate counts from the attempt's start. */
+    static dev.cnn.transfer.PretrainedWeights.Progress download(PrintWriter err) {
+        Progress[] bar = new Progress[1];
+        long[] started = new long[1];
+        return (done, total) -> {
+            if (bar[0] == null) {
+                bar[0] = new Progress(err, "download", Math.max(total, 1), "MB");
+                started[0] = System.nanoTime();
+            }
+            double secs = Math.max(1e-3, (System.nanoTime() - started[0]) / 1e9);
+            bar[0].update(total > 0 ? done : 0, done / 1e6 / secs, String.format("%.0f MB", done / 1e6));
+            if (total > 0 && done >= total) {
+                bar[0] = null;
+            }
+        };
+    }
 }

@@ -249,10 +249,14 @@ class TrainClassifyEvaluateCliTest {
         CliTestSupport.Run other = run("finetune", "--base", "zoo:vgg16:imagenet", "--weights", model.toString(),
                 "--output", dir.resolve("y.zip").toString());
         assertEquals(4, other.code(), other.err());
-        assertTrue(other.err().contains("not the registry's vgg16:imagenet file")
-                && other.err().contains("pass it as --base " + model), other.err());
+        assertTrue(other.err().contains("not PyTorch weights") && other.err().contains("pass it as --base " + model),
+                other.err());
         assertFalse(java.nio.file.Files.exists(dir.resolve("y.zip")));
-        assertEquals(2, run("finetune", "--base", "zoo:alexnet:imagenet").code());
+        CliTestSupport.Run dl4j = run("finetune", "--base", "zoo:vgg16:dl4j", "--weights", model.toString(),
+                "--output", dir.resolve("y.zip").toString());
+        assertEquals(4, dl4j.code(), dl4j.err());
+        assertTrue(dl4j.err().contains("not the registry's vgg16:dl4j file"), dl4j.err());
+        assertEquals(2, run("finetune", "--base", "zoo:lenet:imagenet").code());
     }
 
     @Test

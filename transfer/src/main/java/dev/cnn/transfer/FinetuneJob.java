@@ -16,6 +16,8 @@ import dev.cnn.data.Augmentation;
 import dev.cnn.data.DataSource;
 import dev.cnn.data.Normalization;
 import dev.cnn.data.Preprocess;
+import dev.cnn.transfer.weights.Pretrained;
+import dev.cnn.transfer.weights.Weights;
 import dev.cnn.zoo.GraphQueries;
 import dev.cnn.zoo.LayerInfo;
 import org.deeplearning4j.datasets.iterator.ExistingDataSetIterator;
@@ -82,7 +84,8 @@ public final class FinetuneJob {
      * Everything {@code cnn finetune} takes. {@code config.lr()} is the head's learning rate, {@code config.epochs()}
      * the number of (unfrozen, for gradual) epochs.
      *
-     * @param base         a bundle path, or {@code zoo:NAME:imagenet}
+     * @param base         a bundle path, or {@code zoo:NAME[:TAG]} (torchvision's weights; {@code :dl4j} for DL4J's
+     *                     converted VGG16 and ResNet50)
      * @param weights      a pretrained file on disk for a {@code zoo:} base (no download), or null
      * @param cut          the last layer kept from the base (null: the layer before its classifier)
      * @param unfreezeFrom train from this layer up, keep the layers below frozen (null: strategy default)
@@ -139,14 +142,24 @@ public final class FinetuneJob {
 
     // ------------------------------------------------------------------------------------------------ base
 
-    /** Loads a base: a bundle file, or {@code zoo:NAME[:imagenet]} from {@code weights} or the download cache. */
+    /**
+     * Loads a base: a bundle file, or {@code zoo:NAME[:TAG]}: published weights (torchvision's, imported into the
+     * zoo network with their preprocessing) from {@code weights} or the download cache.
+     */
     public static Base loadBase(String base, Path weights, PretrainedWeights downloader) {
         if (base.startsWith("zoo:")) {
             String name = base.substring(4);
-            PretrainedWeights.Entry e = PretrainedWeights.find(name).orElseThrow(() -> CnnException.usage(
-                    "--base " + base + ": no pretrained weights of that name; known: "
-                            + String.join(", ", PretrainedWeights.registry().keySet().stream()
-                            .map(k -> "zoo:" + k).toList())));
+            java.util.Optional<Weights> published = Pretrained.find(name);
+            if (published.isPresent()) { // torchvision's weights in the zoo's own network
+                Weights w = published.get();
+                ModelBundle b = Pretrained.load(w, weights, downloader, null).bundle();
+                return new Base(b.network(), w.model(), b.metadata().preprocess(), "zoo:" + w.id() + " ("
+                        + (weights != null ? weights.getFileName() : w.fileName()) + ")", null);
+            }
+            PretrainedWeights.Entry e = PretrainedWeights.find(name).orElseThrow(() -> name.endsWith(":dl4j")
+                    ? CnnException.usage("--base " + base + ": DL4J's converted weights exist for "
+                    + String.join(", ", PretrainedWeights.registry().keySet().stream().map(k -> "zoo:" + k).toList()))
+                    : Pretrained.unknown(name));
             Path file = weights;
             try {
                 if (file == null) {

@@ -26,7 +26,9 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Downloads and caches pretrained model files (DL4J zoo {@code .zip}s, loadable with {@link #load(Path)}).
+ * Downloads and caches pretrained weights files: torchvision's {@code .pth} files for the zoo's networks (see
+ * {@link dev.cnn.transfer.weights.Pretrained}), and DL4J's own converted Keras networks ({@code vgg16:dl4j},
+ * {@code resnet50:dl4j}: {@code .zip}s loadable with {@link #load(Path)}, graphs other than the zoo's).
  *
  * <p>Where from: {@code <base URL><file name>}; the base URL is the system property {@value #URL_PROPERTY}, else
  * the environment variable {@value #URL_ENV}, else {@value #DEFAULT_BASE_URL} (where DL4J 1.0.0-M2.1's zoo fetches
@@ -104,9 +106,9 @@ public final class PretrainedWeights {
         // File names and Adler-32 values as in DL4J 1.0.0-M2.1's zoo (VGG16.java / ResNet50.java pretrainedUrl and
         // pretrainedChecksum for PretrainedType.IMAGENET). Both were converted from Keras applications, whose
         // "caffe" preprocessing is BGR with the ImageNet mean subtracted, no scaling.
-        register(new Entry("vgg16:imagenet", "vgg16_dl4j_inference.zip", WeightsChecksum.adler32(3501732770L),
+        register(new Entry("vgg16:dl4j", "vgg16_dl4j_inference.zip", WeightsChecksum.adler32(3501732770L),
                 Preprocessing.vgg(224), 1000, "VGG-16, ImageNet (from Keras), ~530 MB"));
-        register(new Entry("resnet50:imagenet", "resnet50_dl4j_inference.v3.zip",
+        register(new Entry("resnet50:dl4j", "resnet50_dl4j_inference.v3.zip",
                 WeightsChecksum.adler32(3914447815L), Preprocessing.vgg(224), 1000,
                 "ResNet-50, ImageNet (from Keras), ~100 MB"));
     }
@@ -120,17 +122,12 @@ public final class PretrainedWeights {
         return java.util.Collections.unmodifiableMap(REGISTRY);
     }
 
-    /** A registry entry; the name is case-insensitive and {@code :imagenet} may be left out. */
+    /** A registry entry by its exact name ({@code vgg16:dl4j}), case-insensitive. */
     public static Optional<Entry> find(String name) {
         if (name == null) {
             return Optional.empty();
         }
-        String n = name.trim().toLowerCase(Locale.ROOT);
-        Entry e = REGISTRY.get(n);
-        if (e == null && !n.contains(":")) {
-            e = REGISTRY.get(n + ":imagenet");
-        }
-        return Optional.ofNullable(e);
+        return Optional.ofNullable(REGISTRY.get(name.trim().toLowerCase(Locale.ROOT)));
     }
 
     private final URI baseUrl;
@@ -217,6 +214,14 @@ public final class PretrainedWeights {
 
     public Path cacheDir() {
         return cacheDir;
+    }
+
+    /**
+     * Where a published file is fetched from: its own URL, or {@code <base URL><file name>} when a mirror is set
+     * ({@value #URL_PROPERTY} / {@value #URL_ENV} other than the default).
+     */
+    public URI mirrored(URI published, String fileName) {
+        return baseUrl.toString().equals(DEFAULT_BASE_URL) ? published : baseUrl.resolve(fileName);
     }
 
     /** Where an entry is downloaded from. */

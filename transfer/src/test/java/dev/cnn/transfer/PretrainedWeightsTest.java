@@ -145,6 +145,20 @@ class PretrainedWeightsTest {
     }
 
     @Test
+    void aSha256PrefixIsCheckedAsTorchHubChecksIt() throws Exception {
+        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(BODY));
+        WeightsChecksum prefix = WeightsChecksum.sha256(sha.substring(0, 8));
+        Path p = weights.fetch(URI.create(base + "good.zip"), "good-" + sha.substring(0, 8) + ".pth", prefix);
+        assertArrayEquals(BODY, Files.readAllBytes(p));
+        assertTrue(prefix.matches(p));
+        String wrong = (sha.charAt(0) == '0' ? "1" : "0") + sha.substring(1, 8);
+        var e = assertThrows(WeightsDownloadException.class, () -> weights.fetch(URI.create(base + "good.zip"),
+                "other.pth", WeightsChecksum.sha256(wrong)));
+        assertTrue(e.getMessage().contains("checksum mismatch: expected sha256:" + wrong), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> WeightsChecksum.sha256("abc"), "under 8 digits");
+    }
+
+    @Test
     void endlessOrOversizedBodiesStopAtTheLimitWithoutRetryAndLeaveNothing() throws Exception {
         PretrainedWeights capped = weights.withMaxBytes(1 << 20);
         var e = assertThrows(WeightsDownloadException.class,
@@ -265,7 +279,7 @@ class PretrainedWeightsTest {
         }
         String url = "http://127.0.0.1:" + port + "/models/";
         PretrainedWeights w = weights.withBaseUrl(URI.create(url));
-        PretrainedWeights.Entry vgg = PretrainedWeights.find("vgg16").orElseThrow();
+        PretrainedWeights.Entry vgg = PretrainedWeights.find("vgg16:dl4j").orElseThrow();
         var e = assertThrows(WeightsDownloadException.class, () -> w.fetch(vgg));
         assertTrue(e.getMessage().contains(url + "vgg16_dl4j_inference.zip"), e.getMessage());
         assertTrue(e.getMessage().contains("--weights FILE"), e.getMessage());
@@ -276,16 +290,17 @@ class PretrainedWeightsTest {
 
     @Test
     void registryHoldsDl4jZooEntries() {
-        PretrainedWeights.Entry vgg = PretrainedWeights.find("vgg16:imagenet").orElseThrow();
+        PretrainedWeights.Entry vgg = PretrainedWeights.find("VGG16:dl4j").orElseThrow();
         assertEquals("vgg16_dl4j_inference.zip", vgg.fileName());
         assertEquals("adler32:3501732770", vgg.checksum().toString());
         assertEquals(224, vgg.preprocessing().height());
         assertEquals("BGR", vgg.preprocessing().channelOrder());
         assertEquals(List.of(103.939, 116.779, 123.68), vgg.preprocessing().mean());
-        PretrainedWeights.Entry r = PretrainedWeights.find("ResNet50").orElseThrow();
+        PretrainedWeights.Entry r = PretrainedWeights.find("ResNet50:DL4J").orElseThrow();
         assertEquals("resnet50_dl4j_inference.v3.zip", r.fileName());
         assertEquals(WeightsChecksum.adler32(3914447815L), r.checksum());
         assertTrue(PretrainedWeights.find("alexnet").isEmpty());
+        assertTrue(PretrainedWeights.find("vgg16:imagenet").isEmpty(), "zoo:vgg16:imagenet is torchvision's");
 
         PretrainedWeights def = PretrainedWeights.fromEnvironment();
         if (System.getenv(PretrainedWeights.URL_ENV) == null) {

@@ -72,6 +72,23 @@ class TorchParityTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void aZooImagenetBaseForFinetuningComesFromTheWeightsFileWithItsTransform() throws Exception {
+        PyTorch.fixtures("parity", "--arch", "resnet18", "--formats", "zip", "--out", tmp.toString());
+        Path file = tmp.resolve("resnet18.zip.pth");
+        dev.cnn.transfer.FinetuneJob.Base b = dev.cnn.transfer.FinetuneJob.loadBase("zoo:resnet18:imagenet", file,
+                dev.cnn.transfer.PretrainedWeights.fromEnvironment().withCacheDir(tmp.resolve("cache")));
+        assertEquals("resnet18", b.architecture());
+        assertEquals(256, b.preprocess().resizeShorter());
+        assertEquals(224, b.preprocess().height());
+        assertTrue(b.source().contains("resnet18:imagenet1k_v1"), b.source());
+        INDArray x = Nd4j.create(PyTorch.floats(tmp.resolve("input.bin")), new long[]{2, 3, 224, 224}, 'c');
+        float[] want = PyTorch.floats(tmp.resolve("resnet18.logits.bin"));
+        float[] got = logits(b.network(), ModelRegistry.get("resnet18"), x);
+        assertEquals(want[7], got[7], 1e-4 * Math.abs(want[7]) + 1e-5);
+        assertTrue(!Files.exists(tmp.resolve("cache")), "a --weights file is used in place, nothing downloaded");
+    }
+
     /** The head's pre-softmax output: the feature layer's activations times the head's weights, plus bias. */
     static float[] logits(ComputationGraph g, Architecture arch, INDArray x) {
         INDArray f = g.feedForward(x, false).get(arch.featureLayer());
