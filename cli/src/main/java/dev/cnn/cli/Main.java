@@ -36,7 +36,24 @@ public final class Main {
         Engine.init();
         Accel.setDefaults(AccelOptions.fromSystemProperties()); // -Dcnn.dnnl=false, -Dcnn.fastAdam=false
         CommandLine cl = commandLine(out, err, verbosity);
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) { // picocli passes Errors through its exception handler
+            return outOfMemory(e, err, verbosity > 0);
+        }
+    }
+
+    /** One line for an out-of-memory error (a {@code DecodeOutOfMemoryError} names the image), exit 1. */
+    static int outOfMemory(OutOfMemoryError e, PrintWriter err, boolean verbose) {
+        String m = e.getMessage() == null ? "" : e.getMessage().lines().findFirst().orElse("");
+        err.println("cnn: error: " + (e instanceof dev.cnn.data.DecodeOutOfMemoryError ? m
+                : "out of memory" + (m.isEmpty() ? "" : " (" + m + ")")
+                + "; lower --batch-size or --workers, or raise CNN_HEAP (-Xmx)"));
+        if (verbose) {
+            e.printStackTrace(err);
+        }
+        err.flush();
+        return ExitCodes.INTERNAL;
     }
 
     static CommandLine commandLine(PrintWriter out, PrintWriter err, int verbosity) {
