@@ -85,19 +85,32 @@ final class Progress {
                 : String.format("%02d:%02d", s / 60, s % 60);
     }
 
-    /** A bar per download attempt on {@code err}; the rate counts from the attempt's start. */
+    /** A bar per download attempt on {@code err}, saying so when bytes stop coming; rate from the attempt's start. */
     static dev.cnn.transfer.PretrainedWeights.Progress download(PrintWriter err) {
-        Progress[] bar = new Progress[1];
-        long[] started = new long[1];
-        return (done, total) -> {
-            if (bar[0] == null) {
-                bar[0] = new Progress(err, "download", Math.max(total, 1), "MB");
-                started[0] = System.nanoTime();
+        return new dev.cnn.transfer.PretrainedWeights.Progress() {
+            private Progress bar;
+            private long started;
+
+            @Override
+            public void update(long done, long total) {
+                show(done, total, String.format("%.0f MB", done / 1e6));
+                if (total > 0 && done >= total) {
+                    bar = null;
+                }
             }
-            double secs = Math.max(1e-3, (System.nanoTime() - started[0]) / 1e9);
-            bar[0].update(total > 0 ? done : 0, done / 1e6 / secs, String.format("%.0f MB", done / 1e6));
-            if (total > 0 && done >= total) {
-                bar[0] = null;
+
+            @Override
+            public void stalled(long done, long total, long seconds) {
+                show(done, total, String.format("%.0f MB, stalled %d s", done / 1e6, seconds));
+            }
+
+            private synchronized void show(long done, long total, String extra) {
+                if (bar == null) {
+                    bar = new Progress(err, "download", Math.max(total, 1), "MB");
+                    started = System.nanoTime();
+                }
+                double secs = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
+                bar.update(total > 0 ? done : 0, done / 1e6 / secs, extra);
             }
         };
     }

@@ -40,7 +40,10 @@ import java.util.Optional;
  * into place, so the cache never holds a partial or corrupt file under the final name. A cached file is verified
  * again on use and fetched anew if it does not match. Transient failures (connection refused or reset, timeouts,
  * truncated transfers, HTTP 5xx/408/429) are retried with exponential back-off; HTTP 4xx, unknown hosts and
- * checksum mismatches fail at once. Failures are {@link WeightsDownloadException}s whose one-line message names the
+ * checksum mismatches fail at once. Time is bounded: a silent server costs the read timeout (60 s) per attempt, so at
+ * most about 4.5 minutes over the 4 attempts, and the whole download, attempts and waits together, stops after
+ * {@value #TIMEOUT_MIN_ENV} minutes (default 60), which also ends a server trickling bytes forever; no byte for 3 s
+ * is reported to the {@link Progress} as a stall. Failures are {@link WeightsDownloadException}s whose one-line message names the
  * URL and says to use {@code --weights FILE} offline.
  *
  * <p>Instances are immutable; the {@code with...} methods return changed copies.
@@ -58,6 +61,10 @@ public final class PretrainedWeights {
     @FunctionalInterface
     public interface Progress {
         void update(long done, long total);
+
+        /** No byte has arrived for {@code seconds} (called about once a second while that lasts). */
+        default void stalled(long done, long total, long seconds) {
+        }
 
         Progress NONE = (d, t) -> {
         };
@@ -144,9 +151,19 @@ public final class PretrainedWeights {
     /** Environment variable: the largest download in MB. */
     public static final String MAX_MB_ENV = "CNN_WEIGHTS_MAX_MB";
 
+    private final Duration deadline;
+    /** The longest a download may take, all attempts together, unless {@code CNN_WEIGHTS_TIMEOUT_MIN} says. */
+    public static final Duration DEFAULT_DEADLINE = Duration.ofMinutes(60);
+    /** Environment variable: the longest a download may take, in minutes. */
+    public static final String TIMEOUT_MIN_ENV = "CNN_WEIGHTS_TIMEOUT_MIN";
+    /** No byte for this long and the progress line says the download is stalled. */
+    static final Duration STALL_NOTICE = Duration.ofSeconds(3);
+
     private PretrainedWeights(URI baseUrl, Path cacheDir, int attempts, Duration baseDelay, Duration maxDelay,
-                              Duration connectTimeout, Duration readTimeout, Progress progress, long maxBytes) {
+                              Duration connectTimeout, Duration readTimeout, Progress progress, long maxBytes,
+                              Duration deadline) {
         this.maxBytes = maxBytes;
+        this.deadline = deadline;
         this.baseUrl = withSlash(baseUrl);
         this.cacheDir = cacheDir;
         this.attempts = attempts;
@@ -166,9 +183,11 @@ public final class PretrainedWeights {
         String dir = firstNonBlank(System.getProperty(CACHE_PROPERTY), System.getenv(CACHE_ENV),
                 Path.of(System.getProperty("user.home"), ".cnn", "weights").toString());
         String mb = System.getenv(MAX_MB_ENV);
+        String min = System.getenv(TIMEOUT_MIN_ENV);
         return new PretrainedWeights(URI.create(url), Path.of(dir), 4, Duration.ofSeconds(1), Duration.ofSeconds(30),
                 Duration.ofSeconds(15), Duration.ofSeconds(60), Progress.NONE,
-                mb != null && mb.matches("\\d+") ? Long.parseLong(mb) << 20 : DEFAULT_MAX_BYTES);
+                mb != null && mb.matches("\\d+") ? Long.parseLong(mb) << 20 : DEFAULT_MAX_BYTES,
+                min != null && min.matches("\\d+") ? Duration.ofMinutes(Long.parseLong(min)) : DEFAULT_DEADLINE);
     }
 
     /**
@@ -177,17 +196,26 @@ public final class PretrainedWeights {
      */
     public PretrainedWeights withMaxBytes(long bytes) {
         return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
-                progress, bytes);
+                progress, bytes, deadline);
+    }
+
+    /**
+     * A copy whose downloads give up after {@code d} in all (attempts, waits, and a server that trickles bytes
+     * faster than the read timeout notices but never finishes); not retried.
+     */
+    public PretrainedWeights withDeadline(Duration d) {
+        return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
+                progress, maxBytes, d);
     }
 
     public PretrainedWeights withBaseUrl(URI url) {
         return new PretrainedWeights(url, cacheDir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
-                progress, maxBytes);
+                progress, maxBytes, deadline);
     }
 
     public PretrainedWeights withCacheDir(Path dir) {
         return new PretrainedWeights(baseUrl, dir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
-                progress, maxBytes);
+                progress, maxBytes, deadline);
     }
 
     /** Tries at most {@code attempts} times, waiting baseDelay, 2 x baseDelay, ... (at most maxDelay) in between. */
@@ -196,16 +224,16 @@ public final class PretrainedWeights {
             throw new IllegalArgumentException("attempts must be >= 1, got " + attempts);
         }
         return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
-                progress, maxBytes);
+                progress, maxBytes, deadline);
     }
 
     public PretrainedWeights withTimeouts(Duration connect, Duration read) {
-        return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connect, read, progress, maxBytes);
+        return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connect, read, progress, maxBytes, deadline);
     }
 
     public PretrainedWeights withProgress(Progress p) {
         return new PretrainedWeights(baseUrl, cacheDir, attempts, baseDelay, maxDelay, connectTimeout, readTimeout,
-                p == null ? Progress.NONE : p, maxBytes);
+                p == null ? Progress.NONE : p, maxBytes, deadline);
     }
 
     public URI baseUrl() {
@@ -269,12 +297,19 @@ public final class PretrainedWeights {
                     ex);
         }
         WeightsDownloadException last = null;
+        long giveUpAt = System.nanoTime() + deadline.toNanos();
+        int tried = 0;
         for (int attempt = 1; attempt <= attempts; attempt++) {
             if (attempt > 1) {
-                sleep(delay(attempt - 1));
+                Duration d = delay(attempt - 1);
+                if (System.nanoTime() + d.toNanos() >= giveUpAt) {
+                    break; // no time left for another attempt
+                }
+                sleep(d);
             }
+            tried = attempt;
             try {
-                downloadOnce(url, target, checksum);
+                downloadOnce(url, target, checksum, giveUpAt);
                 return target;
             } catch (WeightsDownloadException ex) {
                 last = ex;
@@ -287,7 +322,8 @@ public final class PretrainedWeights {
                 }
             }
         }
-        throw new WeightsDownloadException(url, last.reason() + " (after " + attempts + " attempts)", last);
+        throw new WeightsDownloadException(url, last.reason() + " (after " + tried + " attempt" + (tried == 1 ? ""
+                : "s") + ")", last);
     }
 
     /** Loads a DL4J model file (a zoo {@code .zip} or a ModelSerializer file) as a graph, without updater state. */
@@ -314,9 +350,11 @@ public final class PretrainedWeights {
         }
     }
 
-    private void downloadOnce(URI url, Path target, WeightsChecksum checksum) throws WeightsDownloadException {
+    private void downloadOnce(URI url, Path target, WeightsChecksum checksum, long giveUpAt)
+            throws WeightsDownloadException {
         Path tmp = null;
         HttpURLConnection conn = null;
+        Watchdog dog = null;
         try {
             conn = connect(url);
             long total = conn.getContentLengthLong();
@@ -329,6 +367,7 @@ public final class PretrainedWeights {
             long done = 0;
             progress.update(0, total);
             byte[] buf = new byte[1 << 16];
+            dog = new Watchdog(conn, total, giveUpAt);
             try (InputStream in = conn.getInputStream(); OutputStream out = Files.newOutputStream(tmp)) {
                 for (int n; (n = in.read(buf)) >= 0; ) {
                     if (done + n > maxBytes || (total >= 0 && done + n > total)) { // an endless or lying body
@@ -338,8 +377,12 @@ public final class PretrainedWeights {
                     }
                     out.write(buf, 0, n);
                     done += n;
+                    dog.arrived(done);
                     progress.update(done, total);
                 }
+            }
+            if (dog.expired()) {
+                throw new IOException("deadline");
             }
             if (total >= 0 && done != total) {
                 throw new WeightsDownloadException(url, "transfer ended after " + done + " of " + total + " bytes",
@@ -360,13 +403,22 @@ public final class PretrainedWeights {
             tmp = null;
         } catch (WeightsDownloadException e) {
             throw e;
-        } catch (UnknownHostException e) {
-            throw new WeightsDownloadException(url, "unknown host " + e.getMessage(), e, false);
-        } catch (ConnectException e) {
-            throw new WeightsDownloadException(url, "cannot connect (" + describe(e) + ")", e, true);
         } catch (IOException e) {
+            if (dog != null && dog.expired() || System.nanoTime() >= giveUpAt) {
+                throw new WeightsDownloadException(url, "gave up after " + deadline.toMinutes() + " min in all (set "
+                        + TIMEOUT_MIN_ENV + " for longer)", e, false);
+            }
+            if (e instanceof UnknownHostException) {
+                throw new WeightsDownloadException(url, "unknown host " + e.getMessage(), e, false);
+            }
+            if (e instanceof ConnectException) {
+                throw new WeightsDownloadException(url, "cannot connect (" + describe(e) + ")", e, true);
+            }
             throw new WeightsDownloadException(url, describe(e), e, true);
         } finally {
+            if (dog != null) {
+                dog.stop();
+            }
             if (conn != null) {
                 conn.disconnect();
             }
@@ -377,6 +429,52 @@ public final class PretrainedWeights {
                     log.warn("could not delete temporary file {}: {}", tmp, e.toString());
                 }
             }
+        }
+    }
+
+    /**
+     * Watches one transfer from a daemon thread: reports a stall (no byte for {@link #STALL_NOTICE}) to the
+     * progress once a second, and at the deadline disconnects, so that a read blocked on a server that trickles
+     * bytes ends.
+     */
+    private final class Watchdog {
+        private final java.util.concurrent.ScheduledExecutorService timer;
+        private volatile long lastByte = System.nanoTime();
+        private volatile long done;
+        private volatile boolean expired;
+
+        Watchdog(HttpURLConnection conn, long total, long giveUpAt) {
+            timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "cnn-download-watchdog");
+                t.setDaemon(true);
+                return t;
+            });
+            timer.scheduleAtFixedRate(() -> {
+                long now = System.nanoTime();
+                if (now >= giveUpAt) {
+                    expired = true;
+                    conn.disconnect();
+                    timer.shutdown();
+                    return;
+                }
+                long quiet = now - lastByte;
+                if (quiet >= STALL_NOTICE.toNanos()) {
+                    progress.stalled(done, total, quiet / 1_000_000_000L);
+                }
+            }, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+        }
+
+        void arrived(long bytes) {
+            done = bytes;
+            lastByte = System.nanoTime();
+        }
+
+        boolean expired() {
+            return expired;
+        }
+
+        void stop() {
+            timer.shutdownNow();
         }
     }
 

@@ -79,6 +79,31 @@ class PretrainedWeightsTest {
             ex.sendResponseHeaders(200, 5L << 30);
             ex.getResponseBody().close();
         });
+        server.createContext("/models/stall.zip", ex -> { // 10 bytes, then silence longer than a stall notice
+            requests.incrementAndGet();
+            ex.sendResponseHeaders(200, 20);
+            try (OutputStream out = ex.getResponseBody()) {
+                out.write(new byte[10]);
+                out.flush();
+                Thread.sleep(4500);
+                out.write(new byte[10]);
+            } catch (IOException | InterruptedException e) {
+                // the client hung up
+            }
+        });
+        server.createContext("/models/trickle.zip", ex -> { // a byte every 100 ms: never a read timeout
+            requests.incrementAndGet();
+            ex.sendResponseHeaders(200, 1000);
+            try (OutputStream out = ex.getResponseBody()) {
+                for (int i = 0; i < 1000; i++) {
+                    out.write(1);
+                    out.flush();
+                    Thread.sleep(100);
+                }
+            } catch (IOException | InterruptedException e) {
+                // the client hung up: expected
+            }
+        });
         server.createContext("/models/flaky.zip", ex -> {
             int n = requests.incrementAndGet();
             if (n < 3) {
@@ -142,6 +167,40 @@ class PretrainedWeightsTest {
         w.fetch(URI.create(base + "good.zip"), "good.zip", WeightsChecksum.parse("sha256:" + sha));
         assertEquals(2, requests.get());
         assertArrayEquals(BODY, Files.readAllBytes(p));
+    }
+
+    @Test
+    void aStalledTransferIsReportedToTheProgressWhileItWaits() throws Exception {
+        List<long[]> stalls = new java.util.concurrent.CopyOnWriteArrayList<>();
+        PretrainedWeights w = weights.withProgress(new PretrainedWeights.Progress() {
+            @Override
+            public void update(long done, long total) {
+            }
+
+            @Override
+            public void stalled(long done, long total, long seconds) {
+                stalls.add(new long[]{done, total, seconds});
+            }
+        });
+        Path p = w.fetch(URI.create(base + "stall.zip"), "stall.zip", null);
+        assertEquals(20, Files.size(p));
+        assertFalse(stalls.isEmpty(), "a 4.5 s silence is reported");
+        assertArrayEquals(new long[]{10, 20}, new long[]{stalls.get(0)[0], stalls.get(0)[1]});
+        assertTrue(stalls.get(0)[2] >= 3, "after the 3 s notice");
+    }
+
+    @Test
+    void aServerTricklingBytesForeverIsCutAtTheDeadlineWithoutRetry() throws Exception {
+        PretrainedWeights w = weights.withDeadline(Duration.ofSeconds(2));
+        long t0 = System.nanoTime();
+        var e = assertThrows(WeightsDownloadException.class,
+                () -> w.fetch(URI.create(base + "trickle.zip"), "trickle.zip", null));
+        double secs = (System.nanoTime() - t0) / 1e9;
+        assertTrue(e.getMessage().contains("gave up after") && e.getMessage().contains("CNN_WEIGHTS_TIMEOUT_MIN"),
+                e.getMessage());
+        assertTrue(secs < 8, "bounded: " + secs + " s");
+        assertEquals(1, requests.get(), "not retried");
+        assertEquals(List.of(), cacheFiles(), "no .part left");
     }
 
     @Test
