@@ -1,5 +1,7 @@
 package dev.cnn.cli;
 
+import dev.cnn.core.LrFinder;
+
 import dev.cnn.core.EpochStats;
 import dev.cnn.core.OutputLock;
 import dev.cnn.core.Provenance;
@@ -55,8 +57,12 @@ final class FinetuneCommand extends BaseCommand {
     int epochs;
     @Option(converter = Ranges.Positive.class, names = "--frozen-epochs", defaultValue = "1", description = "gradual: head-only epochs first (default: ${DEFAULT-VALUE}).")
     int frozenEpochs;
-    @Option(names = {"--lr", "--head-lr"}, defaultValue = "0.001", description = "Head learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"--lr", "--head-lr"}, defaultValue = "0.001", converter = Ranges.LearningRate.class,
+            description = "Head learning rate, or auto: the lr range test's suggestion (default: ${DEFAULT-VALUE}).")
     double lr;
+    @Option(names = "--lr-find", description = "Run the learning-rate range test (fastai's lr_find) on what the "
+            + "first phase trains: loss curve <output>.lr-find.png and a suggested --lr; trains nothing.")
+    boolean lrFind;
     @Option(names = "--base-lr", defaultValue = "0.0001", description = "Base learning rate when it trains (default: ${DEFAULT-VALUE}).")
     double baseLr;
     @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
@@ -81,6 +87,18 @@ final class FinetuneCommand extends BaseCommand {
                 out().printf("%-28s %-22s %,12d  %s%n", l.name(), l.type(), l.numParams(), String.join(",", l.inputs()));
             }
             return ExitCodes.OK;
+        }
+        if (lrFind || Double.isNaN(lr)) {
+            FinetuneJob.Request probe = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,
+                    frozenEpochs, featureCache, run.augment, run.valSplit, run.strict, run.cache, run.workers,
+                    run.config(epochs, batchSize, 1e-3, output));
+            LrFinder.Result r = LrFindRun.sweep(err(), step -> FinetuneJob.lrFind(probe, b, step));
+            if (lrFind) {
+                return LrFindRun.report(r, output, format, out(), "cnn finetune");
+            }
+            lr = r.suggestion();
+            err().printf(java.util.Locale.ROOT, "cnn finetune: --lr auto: %.2g (lr range test, %d steps)%n", lr,
+                    r.lrs().size());
         }
         TrainConfig cfg = run.config(epochs, batchSize, lr, output);
         FinetuneJob.Request req = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,

@@ -33,6 +33,28 @@ final class Ranges {
         }
     }
 
+    /** A learning rate in (0, 10), or {@code auto} (NaN): the lr range test's suggestion. */
+    static final class LearningRate implements ITypeConverter<Double> {
+        @Override
+        public Double convert(String value) {
+            if (value.trim().equalsIgnoreCase("auto")) {
+                return Double.NaN;
+            }
+            double v;
+            try {
+                v = Double.parseDouble(value.trim());
+            } catch (NumberFormatException e) {
+                throw new picocli.CommandLine.TypeConversionException("'" + value + "' is not a learning rate "
+                        + "(a number in (0, 10), or auto)");
+            }
+            if (!(v > 0 && v < 10)) {
+                throw new picocli.CommandLine.TypeConversionException("'" + value + "' is out of range (a number in "
+                        + "(0, 10), or auto)");
+            }
+            return v;
+        }
+    }
+
     /** Image height and width in pixels: 8 to 4096. */
     static final class ImageSize implements ITypeConverter<Integer> {
         @Override

@@ -1,5 +1,7 @@
 package dev.cnn.cli;
 
+import dev.cnn.core.LrFinder;
+
 import dev.cnn.core.EpochStats;
 import dev.cnn.core.LrSchedule;
 import dev.cnn.core.OutputLock;
@@ -42,8 +44,12 @@ final class TrainCommand extends BaseCommand {
     int epochs;
     @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
     int batchSize;
-    @Option(names = "--lr", defaultValue = "0.003", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--lr", defaultValue = "0.003", converter = Ranges.LearningRate.class,
+            description = "Peak learning rate, or auto: the lr range test's suggestion (default: ${DEFAULT-VALUE}).")
     double lr;
+    @Option(names = "--lr-find", description = "Run the learning-rate range test (fastai's lr_find) on this setup: "
+            + "loss curve <output>.lr-find.png and a suggested --lr; trains nothing.")
+    boolean lrFind;
     @Option(names = {"-o", "--output"}, defaultValue = "model.zip", description = "Model file (default: ${DEFAULT-VALUE}).")
     Path output;
     @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Continue from a checkpoint (last.zip), "
@@ -76,6 +82,18 @@ final class TrainCommand extends BaseCommand {
     @Override
     public Integer call() {
         Format format = formatOptions.require(Format.table, Format.json);
+        if (resume == null && (lrFind || Double.isNaN(lr))) {
+            TrainJob.Request probe = new TrainJob.Request(data, model, imageSize, channels, resize, normalize,
+                    run.augment, run.valSplit, run.strict, run.cache, run.workers,
+                    run.config(epochs, batchSize, 1e-3, output), null);
+            LrFinder.Result r = LrFindRun.sweep(err(), step -> TrainJob.lrFind(probe, step));
+            if (lrFind) {
+                return LrFindRun.report(r, output, format, out(), "cnn train");
+            }
+            lr = r.suggestion();
+            err().printf(java.util.Locale.ROOT, "cnn train: --lr auto: %.2g (lr range test, %d steps)%n", lr,
+                    r.lrs().size());
+        }
         TrainConfig cfg = run.config(epochs, batchSize, lr, output);
         TrainJob.Request req = new TrainJob.Request(data, model, imageSize, channels, resize, normalize,
                 run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg, resume);

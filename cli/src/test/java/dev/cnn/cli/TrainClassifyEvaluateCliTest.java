@@ -234,6 +234,30 @@ class TrainClassifyEvaluateCliTest {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
+    void lrFindDrawsTheSweepAndLrAutoTrainsWithItsSuggestion() throws Exception {
+        Path out = dir.resolve("lf.zip");
+        CliTestSupport.Run f = run("finetune", "--base", model.toString(), "--data", data.toString(), "--lr-find",
+                "--output", out.toString(), "--format", "json");
+        assertEquals(0, f.code(), f.err());
+        Map<String, Object> doc = Json.readMap(f.out());
+        double s = ((Number) doc.get("suggestion")).doubleValue();
+        assertTrue(s > 1e-7 && s < 10, f.out());
+        assertTrue(((List<Number>) doc.get("lrs")).size() >= 10);
+        assertTrue(Files.size(dir.resolve("lf.lr-find.png")) > 1000, "loss curve written");
+        assertFalse(Files.exists(out), "--lr-find trains nothing");
+        CliTestSupport.Run auto = run("train", "--data", data.toString(), "--image-size", "16", "--epochs", "1",
+                "--lr", "auto", "--output", dir.resolve("auto.zip").toString(), "--no-report");
+        assertEquals(0, auto.code(), auto.err());
+        assertTrue(auto.err().contains("--lr auto: "), auto.err());
+        double lr = ((Number) ((Map<String, Object>) ((Map<String, Object>) dev.cnn.core.ModelBundle.readMetadata(
+                dir.resolve("auto.zip")).provenance().toMap().get("config"))).get("lr")).doubleValue();
+        assertTrue(lr > 1e-7 && lr < 10 && lr != 0.003, "the suggestion, not the default: " + lr);
+        assertEquals(2, run("train", "--lr", "fast").code());
+        assertEquals(2, run("train", "--lr", "12").code());
+    }
+
+    @Test
     void finetuneErrorsHaveExitCodes() {
         assertEquals(2, run("finetune", "--base", model.toString(), "--strategy", "half").code());
         CliTestSupport.Run cut = run("finetune", "--base", model.toString(), "--cut", "nope", "--output",

@@ -72,7 +72,14 @@ public final class Optimizers {
      * discriminative finetuning) would need its own.
      */
     public static void restoreSchedule(ComputationGraph net, TrainConfig cfg, long itersPerEpoch) {
-        LrSchedule schedule = schedule(cfg, Math.max(1, itersPerEpoch));
+        setSchedule(net, schedule(cfg, Math.max(1, itersPerEpoch)));
+    }
+
+    /**
+     * Puts {@code schedule} on every trainable layer's updater of an initialised network, configurations and updater
+     * blocks alike (see {@link #restoreSchedule}); the updater state is kept.
+     */
+    public static void setSchedule(ComputationGraph net, org.nd4j.linalg.schedule.ISchedule schedule) {
         Set<IUpdater> done = Collections.newSetFromMap(new IdentityHashMap<>());
         for (GraphVertex v : net.getConfiguration().getVertices().values()) {
             if (v instanceof LayerVertex lv) {
@@ -101,14 +108,14 @@ public final class Optimizers {
         return !(l instanceof FrozenLayer || l instanceof FrozenLayerWithBackprop);
     }
 
-    private static void setSchedule(Layer l, LrSchedule schedule, Set<IUpdater> done) {
+    private static void setSchedule(Layer l, org.nd4j.linalg.schedule.ISchedule schedule, Set<IUpdater> done) {
         if (trainable(l) && l instanceof BaseLayer b) {
             setSchedule(b.getIUpdater(), schedule, done);
             setSchedule(b.getBiasUpdater(), schedule, done);
         }
     }
 
-    private static void setSchedule(IUpdater u, LrSchedule schedule, Set<IUpdater> done) {
+    private static void setSchedule(IUpdater u, org.nd4j.linalg.schedule.ISchedule schedule, Set<IUpdater> done) {
         if (u != null && u.hasLearningRate() && done.add(u)) {
             u.setLrAndSchedule(Double.NaN, schedule.clone());
         }

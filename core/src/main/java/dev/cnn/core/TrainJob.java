@@ -66,6 +66,21 @@ public final class TrainJob {
             return resume(new Resume(req.resume(), null, null, req.config().output(), req.workers()), callback,
                     onTrainer);
         }
+        Setup su = setup(req);
+        TrainConfig cfg = req.config();
+        ComputationGraph net = Networks.forTraining(su.arch(), su.spec(), cfg, su.data().batchesPerEpoch());
+        Provenance prov = Provenance.of(req.data(), req.valSplit(), su.aug().toSpec(), req.cache(), req.strict(),
+                su.src().train().size(), su.src().validation() == null ? 0 : su.src().validation().size(), cfg, null);
+        BundleMetadata meta = BundleMetadata.of(su.arch().name(), su.src().classes(), su.pre(), prov);
+        return fit(cfg, net, meta, su.data(), su.src(), su.pre(), callback, onTrainer);
+    }
+
+    /** What a request trains on: architecture, data, preprocessing, batches. */
+    private record Setup(Architecture arch, DataSource src, Preprocess pre, Augmentation aug, ModelSpec spec,
+                         ImageData data) {
+    }
+
+    private static Setup setup(Request req) {
         Architecture arch = ModelRegistry.get(req.model());
         TrainConfig cfg = req.config();
         DataSource src = open(req.data(), req.valSplit(), cfg.seed(), req.strict());
@@ -78,11 +93,17 @@ public final class TrainJob {
                 .seed(cfg.seed()).build();
         ImageData data = new ImageData(src.train(), src.validation(), pre, aug, cfg.batchSize(), cfg.seed(),
                 src.skipped(), req.cache() || req.data().startsWith("builtin:"), req.workers());
-        ComputationGraph net = Networks.forTraining(arch, spec, cfg, data.batchesPerEpoch());
-        Provenance prov = Provenance.of(req.data(), req.valSplit(), aug.toSpec(), req.cache(), req.strict(),
-                src.train().size(), src.validation() == null ? 0 : src.validation().size(), cfg, null);
-        BundleMetadata meta = BundleMetadata.of(arch.name(), src.classes(), pre, prov);
-        return fit(cfg, net, meta, data, src, pre, callback, onTrainer);
+        return new Setup(arch, src, pre, aug, spec, data);
+    }
+
+    /**
+     * {@code cnn lr-find} / {@code --lr auto}: the learning-rate range test ({@link LrFinder}) on the network and
+     * batches {@code req} would train (its optimizer, batch size, augmentation); nothing is written.
+     */
+    public static LrFinder.Result lrFind(Request req, java.util.function.IntConsumer onStep) {
+        Setup su = setup(req);
+        ComputationGraph net = Networks.forTraining(su.arch(), su.spec(), req.config(), su.data().batchesPerEpoch());
+        return LrFinder.run(net, su.data(), 1e-7, 10, 100, onStep);
     }
 
     /** Continues an interrupted (or finished) run from its checkpoint, writing to its own output by default. */

@@ -4,6 +4,7 @@ import dev.cnn.core.EpochStats;
 import dev.cnn.core.BundleMetadata;
 import dev.cnn.core.CnnException;
 import dev.cnn.core.EpochData;
+import dev.cnn.core.LrFinder;
 import dev.cnn.core.ImageData;
 import dev.cnn.core.ModelBundle;
 import dev.cnn.core.Optimizers;
@@ -244,6 +245,26 @@ public final class FinetuneJob {
             default -> throw new IllegalStateException();
         }
         return run.finish();
+    }
+
+    /**
+     * {@code cnn finetune --lr-find} / {@code --lr auto}: the learning-rate range test ({@link LrFinder}) on what
+     * the first phase trains: the new head on the frozen base (on cached features where the run would cache them)
+     * for feature extraction and gradual, the whole network for finetune. Nothing is written.
+     */
+    public static LrFinder.Result lrFind(Request req, Base base, java.util.function.IntConsumer onStep) {
+        Phases run = new Phases(req, base, new Listener() { }, null);
+        TrainConfig cfg = req.config();
+        boolean frozen = req.strategy() != Strategy.FINETUNE;
+        ComputationGraph net = frozen ? Freezing.freezeUpTo(run.network, run.cut) : run.network;
+        ComputationGraph g = LearningRates.forPhase(net, cfg, run.images.batchesPerEpoch(), cfg.lr(), cfg.lr(),
+                run.headLayers);
+        if (frozen && run.featureCache) {
+            FeatureCache fc = FeatureCache.build(g, run.images.train(0));
+            return LrFinder.run(fc.head(), new FeatureData(fc.dataSets(), List.of(), cfg.batchSize(), cfg.seed()),
+                    1e-7, 10, 100, onStep);
+        }
+        return LrFinder.run(g, run.images, 1e-7, 10, 100, onStep);
     }
 
     /** The phases of one finetune run: what they share (data, the new graph, its head, the metadata) and did. */

@@ -55,6 +55,36 @@ public final class Charts {
         return img;
     }
 
+    /** The learning-rate range test: smoothed loss against the rate (log scale), the suggestion marked. */
+    public static BufferedImage lrFind(List<Double> lrs, List<Double> losses, double suggestion, String title) {
+        XYSeries curve = new XYSeries("smoothed loss");
+        for (int i = 0; i < lrs.size(); i++) {
+            if (Double.isFinite(losses.get(i))) {
+                curve.add(lrs.get(i), losses.get(i));
+            }
+        }
+        JFreeChart chart = ChartFactory.createXYLineChart(title, "learning rate (log scale)", "loss",
+                new XYSeriesCollection(curve), PlotOrientation.VERTICAL, false, false, false);
+        style(chart);
+        XYPlot plot = chart.getXYPlot();
+        org.jfree.chart.axis.LogAxis x = new org.jfree.chart.axis.LogAxis("learning rate (log scale)");
+        x.setBase(10);
+        x.setStandardTickUnits(NumberAxis.createStandardTickUnits());
+        plot.setDomainAxis(x);
+        ((NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
+        XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, false);
+        r.setSeriesPaint(0, new Color(0x1f77b4));
+        r.setSeriesStroke(0, new BasicStroke(2f));
+        plot.setRenderer(r);
+        org.jfree.chart.plot.ValueMarker m = new org.jfree.chart.plot.ValueMarker(suggestion, new Color(0xd62728),
+                new BasicStroke(1.5f));
+        m.setLabel(String.format("suggested %.2g", suggestion));
+        m.setLabelAnchor(org.jfree.chart.ui.RectangleAnchor.TOP_RIGHT);
+        m.setLabelTextAnchor(org.jfree.chart.ui.TextAnchor.TOP_LEFT);
+        plot.addDomainMarker(m);
+        return chart.createBufferedImage(WIDTH, HEIGHT);
+    }
+
     private static void add(XYSeries s, int x, double y) {
         if (Double.isFinite(y)) {
             s.add(x, y);
