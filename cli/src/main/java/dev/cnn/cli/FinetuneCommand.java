@@ -2,7 +2,9 @@ package dev.cnn.cli;
 
 import dev.cnn.core.LrFinder;
 
+import dev.cnn.core.BundleMetadata;
 import dev.cnn.core.EpochStats;
+import dev.cnn.core.ModelBundle;
 import dev.cnn.core.OutputLock;
 import dev.cnn.core.Provenance;
 import dev.cnn.core.LrSchedule;
@@ -38,7 +40,7 @@ final class FinetuneCommand extends BaseCommand {
     RunOptions run;
     @picocli.CommandLine.Mixin
     FormatOptions formatOptions;
-    @Option(names = "--base", required = true, paramLabel = "MODEL",
+    @Option(names = "--base", paramLabel = "MODEL",
             description = "A model.zip from cnn train/finetune, or zoo:NAME[:TAG] (published weights, e.g. zoo:resnet18:imagenet).")
     String base;
     @Option(names = "--weights", paramLabel = "FILE", description = "The zoo: base's weights on disk (.pth, .safetensors; offline).")
@@ -74,10 +76,56 @@ final class FinetuneCommand extends BaseCommand {
     Path output;
     @Option(names = "--list-layers", description = "Print the base's layers (names for --cut/--unfreeze-from) and exit.")
     boolean listLayers;
+    @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Continue an interrupted run from its "
+            + "checkpoint (<output>.checkpoints/last.zip, or .../frozen/last.zip in gradual's first phase) with its own "
+            + "settings and output; --epochs, --output and --workers may change.")
+    Path resume;
+
+    /** Options that may be given with --resume (the rest are the run's own settings, recorded in the checkpoint). */
+    private static final java.util.Set<String> RESUMABLE = java.util.Set.of("--resume", "--epochs", "--output",
+            "--workers", "--format", "--no-report", "--report", "--verbose", "--help");
+
+    private Integer resume(Format format) {
+        java.util.Set<String> given = new java.util.TreeSet<>();
+        for (picocli.CommandLine.Model.OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
+            given.add(o.longestName());
+        }
+        given.removeAll(RESUMABLE);
+        if (!given.isEmpty()) {
+            throw dev.cnn.core.CnnException.usage("--resume continues the run with its own settings: "
+                    + String.join(", ", given) + " cannot change (--epochs, --output and --workers can)");
+        }
+        java.util.Set<String> explicit = new java.util.TreeSet<>();
+        for (picocli.CommandLine.Model.OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
+            explicit.add(o.longestName());
+        }
+        FinetuneJob.Resume r = new FinetuneJob.Resume(resume, explicit.contains("--epochs") ? epochs : null,
+                explicit.contains("--output") ? output : null, run.workers);
+        BundleMetadata m = ModelBundle.readMetadata(resume);
+        if (m.provenance() == null || m.provenance().transfer() == null) {
+            throw dev.cnn.core.CnnException.model(resume + ": not a finetune checkpoint"
+                    + (m.training() != null ? " (a cnn train checkpoint: use cnn train --resume)" : ""));
+        }
+        Provenance.Transfer t = m.provenance().transfer();
+        FinetuneJob.Strategy s = FinetuneJob.Strategy.parse(t.strategy());
+        FinetuneJob.Base b = new FinetuneJob.Base(null, t.baseArchitecture(), m.preprocess(), t.base(), null);
+        output = FinetuneJob.resumeOutput(r);
+        TrainingRun tr = new TrainingRun(out(), err(), "cnn finetune");
+        err().printf("cnn finetune: resuming %s (%s from %s) into %s%n", resume, s.cliName(), t.base(), output);
+        err().flush();
+        return report(format, s, b, tr, tr.execute(onTrainer -> FinetuneJob.resume(r, tr, onTrainer)));
+    }
 
     @Override
     public Integer call() {
         Format format = formatOptions.require(Format.table, Format.json);
+        if (resume != null) {
+            return resume(format);
+        }
+        if (base == null) {
+            throw dev.cnn.core.CnnException.usage("--base is required: a model.zip from cnn train, or "
+                    + "zoo:NAME:imagenet (or --resume CHECKPOINT)");
+        }
         FinetuneJob.Strategy s = FinetuneJob.Strategy.parse(strategy);
         PretrainedWeights downloader = PretrainedWeights.fromEnvironment().withProgress(Progress.download(err()));
         FinetuneJob.Base b = FinetuneJob.loadBase(base, weights, downloader);
@@ -128,8 +176,7 @@ final class FinetuneCommand extends BaseCommand {
             doc.put("history", o.history().stream().map(EpochStats::toMap).toList());
             tr.json(doc);
         }
-        Integer exit = tr.ended(o.status(), o.message(),
-                " (finetune cannot resume yet: rerun, or use the checkpoint as --base)");
+        Integer exit = tr.ended(o.status(), o.message(), "");
         if (exit != null) {
             return exit;
         }

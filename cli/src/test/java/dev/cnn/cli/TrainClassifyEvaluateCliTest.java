@@ -258,6 +258,29 @@ class TrainClassifyEvaluateCliTest {
     }
 
     @Test
+    void finetuneResumesFromItsCheckpointWithItsOwnSettings() throws Exception {
+        Path out = dir.resolve("ft-resume.zip");
+        CliTestSupport.Run f = run("finetune", "--base", model.toString(), "--data", data.toString(), "--epochs", "1",
+                "--output", out.toString(), "--no-report");
+        assertEquals(0, f.code(), f.err());
+        Path last = dir.resolve("ft-resume.zip.checkpoints/last.zip");
+        assertTrue(Files.isRegularFile(last));
+        Files.delete(out);
+        CliTestSupport.Run more = run("finetune", "--resume", last.toString(), "--epochs", "2", "--no-report",
+                "--format", "json");
+        assertEquals(0, more.code(), more.err());
+        assertTrue(Files.isRegularFile(out), "written to the run's own output");
+        assertEquals(2, ((List<?>) Json.readMap(more.out()).get("history")).size(), more.out());
+        CliTestSupport.Run other = run("finetune", "--resume", last.toString(), "--strategy", "finetune");
+        assertEquals(2, other.code(), other.err());
+        assertTrue(other.err().contains("--strategy cannot change"), other.err());
+        CliTestSupport.Run train = run("finetune", "--resume", dir.resolve("m.zip.checkpoints/last.zip").toString());
+        assertEquals(4, train.code(), train.err());
+        assertTrue(train.err().contains("use cnn train --resume"), train.err());
+        assertEquals(2, run("finetune", "--data", data.toString()).code(), "--base or --resume is required");
+    }
+
+    @Test
     void finetuneErrorsHaveExitCodes() {
         assertEquals(2, run("finetune", "--base", model.toString(), "--strategy", "half").code());
         CliTestSupport.Run cut = run("finetune", "--base", model.toString(), "--cut", "nope", "--output",

@@ -77,6 +77,7 @@ public final class Trainer {
     }
 
     private final TrainConfig config;
+    private boolean keepSchedules;
     private final List<Callback> callbacks = new ArrayList<>();
     private final TrainingCallbacks.Interrupt interrupt = new TrainingCallbacks.Interrupt();
     private UnaryOperator<ComputationGraph> export = g -> g;
@@ -111,6 +112,16 @@ public final class Trainer {
         return this;
     }
 
+    /**
+     * The network's learning-rate schedules are already the run's (transfer learning sets per-layer rates and the
+     * iteration count itself): {@link #fit} from a checkpoint leaves them instead of putting the config's on every
+     * layer.
+     */
+    public Trainer keepSchedules() {
+        this.keepSchedules = true;
+        return this;
+    }
+
     /** Asks the loop to stop after the current batch and write a resumable checkpoint (thread-safe). */
     public void requestStop() {
         interrupt.request();
@@ -121,7 +132,7 @@ public final class Trainer {
      * {@code meta} (a checkpoint's metadata).
      */
     public Result fit(ComputationGraph net, BundleMetadata meta, EpochData data) {
-        if (meta.training() != null) { // a checkpoint stores a fixed rate in DL4J's JSON: the run's schedule again
+        if (meta.training() != null && !keepSchedules) { // a checkpoint stores a fixed rate: the run's schedule again
             Optimizers.restoreSchedule(net, config, data.batchesPerEpoch());
         }
         // convolutions on oneDNN with blocked layouts and a forward cache, see TrainingSession; undone on the

@@ -219,6 +219,113 @@ public final class FinetuneJob {
         }
     }
 
+    /**
+     * {@code cnn finetune --resume}: a checkpoint of an interrupted run and what may change ({@code epochs}: the
+     * run's --epochs; {@code output}; null keeps the run's own).
+     */
+    public record Resume(Path checkpoint, Integer epochs, Path output, int workers) {
+    }
+
+    /** The model file a resumed run writes: {@code --output} if given, else the run's own. */
+    public static Path resumeOutput(Resume r) {
+        if (r.output() != null) {
+            return r.output();
+        }
+        if (!inFrozenPhase(r.checkpoint())) {
+            dev.cnn.core.TrainingState st = ModelBundle.readMetadata(r.checkpoint()).training();
+            if (st != null && st.output() != null) {
+                return Path.of(st.output());
+            }
+        }
+        Path dir = gradualRoot(r.checkpoint()).toAbsolutePath().getParent(); // <output>.checkpoints
+        String name = dir == null || dir.getFileName() == null ? "" : dir.getFileName().toString();
+        if (!name.endsWith(".checkpoints") || name.length() == ".checkpoints".length()) {
+            throw CnnException.usage("--resume " + r.checkpoint() + ": cannot tell which model file the run wrote; "
+                    + "give --output");
+        }
+        return dir.resolveSibling(name.substring(0, name.length() - ".checkpoints".length()));
+    }
+
+    /** A checkpoint of gradual's first phase lies in {@code <output>.checkpoints/frozen/}; the run's folder is above. */
+    private static boolean inFrozenPhase(Path checkpoint) {
+        Path dir = checkpoint.toAbsolutePath().getParent();
+        return dir != null && dir.getFileName() != null && dir.getFileName().toString().equals("frozen");
+    }
+
+    private static Path gradualRoot(Path checkpoint) {
+        return inFrozenPhase(checkpoint) ? checkpoint.toAbsolutePath().getParent().resolveSibling(
+                checkpoint.getFileName()) : checkpoint;
+    }
+
+    /**
+     * Continues an interrupted finetune from its checkpoint ({@code last.zip}) with the run's own settings, data and
+     * output: the phase it was in from the epoch and batch it reached (gradual's unfrozen phase after a frozen one
+     * that was interrupted). Weights, epoch history, early-stopping state and the learning-rate schedules continue;
+     * the optimizer's moments start again (a checkpoint of cached-feature training holds the whole network, not the
+     * head's optimizer), so unlike {@code cnn train --resume} the result is close to, not bit for bit, the
+     * uninterrupted run's.
+     */
+    public static Outcome resume(Resume r, Listener listener, Consumer<Trainer> onTrainer) {
+        ModelBundle ckpt = ModelBundle.load(r.checkpoint(), false);
+        BundleMetadata meta = ckpt.metadata();
+        dev.cnn.core.TrainingState state = meta.training();
+        Provenance prov = meta.provenance();
+        if (state == null || state.config() == null || prov == null || prov.transfer() == null) {
+            throw CnnException.model(r.checkpoint() + ": not a finetune checkpoint (no training or transfer state); "
+                    + "resume from <output>.checkpoints/last.zip" + (state != null && prov != null
+                    && prov.transfer() == null ? " (a cnn train checkpoint: use cnn train --resume)" : ""));
+        }
+        Provenance.Transfer t = prov.transfer();
+        Strategy strategy = Strategy.parse(t.strategy());
+        boolean frozenPhase = inFrozenPhase(r.checkpoint());
+        Path output = resumeOutput(r);
+        // the run's settings (a phase's checkpoint holds that phase's: gradual's first has its epochs and folder)
+        TrainConfig.Builder b = (prov.config() != null ? prov.config() : state.config()).toBuilder().output(output)
+                .checkpointDir(gradualRoot(r.checkpoint()).toAbsolutePath().getParent());
+        if (r.epochs() != null) {
+            b.epochs(r.epochs());
+        }
+        TrainConfig cfg = b.build();
+        Request req = new Request(prov.data(), t.base(), null, strategy, t.cut(), t.unfreezeFrom(), t.baseLr(),
+                Math.max(1, t.frozenEpochs()), true, prov.augment(), prov.valSplit(), Boolean.TRUE.equals(
+                prov.strict()), Boolean.TRUE.equals(prov.cache()), r.workers(), cfg);
+        Base base = new Base(ckpt.network(), t.baseArchitecture(), meta.preprocess(), t.base(), t.baseLabels());
+        try (OutputLock lock = OutputLock.acquire(output, "cnn finetune")) {
+            Listener l = listener == null ? new Listener() { } : listener;
+            Phases run = new Phases(req, base, l, onTrainer, true);
+            if (!run.source.classes().equals(meta.labels())) {
+                throw CnnException.data(prov.data() + ": classes " + run.source.classes() + " differ from the "
+                        + "checkpoint's " + meta.labels() + "; resume needs the same data");
+            }
+            run.meta = meta; // with the training state: the trainer continues where the checkpoint stands
+            run.startIteration = ckpt.network().getConfiguration().getIterationCount();
+            String cut = run.cut;
+            String from = req.unfreezeFrom() == null ? "every layer" : "from '" + req.unfreezeFrom() + "' up";
+            switch (strategy) {
+                case FEATURE_EXTRACTION -> run.train("head", "resuming: the new head, base frozen up to '" + cut
+                        + "'", Freezing.freezeUpTo(run.network, cut), cfg, cfg.lr(), run.featureCache);
+                case FINETUNE -> run.train("all", "resuming: training " + from, req.unfreezeFrom() == null
+                        ? run.network : run.opened(Freezing.freezeUpTo(run.network, cut)), cfg, req.baseLr(), false);
+                case GRADUAL -> {
+                    Trainer.Status s = Trainer.Status.COMPLETED;
+                    if (frozenPhase) {
+                        TrainConfig frozen = frozenPhase(cfg, req.frozenEpochs());
+                        s = run.train("frozen", "resuming phase 1/2: the head only",
+                                Freezing.freezeUpTo(run.network, cut), frozen, frozen.lr(), run.featureCache);
+                    }
+                    if (s == Trainer.Status.COMPLETED || s == Trainer.Status.EARLY_STOPPED) {
+                        TrainConfig open = copy(cfg, cfg.epochs(), cfg.lr() / 2, cfg.checkpointDir());
+                        ComputationGraph net = frozenPhase ? run.lastPhase().result().bundle().network() : run.network;
+                        run.train("unfrozen", (frozenPhase ? "" : "resuming ") + "phase 2/2: training " + from,
+                                run.opened(net), open, req.baseLr(), false);
+                    }
+                }
+                default -> throw new IllegalStateException();
+            }
+            return run.finish();
+        }
+    }
+
     private static Outcome runLocked(Request req, Base base, Listener listener, Consumer<Trainer> onTrainer) {
         Phases run = new Phases(req, base, listener == null ? new Listener() { } : listener, onTrainer);
         TrainConfig cfg = req.config();
@@ -231,7 +338,7 @@ public final class FinetuneJob {
                     + cfg.lr() + ")", req.unfreezeFrom() == null ? run.network
                     : run.opened(Freezing.freezeUpTo(run.network, cut)), cfg, req.baseLr(), false);
             case GRADUAL -> {
-                TrainConfig frozen = copy(cfg, req.frozenEpochs(), cfg.lr(), cfg.checkpointDir().resolve("frozen"));
+                TrainConfig frozen = frozenPhase(cfg, req.frozenEpochs());
                 Trainer.Status s = run.train("frozen", "phase 1/2: " + req.frozenEpochs()
                                 + " epoch(s) training the head only", Freezing.freezeUpTo(run.network, cut), frozen,
                         frozen.lr(), run.featureCache);
@@ -284,7 +391,15 @@ public final class FinetuneJob {
         final List<Phase> phases = new ArrayList<>();
         BundleMetadata meta;
 
+        /** Iteration count to continue the schedules from (a resumed phase), else 0. */
+        int startIteration;
+
         Phases(Request req, Base base, Listener listener, Consumer<Trainer> onTrainer) {
+            this(req, base, listener, onTrainer, false);
+        }
+
+        /** {@code resumed}: the base is a checkpoint of this run, its head already in place. */
+        Phases(Request req, Base base, Listener listener, Consumer<Trainer> onTrainer, boolean resumed) {
             this.req = req;
             this.listener = listener;
             this.onTrainer = onTrainer;
@@ -297,7 +412,7 @@ public final class FinetuneJob {
             ComputationGraph g0 = Freezing.unfreeze(base.network());
             cut = req.cut() != null ? req.cut() : defaultCut(g0);
             checkLayers(g0, cut, req.unfreezeFrom());
-            network = withHead(g0, cut, source.classes().size(), cfg.seed(), preprocess);
+            network = resumed ? g0 : withHead(g0, cut, source.classes().size(), cfg.seed(), preprocess);
             headLayers = GraphQueries.descendants(network, cut);
             // nothing random may happen before the cut for its features to be computed once
             featureCache = req.featureCache() && aug.isNone();
@@ -324,7 +439,10 @@ public final class FinetuneJob {
                              boolean useCache) {
             listener.onPhase(name, description);
             ComputationGraph g = LearningRates.forPhase(net, cfg, images.batchesPerEpoch(), baseLr, cfg.lr(), headLayers);
-            Phase p = phase(name, g, cfg, useCache, images, meta, listener, onTrainer);
+            g.getConfiguration().setIterationCount(startIteration);
+            Phase p = phase(name, g, cfg, useCache, images, meta, listener, onTrainer, startIteration);
+            startIteration = 0;
+            meta = meta.withTraining(null); // a later phase starts afresh
             phases.add(p);
             return p.result().status();
         }
@@ -343,7 +461,9 @@ public final class FinetuneJob {
             Trainer.Result last = lastPhase().result();
             ModelBundle out = last.bundle();
             TrainConfig cfg = req.config();
-            if (last.status() != Trainer.Status.DIVERGED || !last.history().isEmpty()) {
+            // an interrupted run continues from its checkpoint (--resume); a diverged one keeps what it had, if anything
+            if (last.status() != Trainer.Status.INTERRUPTED
+                    && (last.status() != Trainer.Status.DIVERGED || !last.history().isEmpty())) {
                 Provenance p = out.metadata().provenance();
                 Provenance.Result r = p.result();
                 p = p.withTransfer(p.transfer().withPhases(phases.stream().map(Phase::record).toList()))
@@ -392,8 +512,8 @@ public final class FinetuneJob {
 
     /** Trains one phase, on cached features of the frozen part when {@code useCache}. */
     private static Phase phase(String name, ComputationGraph net, TrainConfig cfg, boolean useCache, ImageData images,
-                               BundleMetadata meta, Listener l, Consumer<Trainer> onTrainer) {
-        Trainer trainer = new Trainer(cfg, l);
+                               BundleMetadata meta, Listener l, Consumer<Trainer> onTrainer, int startIteration) {
+        Trainer trainer = new Trainer(cfg, l).keepSchedules(); // per-layer rates set by LearningRates.forPhase
         if (onTrainer != null) {
             onTrainer.accept(trainer);
         }
@@ -411,6 +531,7 @@ public final class FinetuneJob {
             bytes += d.getFeatures().length() * d.getFeatures().dataType().width();
         }
         FeatureData fd = new FeatureData(fc.dataSets(), val, cfg.batchSize(), cfg.seed());
+        fc.head().getConfiguration().setIterationCount(startIteration);
         trainer.exportWith(h -> fc.mergeInto(net));
         return new Phase(name, trainer.fit(fc.head(), meta, fd), true, secs, bytes, trainable);
     }
@@ -424,6 +545,15 @@ public final class FinetuneJob {
             }
         }
         return (int) n;
+    }
+
+    /**
+     * Gradual's first phase: its own epochs, checkpoints in {@code <output>.checkpoints/frozen/} and its result
+     * there too ({@code phase1.zip}): the run's output is written once, when the run ends.
+     */
+    private static TrainConfig frozenPhase(TrainConfig c, int epochs) {
+        Path dir = c.checkpointDir().resolve("frozen");
+        return c.toBuilder().epochs(epochs).checkpointDir(dir).output(dir.resolve("phase1.zip")).build();
     }
 
     /** {@code c} with another epoch count and learning rate (and checkpoint folder, when not null). */

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -78,6 +79,63 @@ class FinetuneJobTest {
         Layer la = a.getLayer(layer);
         Layer lb = b.getLayer(layer);
         return la.params().equals(lb.params());
+    }
+
+    /** Runs {@code req}, stopping it (as Ctrl-C does) once {@code phase} has finished {@code epochs} epoch(s). */
+    static FinetuneJob.Outcome interrupted(FinetuneJob.Request req, String phase, int epochs) {
+        String[] current = {null};
+        Trainer[] trainer = {null};
+        FinetuneJob.Listener l = new FinetuneJob.Listener() {
+            @Override
+            public void onPhase(String name, String description) {
+                current[0] = name;
+            }
+
+            @Override
+            public void onEpochEnd(Trainer.Loop loop, EpochStats s) {
+                if (phase.equals(current[0]) && s.epoch() == epochs) {
+                    trainer[0].requestStop(); // honoured after the next batch
+                }
+            }
+        };
+        return FinetuneJob.run(req, l, t -> trainer[0] = t);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} interrupted in phase {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"FEATURE_EXTRACTION,head", "FINETUNE,all", "GRADUAL,frozen",
+            "GRADUAL,unfrozen"})
+    void anInterruptedFinetuneResumesWhereItStoodAndWritesTheRunsOutput(FinetuneJob.Strategy s, String phase)
+            throws Exception {
+        String name = "resume-" + s.cliName() + "-" + phase;
+        FinetuneJob.Request req = request(name, s, "none", true, null, 3);
+        FinetuneJob.Request frozen2 = new FinetuneJob.Request(req.data(), req.base(), null, s, null, null, 1e-3, 2,
+                true, "none", 0.25, false, true, 1, req.config());
+        FinetuneJob.Outcome first = interrupted(s == FinetuneJob.Strategy.GRADUAL ? frozen2 : req, phase, 1);
+        assertEquals(Trainer.Status.INTERRUPTED, first.status());
+        Path output = dir.resolve(name + ".zip");
+        assertFalse(Files.exists(output), "an interrupted run writes no model");
+        Path last = dir.resolve(name + ".zip.checkpoints" + (phase.equals("frozen") ? "/frozen" : "") + "/last.zip");
+        assertTrue(Files.isRegularFile(last), last.toString());
+
+        FinetuneJob.Outcome done = FinetuneJob.resume(new FinetuneJob.Resume(last, null, null, 1), null, null);
+        assertEquals(Trainer.Status.COMPLETED, done.status(), done.message());
+        assertTrue(Files.isRegularFile(output), "the run's own output");
+        ModelBundle out = ModelBundle.load(output, false);
+        assertEquals(List.of("circle", "cross", "square", "triangle"), out.metadata().labels());
+        assertEquals(s.cliName(), out.metadata().provenance().transfer().strategy());
+        List<String> phases = done.phases().stream().map(FinetuneJob.Phase::name).toList();
+        // the resumed phase's history includes its epochs before the interruption; a gradual run resumed in its
+        // frozen phase (2 epochs) goes on to the unfrozen one (3)
+        int expectedEpochs = phase.equals("frozen") ? 2 + 3 : 3;
+        assertEquals(expectedEpochs, done.history().size(), phases + " " + done.history());
+        assertEquals(phase.equals("frozen") ? List.of("frozen", "unfrozen") : List.of(phase), phases);
+        assertTrue(GraphQueries.frozenLayers(out.network()).isEmpty());
+        // --epochs may change on resume: one more epoch of the same run
+        FinetuneJob.Outcome more = FinetuneJob.resume(new FinetuneJob.Resume(
+                dir.resolve(name + ".zip.checkpoints/last.zip"), 4, null, 1), null, null);
+        assertEquals(Trainer.Status.COMPLETED, more.status(), more.message());
+        assertEquals(4, more.history().size(), more.history().toString());
+        assertEquals(4, more.history().get(3).epoch());
     }
 
     @Test
