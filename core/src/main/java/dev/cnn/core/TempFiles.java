@@ -21,9 +21,23 @@ public final class TempFiles {
     /** A new temporary file for {@code target}, in its folder; {@code suffix} is {@code .tmp} or {@code .part}. */
     public static Path create(Path target, String suffix) throws IOException {
         Path abs = target.toAbsolutePath();
-        return Files.createTempFile(abs.getParent(), "." + abs.getFileName() + "." + ProcessHandle.current().pid()
-                + ".", suffix);
+        String prefix = "." + abs.getFileName() + "." + ProcessHandle.current().pid() + ".";
+        for (int attempt = 0; ; attempt++) {
+            // created with the umask's mode (0644 for most users), as any other file the user writes: a model
+            // shared on a team server stays readable (Files.createTempFile would make it 0600)
+            Path p = abs.getParent().resolve(prefix + (COUNTER.incrementAndGet() & Long.MAX_VALUE) + suffix);
+            try {
+                return Files.createFile(p);
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                if (attempt > 100) {
+                    throw e;
+                }
+            }
+        }
     }
+
+    private static final java.util.concurrent.atomic.AtomicLong COUNTER =
+            new java.util.concurrent.atomic.AtomicLong(System.nanoTime() & 0xFFFFFFFL);
 
     /**
      * Deletes the temporary files in {@code dir} whose process no longer runs.

@@ -62,6 +62,15 @@ class BundleTest {
     }
 
     @Test
+    void aSavedModelHasTheModeAnyFileTheUserWritesGets(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("m.zip");
+        bundle().save(f, false);
+        Path plain = Files.createFile(dir.resolve("plain.txt")); // mode from the umask, as cp or an editor would
+        assertEquals(Files.getPosixFilePermissions(plain), Files.getPosixFilePermissions(f),
+                "not 0600 as Files.createTempFile makes it");
+    }
+
+    @Test
     void typedMetadataRoundTripsWithTheKeysOfFormat1(@TempDir Path dir) throws Exception {
         TrainConfig cfg = TrainConfig.builder().epochs(3).lr(0.01).optimizer(TrainConfig.Optimizer.SGD).momentum(0.8)
                 .schedule(LrSchedule.Kind.STEP).seed(9).output(dir.resolve("m.zip")).build();
