@@ -27,6 +27,12 @@ public final class ModelRegistry {
         for (ResNet.Depth d : ResNet.Depth.values()) {
             register(new ResNet(d));
         }
+        for (int depth : new int[]{20, 32, 44, 56, 110}) {
+            register(new CifarResNet(depth, true));
+        }
+        for (int depth : new int[]{20, 32, 44, 56}) {
+            register(new CifarResNet(depth, false));
+        }
     }
 
     private ModelRegistry() {

@@ -118,6 +118,20 @@ final class Net {
         return this;
     }
 
+    /** {@code factor} times a vertex (0: zeros of its shape, for parameter-free channel padding). */
+    Net scale(String name, String a, double factor) {
+        g.addVertex(name, new org.deeplearning4j.nn.conf.graph.ScaleVertex(factor), a);
+        from = new String[]{name};
+        return this;
+    }
+
+    /** Concatenation along channels. */
+    Net concat(String name, String... inputs) {
+        g.addVertex(name, new org.deeplearning4j.nn.conf.graph.MergeVertex(), inputs);
+        from = new String[]{name};
+        return this;
+    }
+
     ComputationGraphConfiguration build() {
         g.setOutputs(from);
         return g.build();
