@@ -12,10 +12,10 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /** {@code cnn visualize}: pictures of what a network learned. */
-@Command(name = "visualize", description = "Pictures of a trained network: filters, activations, saliency (PNG).",
+@Command(name = "visualize", description = "Pictures of a trained network: filters, activations, saliency; training curves of runs (PNG).",
         mixinStandardHelpOptions = true,
         subcommands = {VisualizeCommand.Filters.class, VisualizeCommand.Activations.class,
-                VisualizeCommand.Saliency.class})
+                VisualizeCommand.Saliency.class, VisualizeCommand.Curves.class})
 final class VisualizeCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -30,6 +30,62 @@ final class VisualizeCommand implements Runnable {
             dev.cnn.data.Importers.writePng(img, out.toAbsolutePath());
         } catch (IOException e) {
             throw CnnException.data("cannot write " + out + ": " + e.getMessage() + " (choose another --output)", e);
+        }
+    }
+
+    @Command(name = "curves", description = "One metric of several runs per epoch, a line each, from their epoch "
+            + "logs (<model>.history.csv).")
+    static final class Curves extends BaseCommand {
+        @picocli.CommandLine.Parameters(arity = "1..*", paramLabel = "HISTORY_CSV", description = "Epoch logs; a "
+                + "line is named after its file (without .history.csv), or NAME=FILE.")
+        java.util.List<String> files;
+        @Option(names = "--metric", defaultValue = "train_loss",
+                description = "A column of the epoch log: train_loss, val_loss, top1, top5, lr (default: ${DEFAULT-VALUE}).")
+        String metric;
+        @Option(names = "--title", defaultValue = "")
+        String title;
+        @Option(names = {"-o", "--output"}, defaultValue = "curves.png")
+        Path output;
+
+        @Override
+        public Integer call() {
+            java.util.Map<String, double[]> runs = new java.util.LinkedHashMap<>();
+            for (String f : files) {
+                int eq = f.indexOf('=');
+                Path p = Path.of(eq > 0 ? f.substring(eq + 1) : f);
+                String name = eq > 0 ? f.substring(0, eq) : p.getFileName().toString().replaceAll("\\.history\\.csv$", "");
+                runs.put(name, column(p, metric));
+            }
+            writePng(dev.cnn.viz.Charts.curves(runs, metric, title), output);
+            out().printf("wrote %s (%s of %d runs)%n", output, metric, runs.size());
+            return ExitCodes.OK;
+        }
+
+        static double[] column(Path csv, String metric) {
+            java.util.List<String> lines;
+            try {
+                lines = java.nio.file.Files.readAllLines(csv);
+            } catch (IOException e) {
+                throw CnnException.data(csv + ": cannot read (" + e.getMessage() + ")", e);
+            }
+            if (lines.isEmpty()) {
+                throw CnnException.data(csv + ": empty; an epoch log (<model>.history.csv) was expected");
+            }
+            java.util.List<String> header = java.util.List.of(lines.get(0).split(","));
+            int col = header.indexOf(metric);
+            if (col < 0) {
+                throw CnnException.usage("--metric " + metric + ": no such column in " + csv + " (" + header + ")");
+            }
+            double[] v = new double[lines.size() - 1];
+            for (int i = 1; i < lines.size(); i++) {
+                String[] c = lines.get(i).split(",");
+                try {
+                    v[i - 1] = c.length > col && !c[col].isEmpty() ? Double.parseDouble(c[col]) : Double.NaN;
+                } catch (NumberFormatException e) {
+                    throw CnnException.data(csv + ": line " + (i + 1) + " is not a number in column " + metric);
+                }
+            }
+            return v;
         }
     }
 

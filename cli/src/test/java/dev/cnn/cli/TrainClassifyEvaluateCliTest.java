@@ -281,6 +281,22 @@ class TrainClassifyEvaluateCliTest {
     }
 
     @Test
+    void curvesDrawOneLinePerRunFromEpochLogs() throws Exception {
+        Path csv = dir.resolve("m.history.csv");
+        Path png = dir.resolve("curves.png");
+        CliTestSupport.Run r = run("visualize", "curves", "a=" + csv, csv.toString(), "--metric", "val_loss",
+                "--output", png.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("val_loss of 2 runs"), r.out());
+        assertTrue(javax.imageio.ImageIO.read(png.toFile()).getWidth() > 100);
+        CliTestSupport.Run bad = run("visualize", "curves", csv.toString(), "--metric", "accuracy");
+        assertEquals(2, bad.code(), bad.err());
+        assertTrue(bad.err().contains("no such column"), bad.err());
+        assertEquals(3, run("visualize", "curves", dir.resolve("none.csv").toString(), "-o",
+                dir.resolve("x.png").toString()).code());
+    }
+
+    @Test
     void finetuneErrorsHaveExitCodes() {
         assertEquals(2, run("finetune", "--base", model.toString(), "--strategy", "half").code());
         CliTestSupport.Run cut = run("finetune", "--base", model.toString(), "--cut", "nope", "--output",

@@ -55,6 +55,43 @@ public final class Charts {
         return img;
     }
 
+    /**
+     * One metric of several runs per epoch, a line each (e.g. the training loss of plain and residual networks of
+     * growing depth): {@code runs} maps a run's name to its values for epochs 1, 2, ...
+     */
+    public static BufferedImage curves(java.util.Map<String, double[]> runs, String yLabel, String title) {
+        XYSeries[] series = new XYSeries[runs.size()];
+        int i = 0;
+        for (java.util.Map.Entry<String, double[]> e : runs.entrySet()) {
+            XYSeries s = new XYSeries(e.getKey());
+            for (int k = 0; k < e.getValue().length; k++) {
+                add(s, k + 1, e.getValue()[k]);
+            }
+            series[i++] = s;
+        }
+        XYSeriesCollection ds = new XYSeriesCollection();
+        for (XYSeries s : series) {
+            if (s.getItemCount() > 0) {
+                ds.addSeries(s);
+            }
+        }
+        JFreeChart chart = ChartFactory.createXYLineChart(title, "epoch", yLabel, ds, PlotOrientation.VERTICAL, true,
+                false, false);
+        style(chart);
+        XYPlot plot = chart.getXYPlot();
+        XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, false);
+        Color[] colours = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c), new Color(0xd62728),
+                new Color(0x9467bd), new Color(0x8c564b), new Color(0xe377c2), new Color(0x7f7f7f)};
+        for (int k = 0; k < ds.getSeriesCount(); k++) {
+            r.setSeriesPaint(k, colours[k % colours.length]);
+            r.setSeriesStroke(k, new BasicStroke(2f));
+        }
+        plot.setRenderer(r);
+        ((NumberAxis) plot.getDomainAxis()).setStandardTickUnits(NumberAxis.createIntegerTickUnits());
+        ((NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
+        return chart.createBufferedImage(WIDTH, HEIGHT);
+    }
+
     /** The learning-rate range test: smoothed loss against the rate (log scale), the suggestion marked. */
     public static BufferedImage lrFind(List<Double> lrs, List<Double> losses, double suggestion, String title) {
         XYSeries curve = new XYSeries("smoothed loss");
