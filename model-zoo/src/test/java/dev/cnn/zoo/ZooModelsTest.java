@@ -47,7 +47,9 @@ class ZooModelsTest {
             Map.entry("resnet152", 60_192_808L));
 
     static Stream<Arguments> architectures() {
-        return ModelRegistry.all().stream().map(a -> Arguments.of(a.name(), a));
+        // the CIFAR families differ only in depth: 20 and 56 stand for 32, 44 and 110 (CifarResNetTest counts all)
+        return ModelRegistry.all().stream().filter(a -> !a.name().matches("(resnet|plain)(32|44|110)"))
+                .map(a -> Arguments.of(a.name(), a));
     }
 
     /** Small, cheap input that the architecture accepts. */
