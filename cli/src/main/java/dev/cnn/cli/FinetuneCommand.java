@@ -59,15 +59,16 @@ final class FinetuneCommand extends BaseCommand {
     int epochs;
     @Option(converter = Ranges.Positive.class, names = "--frozen-epochs", defaultValue = "1", description = "gradual: head-only epochs first (default: ${DEFAULT-VALUE}).")
     int frozenEpochs;
-    @Option(names = {"--lr", "--head-lr"}, defaultValue = "0.001", converter = Ranges.LearningRate.class,
+    @Option(names = {"--lr", "--head-lr"}, defaultValue = "0.01", converter = Ranges.LearningRate.class,
             description = "Head learning rate, or auto: the lr range test's suggestion (default: ${DEFAULT-VALUE}).")
     double lr;
     @Option(names = "--lr-find", description = "Run the learning-rate range test (fastai's lr_find) on what the "
             + "first phase trains: loss curve <output>.lr-find.png and a suggested --lr; trains nothing.")
     boolean lrFind;
-    @Option(names = "--base-lr", defaultValue = "0.0001", description = "Base learning rate when it trains (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--base-lr", defaultValue = "0.001", description = "Base learning rate when it trains (default: ${DEFAULT-VALUE}).")
     double baseLr;
-    @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "32", description = "Default: "
+            + "${DEFAULT-VALUE}, smaller on small data (at least 8 steps an epoch, batches of at least 8).")
     int batchSize;
     @Option(names = "--no-feature-cache", defaultValue = "true", negatable = true,
             description = "Compute frozen features once (default: on, unless --augment).")
@@ -80,6 +81,11 @@ final class FinetuneCommand extends BaseCommand {
             + "checkpoint (<output>.checkpoints/last.zip, or .../frozen/last.zip in gradual's first phase) with its own "
             + "settings and output; --epochs, --output and --workers may change.")
     Path resume;
+
+    /** No --batch-size given: the library picks a smaller one for small data. */
+    private boolean autoBatch() {
+        return !spec.commandLine().getParseResult().hasMatchedOption("--batch-size");
+    }
 
     /** Options that may be given with --resume (the rest are the run's own settings, recorded in the checkpoint). */
     private static final java.util.Set<String> RESUMABLE = java.util.Set.of("--resume", "--epochs", "--output",
@@ -139,7 +145,7 @@ final class FinetuneCommand extends BaseCommand {
         if (lrFind || Double.isNaN(lr)) {
             FinetuneJob.Request probe = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,
                     frozenEpochs, featureCache, run.augment, run.valSplit, run.strict, run.cache, run.workers,
-                    run.config(epochs, batchSize, 1e-3, output));
+                    run.config(epochs, batchSize, 1e-3, output), autoBatch());
             LrFinder.Result r = LrFindRun.sweep(err(), step -> FinetuneJob.lrFind(probe, b, step));
             if (lrFind) {
                 return LrFindRun.report(r, output, format, out(), "cnn finetune");
@@ -150,7 +156,8 @@ final class FinetuneCommand extends BaseCommand {
         }
         TrainConfig cfg = run.config(epochs, batchSize, lr, output);
         FinetuneJob.Request req = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,
-                frozenEpochs, featureCache, run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg);
+                frozenEpochs, featureCache, run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg,
+                autoBatch());
         TrainingRun tr = new TrainingRun(out(), err(), "cnn finetune");
         err().printf("cnn finetune: %s from %s on %s (%s)%n", s.cliName(), b.source(), data,
                 s == FinetuneJob.Strategy.GRADUAL ? frozenEpochs + " frozen + " + epochs + " epochs" : epochs + " epochs");

@@ -42,7 +42,8 @@ final class TrainCommand extends BaseCommand {
     String normalize;
     @Option(converter = Ranges.Positive.class, names = "--epochs", defaultValue = "10", description = "Default: ${DEFAULT-VALUE}.")
     int epochs;
-    @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "64", description = "Default: "
+            + "${DEFAULT-VALUE}, smaller on small data (at least 8 steps an epoch, batches of at least 8).")
     int batchSize;
     @Option(names = "--lr", defaultValue = "0.003", converter = Ranges.LearningRate.class,
             description = "Peak learning rate, or auto: the lr range test's suggestion (default: ${DEFAULT-VALUE}).")
@@ -56,6 +57,11 @@ final class TrainCommand extends BaseCommand {
             + "writing the run's own output unless --output is given; --epochs, --early-stopping and --workers may "
             + "change, other settings are the run's.")
     Path resume;
+
+    /** No --batch-size given: the library picks a smaller one for small data. */
+    private boolean autoBatch() {
+        return !spec.commandLine().getParseResult().hasMatchedOption("--batch-size");
+    }
 
     /** Options that may be given with --resume (the rest are the run's own settings, recorded in the checkpoint). */
     private static final java.util.Set<String> RESUMABLE = java.util.Set.of("--resume", "--epochs", "--early-stopping",
@@ -85,7 +91,7 @@ final class TrainCommand extends BaseCommand {
         if (resume == null && (lrFind || Double.isNaN(lr))) {
             TrainJob.Request probe = new TrainJob.Request(data, model, imageSize, channels, resize, normalize,
                     run.augment, run.valSplit, run.strict, run.cache, run.workers,
-                    run.config(epochs, batchSize, 1e-3, output), null);
+                    run.config(epochs, batchSize, 1e-3, output), null, autoBatch());
             LrFinder.Result r = LrFindRun.sweep(err(), step -> TrainJob.lrFind(probe, step));
             if (lrFind) {
                 return LrFindRun.report(r, output, format, out(), "cnn train");
@@ -96,7 +102,7 @@ final class TrainCommand extends BaseCommand {
         }
         TrainConfig cfg = run.config(epochs, batchSize, lr, output);
         TrainJob.Request req = new TrainJob.Request(data, model, imageSize, channels, resize, normalize,
-                run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg, resume);
+                run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg, resume, autoBatch());
         TrainingRun tr = new TrainingRun(out(), err(), "cnn train");
         err().printf("cnn train: %s on %s%s%n", resume != null ? "resuming " + resume : model, resume != null
                 ? "its data" : data, resume != null ? "" : String.format(" (%d epochs, batch %d, %s lr %g)",

@@ -37,7 +37,27 @@ public final class TrainJob {
     /** Everything {@code cnn train} takes. */
     public record Request(String data, String model, Integer imageSize, int channels, Preprocess.ResizePolicy resize,
                           String normalize, String augment, double valSplit, boolean strict, boolean cache,
-                          int workers, TrainConfig config, Path resume) {
+                          int workers, TrainConfig config, Path resume, boolean smallDataBatch) {
+        /** With the batch size as given ({@code smallDataBatch} off). */
+        public Request(String data, String model, Integer imageSize, int channels, Preprocess.ResizePolicy resize,
+                       String normalize, String augment, double valSplit, boolean strict, boolean cache, int workers,
+                       TrainConfig config, Path resume) {
+            this(data, model, imageSize, channels, resize, normalize, augment, valSplit, strict, cache, workers,
+                    config, resume, false);
+        }
+    }
+
+    /** Fewest optimizer steps per epoch that {@link #smallDataBatch} keeps (when batches of 8 allow it). */
+    public static final int MIN_STEPS_PER_EPOCH = 8;
+
+    /**
+     * The batch size for {@code trainImages} when the user gave none: {@code batch}, or smaller when that would
+     * leave fewer than {@value #MIN_STEPS_PER_EPOCH} steps per epoch, but not below 8. Fifty images in batches of 32
+     * are two steps an epoch, too few for 15 epochs to train a head; in batches of 8 they are seven.
+     */
+    public static int smallDataBatch(int batch, int trainImages) {
+        int wanted = (trainImages + MIN_STEPS_PER_EPOCH - 1) / MIN_STEPS_PER_EPOCH;
+        return Math.min(batch, Math.max(8, wanted));
     }
 
     /**
@@ -67,7 +87,7 @@ public final class TrainJob {
                     onTrainer);
         }
         Setup su = setup(req);
-        TrainConfig cfg = req.config();
+        TrainConfig cfg = su.cfg();
         ComputationGraph net = Networks.forTraining(su.arch(), su.spec(), cfg, su.data().batchesPerEpoch());
         Provenance prov = Provenance.of(req.data(), req.valSplit(), su.aug().toSpec(), req.cache(), req.strict(),
                 su.src().train().size(), su.src().validation() == null ? 0 : su.src().validation().size(), cfg, null);
@@ -77,13 +97,16 @@ public final class TrainJob {
 
     /** What a request trains on: architecture, data, preprocessing, batches. */
     private record Setup(Architecture arch, DataSource src, Preprocess pre, Augmentation aug, ModelSpec spec,
-                         ImageData data) {
+                         ImageData data, TrainConfig cfg) {
     }
 
     private static Setup setup(Request req) {
         Architecture arch = ModelRegistry.get(req.model());
         TrainConfig cfg = req.config();
         DataSource src = open(req.data(), req.valSplit(), cfg.seed(), req.strict());
+        if (req.smallDataBatch()) {
+            cfg = cfg.toBuilder().batchSize(smallDataBatch(cfg.batchSize(), src.train().size())).build();
+        }
         int size = req.imageSize() != null ? req.imageSize()
                 : Math.max(arch.minInputSize(), req.data().startsWith("builtin:") ? 32 : 64);
         Augmentation aug = parseAug(req.augment());
@@ -93,7 +116,7 @@ public final class TrainJob {
                 .seed(cfg.seed()).build();
         ImageData data = new ImageData(src.train(), src.validation(), pre, aug, cfg.batchSize(), cfg.seed(),
                 src.skipped(), req.cache() || req.data().startsWith("builtin:"), req.workers());
-        return new Setup(arch, src, pre, aug, spec, data);
+        return new Setup(arch, src, pre, aug, spec, data, cfg);
     }
 
     /**
@@ -102,7 +125,7 @@ public final class TrainJob {
      */
     public static LrFinder.Result lrFind(Request req, java.util.function.IntConsumer onStep) {
         Setup su = setup(req);
-        ComputationGraph net = Networks.forTraining(su.arch(), su.spec(), req.config(), su.data().batchesPerEpoch());
+        ComputationGraph net = Networks.forTraining(su.arch(), su.spec(), su.cfg(), su.data().batchesPerEpoch());
         return LrFinder.run(net, su.data(), 1e-7, 10, 100, onStep);
     }
 

@@ -94,7 +94,16 @@ public final class FinetuneJob {
      */
     public record Request(String data, String base, Path weights, Strategy strategy, String cut, String unfreezeFrom,
                           double baseLr, int frozenEpochs, boolean featureCache, String augment, double valSplit,
-                          boolean strict, boolean cacheImages, int workers, TrainConfig config) {
+                          boolean strict, boolean cacheImages, int workers, TrainConfig config,
+                          boolean smallDataBatch) {
+        /** With the batch size as given ({@code smallDataBatch} off: see {@link TrainJob#smallDataBatch}). */
+        public Request(String data, String base, Path weights, Strategy strategy, String cut, String unfreezeFrom,
+                       double baseLr, int frozenEpochs, boolean featureCache, String augment, double valSplit,
+                       boolean strict, boolean cacheImages, int workers, TrainConfig config) {
+            this(data, base, weights, strategy, cut, unfreezeFrom, baseLr, frozenEpochs, featureCache, augment,
+                    valSplit, strict, cacheImages, workers, config, false);
+        }
+
         public Request {
             if (strategy == null) {
                 throw CnnException.usage("--strategy is required");
@@ -328,7 +337,7 @@ public final class FinetuneJob {
 
     private static Outcome runLocked(Request req, Base base, Listener listener, Consumer<Trainer> onTrainer) {
         Phases run = new Phases(req, base, listener == null ? new Listener() { } : listener, onTrainer);
-        TrainConfig cfg = req.config();
+        TrainConfig cfg = run.cfg;
         String cut = run.cut;
         String from = req.unfreezeFrom() == null ? "every layer" : "from '" + req.unfreezeFrom() + "' up";
         switch (req.strategy()) {
@@ -361,7 +370,7 @@ public final class FinetuneJob {
      */
     public static LrFinder.Result lrFind(Request req, Base base, java.util.function.IntConsumer onStep) {
         Phases run = new Phases(req, base, new Listener() { }, null);
-        TrainConfig cfg = req.config();
+        TrainConfig cfg = run.cfg;
         boolean frozen = req.strategy() != Strategy.FINETUNE;
         ComputationGraph net = frozen ? Freezing.freezeUpTo(run.network, run.cut) : run.network;
         ComputationGraph g = LearningRates.forPhase(net, cfg, run.images.batchesPerEpoch(), cfg.lr(), cfg.lr(),
@@ -393,6 +402,8 @@ public final class FinetuneJob {
 
         /** Iteration count to continue the schedules from (a resumed phase), else 0. */
         int startIteration;
+        /** The run's settings, with the batch size for small data when the request asks for it. */
+        final TrainConfig cfg;
 
         Phases(Request req, Base base, Listener listener, Consumer<Trainer> onTrainer) {
             this(req, base, listener, onTrainer, false);
@@ -403,8 +414,12 @@ public final class FinetuneJob {
             this.req = req;
             this.listener = listener;
             this.onTrainer = onTrainer;
-            TrainConfig cfg = req.config();
-            source = TrainJob.open(req.data(), req.valSplit(), cfg.seed(), req.strict());
+            TrainConfig c = req.config();
+            source = TrainJob.open(req.data(), req.valSplit(), c.seed(), req.strict());
+            if (req.smallDataBatch()) {
+                c = c.toBuilder().batchSize(TrainJob.smallDataBatch(c.batchSize(), source.train().size())).build();
+            }
+            this.cfg = c;
             preprocess = base.preprocess();
             Augmentation aug = TrainJob.parseAug(req.augment());
             images = new ImageData(source.train(), source.validation(), preprocess, aug, cfg.batchSize(), cfg.seed(),
