@@ -82,29 +82,13 @@ final class FinetuneCommand extends BaseCommand {
             + "settings and output; --epochs, --output and --workers may change.")
     Path resume;
 
-    /** No --batch-size given: the library picks a smaller one for small data. */
-    private boolean autoBatch() {
-        return !spec.commandLine().getParseResult().hasMatchedOption("--batch-size");
-    }
-
     /** Options that may be given with --resume (the rest are the run's own settings, recorded in the checkpoint). */
     private static final java.util.Set<String> RESUMABLE = java.util.Set.of("--resume", "--epochs", "--output",
             "--workers", "--format", "--no-report", "--report", "--verbose", "--help");
 
     private Integer resume(Format format) {
-        java.util.Set<String> given = new java.util.TreeSet<>();
-        for (picocli.CommandLine.Model.OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
-            given.add(o.longestName());
-        }
-        given.removeAll(RESUMABLE);
-        if (!given.isEmpty()) {
-            throw dev.cnn.core.CnnException.usage("--resume continues the run with its own settings: "
-                    + String.join(", ", given) + " cannot change (--epochs, --output and --workers can)");
-        }
-        java.util.Set<String> explicit = new java.util.TreeSet<>();
-        for (picocli.CommandLine.Model.OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
-            explicit.add(o.longestName());
-        }
+        refuseOnResume(RESUMABLE, "--epochs, --output and --workers");
+        java.util.Set<String> explicit = givenOptions();
         FinetuneJob.Resume r = new FinetuneJob.Resume(resume, explicit.contains("--epochs") ? epochs : null,
                 explicit.contains("--output") ? output : null, run.workers);
         BundleMetadata m = ModelBundle.readMetadata(resume);

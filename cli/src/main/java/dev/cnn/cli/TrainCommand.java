@@ -58,28 +58,14 @@ final class TrainCommand extends BaseCommand {
             + "change, other settings are the run's.")
     Path resume;
 
-    /** No --batch-size given: the library picks a smaller one for small data. */
-    private boolean autoBatch() {
-        return !spec.commandLine().getParseResult().hasMatchedOption("--batch-size");
-    }
-
     /** Options that may be given with --resume (the rest are the run's own settings, recorded in the checkpoint). */
     private static final java.util.Set<String> RESUMABLE = java.util.Set.of("--resume", "--epochs", "--early-stopping",
             "--output", "--workers", "--format", "--no-report", "--report", "--verbose", "--help");
 
     /** --resume with the options the user gave explicitly; any other explicit option is a usage error. */
     private TrainJob.Resume resumeRequest() {
-        java.util.Set<String> given = new java.util.TreeSet<>();
-        for (picocli.CommandLine.Model.OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
-            given.add(o.longestName());
-        }
-        java.util.Set<String> refused = new java.util.TreeSet<>(given);
-        refused.removeAll(RESUMABLE);
-        if (!refused.isEmpty()) {
-            throw dev.cnn.core.CnnException.usage("--resume continues the run with its own settings: "
-                    + String.join(", ", refused) + " cannot change (--epochs, --early-stopping, --output and --workers "
-                    + "can)");
-        }
+        refuseOnResume(RESUMABLE, "--epochs, --early-stopping, --output and --workers");
+        java.util.Set<String> given = givenOptions();
         return new TrainJob.Resume(resume, given.contains("--epochs") ? epochs : null,
                 given.contains("--early-stopping") ? run.patience : null, given.contains("--output") ? output : null,
                 run.workers);
