@@ -40,7 +40,7 @@ public final class Charts {
             add(train, s.epoch(), s.trainLoss());
             add(val, s.epoch(), s.valLoss());
         }
-        return line(title, "loss", train, val);
+        return line(title, "loss", true, train, val);
     }
 
     /** Validation top-1 and top-5 accuracy per epoch. */
@@ -51,7 +51,7 @@ public final class Charts {
             add(top1, s.epoch(), s.top1());
             add(top5, s.epoch(), s.top5());
         }
-        BufferedImage img = line(title, "accuracy", top1, top5);
+        BufferedImage img = line(title, "accuracy", true, top1, top5);
         return img;
     }
 
@@ -69,27 +69,7 @@ public final class Charts {
             }
             series[i++] = s;
         }
-        XYSeriesCollection ds = new XYSeriesCollection();
-        for (XYSeries s : series) {
-            if (s.getItemCount() > 0) {
-                ds.addSeries(s);
-            }
-        }
-        JFreeChart chart = ChartFactory.createXYLineChart(title, "epoch", yLabel, ds, PlotOrientation.VERTICAL, true,
-                false, false);
-        style(chart);
-        XYPlot plot = chart.getXYPlot();
-        XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, false);
-        Color[] colours = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c), new Color(0xd62728),
-                new Color(0x9467bd), new Color(0x8c564b), new Color(0xe377c2), new Color(0x7f7f7f)};
-        for (int k = 0; k < ds.getSeriesCount(); k++) {
-            r.setSeriesPaint(k, colours[k % colours.length]);
-            r.setSeriesStroke(k, new BasicStroke(2f));
-        }
-        plot.setRenderer(r);
-        ((NumberAxis) plot.getDomainAxis()).setStandardTickUnits(NumberAxis.createIntegerTickUnits());
-        ((NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
-        return chart.createBufferedImage(WIDTH, HEIGHT);
+        return line(title, yLabel, false, series);
     }
 
     /** The learning-rate range test: smoothed loss against the rate (log scale), the suggestion marked. */
@@ -128,7 +108,8 @@ public final class Charts {
         }
     }
 
-    private static BufferedImage line(String title, String yLabel, XYSeries... series) {
+    /** Lines per epoch (with point markers when {@code shapes}), one colour each. */
+    private static BufferedImage line(String title, String yLabel, boolean shapes, XYSeries... series) {
         XYSeriesCollection ds = new XYSeriesCollection();
         for (XYSeries s : series) {
             if (s.getItemCount() > 0) {
@@ -139,8 +120,9 @@ public final class Charts {
                 false, false);
         style(chart);
         XYPlot plot = chart.getXYPlot();
-        XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, true);
-        Color[] colours = {new Color(0x1f77b4), new Color(0xff7f0e)};
+        XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, shapes);
+        Color[] colours = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c), new Color(0xd62728),
+                new Color(0x9467bd), new Color(0x8c564b), new Color(0xe377c2), new Color(0x7f7f7f)};
         for (int i = 0; i < ds.getSeriesCount(); i++) {
             r.setSeriesPaint(i, colours[i % colours.length]);
             r.setSeriesStroke(i, new BasicStroke(2f));
