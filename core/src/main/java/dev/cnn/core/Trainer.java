@@ -226,7 +226,7 @@ public final class Trainer {
                     batch++;
                     continue;
                 }
-                Nd4j.getRandom().setSeed(mix(config.seed(), epoch, batch));
+                Nd4j.getRandom().setSeed(dev.cnn.zoo.ModelSpec.nd4jSeed(mix(config.seed(), epoch, batch)));
                 if (config.labelSmoothing() > 0) {
                     ds = new DataSet(ds.getFeatures(), smooth(ds.getLabels(), config.labelSmoothing()));
                 }

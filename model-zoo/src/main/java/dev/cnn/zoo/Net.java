@@ -34,7 +34,7 @@ final class Net {
     Net(ModelSpec spec) {
         this.spec = spec;
         this.g = new NeuralNetConfiguration.Builder()
-                .seed(spec.seed())
+                .seed(ModelSpec.nd4jSeed(spec.seed()))
                 .updater(new Adam(1e-3))
                 .weightInit(WeightInit.RELU)
                 .convolutionMode(ConvolutionMode.Truncate)

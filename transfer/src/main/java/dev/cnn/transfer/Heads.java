@@ -119,7 +119,7 @@ public final class Heads {
         // Seeded initialisation of everything (ComputationGraph.init seeds ND4J's RNG with the default
         // configuration's seed), then the kept layers' weights are copied over.
         long origSeed = c.getDefaultConfiguration().getSeed();
-        c.getDefaultConfiguration().setSeed(spec.seed());
+        c.getDefaultConfiguration().setSeed(dev.cnn.zoo.ModelSpec.nd4jSeed(spec.seed()));
         ComputationGraph out = new ComputationGraph(c);
         out.init();
         c.getDefaultConfiguration().setSeed(origSeed);
@@ -130,7 +130,7 @@ public final class Heads {
     private static void addLayer(ComputationGraphConfiguration c, String name,
                                  org.deeplearning4j.nn.conf.layers.Layer layer, String input, HeadSpec spec,
                                  IUpdater updater, List<Regularization> reg, boolean output) {
-        NeuralNetConfiguration.Builder b = new NeuralNetConfiguration.Builder().seed(spec.seed())
+        NeuralNetConfiguration.Builder b = new NeuralNetConfiguration.Builder().seed(dev.cnn.zoo.ModelSpec.nd4jSeed(spec.seed()))
                 .updater(updater.clone()).weightInit(WeightInit.XAVIER);
         if (c.getDataType() != null) {
             b.dataType(c.getDataType());
