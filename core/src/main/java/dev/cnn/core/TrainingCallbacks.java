@@ -62,10 +62,12 @@ public final class TrainingCallbacks {
     /**
      * Tracks the best validation top-1 (and the epochs since it) and puts the best epoch's weights back at the end
      * (the run's last weights when there is no validation data, or when it was interrupted: a resume continues
-     * from them).
+     * from them). Equal top-1 is decided by validation loss: on a small validation set many epochs tie, and the
+     * first of them is usually the least trained.
      */
     public static final class BestWeights implements Trainer.Callback {
         private INDArray bestParams;
+        private double bestLoss = Double.POSITIVE_INFINITY;
 
         @Override
         public int order() {
@@ -78,6 +80,11 @@ public final class TrainingCallbacks {
             if (loop.bestTop1() != null && Files.isRegularFile(best)) {
                 bestParams = ModelBundle.load(best, false).network().params().dup();
             }
+            for (EpochStats e : loop.history()) {
+                if (e.best() && !Double.isNaN(e.valLoss())) {
+                    bestLoss = e.valLoss();
+                }
+            }
         }
 
         @Override
@@ -85,7 +92,11 @@ public final class TrainingCallbacks {
             if (validation == null) {
                 return;
             }
-            boolean better = loop.bestTop1() == null || validation.top1() > loop.bestTop1();
+            boolean better = loop.bestTop1() == null || validation.top1() > loop.bestTop1()
+                    || validation.top1() == loop.bestTop1() && validation.loss() < bestLoss;
+            if (better) {
+                bestLoss = validation.loss();
+            }
             loop.recordValidation(better, better ? validation.top1() : loop.bestTop1());
             if (better) {
                 bestParams = loop.network().params().dup();

@@ -103,6 +103,18 @@ class TrainerTest {
     }
 
     @Test
+    void epochsThatTieOnTop1AreDecidedByValidationLoss(@TempDir Path dir) {
+        Trainer.Result r = train(dir, 6, null);
+        double top = r.history().stream().mapToDouble(EpochStats::top1).max().orElseThrow();
+        List<EpochStats> tied = r.history().stream().filter(e -> e.top1() == top).toList();
+        assertTrue(tied.size() >= 2, "the toy task ties at its best top-1: " + r.history());
+        EpochStats lowest = tied.stream().min(java.util.Comparator.comparingDouble(EpochStats::valLoss)).orElseThrow();
+        assertEquals(lowest.epoch(), r.bundle().metadata().provenance().result().selectedEpoch(), "" + r.history());
+        EpochStats lastBest = r.history().stream().filter(EpochStats::best).reduce((x, y) -> y).orElseThrow();
+        assertEquals(lowest.epoch(), lastBest.epoch());
+    }
+
+    @Test
     void sameSeedSameWeights(@TempDir Path dir) {
         Trainer.Result a = train(dir.resolve("a"), 2, null);
         Trainer.Result b = train(dir.resolve("b"), 2, null);
