@@ -30,7 +30,10 @@ public class RunOptions {
     @Option(names = "--augment", defaultValue = "none",
             description = "Training augmentation, e.g. flip,crop:0.8,rotate:15,jitter:0.2 (default: ${DEFAULT-VALUE}).")
     String augment;
-    @Option(names = "--val-split", defaultValue = "0.2", description = "Held-out fraction when there is no val/ folder.")
+    /** NaN: {@link dev.cnn.data.DataSource#AUTO_VAL_SPLIT}. */
+    @Option(names = "--val-split", defaultValue = "NaN", paramLabel = "FRACTION",
+            description = "Held-out fraction when there is no val/ folder (default: 0.2; none when the data has "
+                    + "under 30 images a class: training then uses all and keeps the last epoch).")
     double valSplit;
     @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
     long seed;

@@ -89,7 +89,7 @@ public final class TrainJob {
         Setup su = setup(req);
         TrainConfig cfg = su.cfg();
         ComputationGraph net = Networks.forTraining(su.arch(), su.spec(), cfg, su.data().batchesPerEpoch());
-        Provenance prov = Provenance.of(req.data(), req.valSplit(), su.aug().toSpec(), req.cache(), req.strict(),
+        Provenance prov = Provenance.of(req.data(), su.src().valSplit(), su.aug().toSpec(), req.cache(), req.strict(),
                 su.src().train().size(), su.src().validation() == null ? 0 : su.src().validation().size(), cfg, null);
         BundleMetadata meta = BundleMetadata.of(su.arch().name(), su.src().classes(), su.pre(), prov);
         return fit(cfg, net, meta, su.data(), su.src(), su.pre(), callback, onTrainer);

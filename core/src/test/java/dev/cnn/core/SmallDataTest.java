@@ -34,4 +34,18 @@ class SmallDataTest {
                 cfg.toBuilder().output(dir.resolve("g.zip")).build(), null, false), null, null);
         assertEquals(64, given.result().bundle().metadata().provenance().config().batchSize(), "as given");
     }
+
+    @Test
+    void theDefaultSplitTrainsSmallDataOnEveryImageAndRecordsIt(@TempDir Path dir) {
+        TrainConfig cfg = TrainConfig.builder().epochs(1).batchSize(16).lr(3e-3).seed(1)
+                .output(dir.resolve("m.zip")).build();
+        TrainJob.Outcome o = TrainJob.run(new TrainJob.Request("builtin:shapes?n=80&size=16", "simplecnn", 16, 3,
+                dev.cnn.data.Preprocess.ResizePolicy.STRETCH, "unit", "none", dev.cnn.data.DataSource.AUTO_VAL_SPLIT,
+                false, true, 1, cfg, null, true), null, null);
+        assertEquals(80, o.trainImages(), "80 images in 4 classes: none held out");
+        assertEquals(0, o.valImages());
+        Provenance p = o.result().bundle().metadata().provenance();
+        assertEquals(0.0, p.valSplit(), "the split taken, for --resume to take it again");
+        assertEquals(1, p.result().selectedEpoch());
+    }
 }

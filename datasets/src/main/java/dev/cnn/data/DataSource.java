@@ -23,7 +23,26 @@ import java.util.stream.Stream;
 public final class DataSource {
     public static final String SHAPES = "builtin:shapes";
 
-    /** Options; build() validates. */
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DataSource.class);
+
+    /** The held-out fraction of {@link #AUTO_VAL_SPLIT} on data that is not small. */
+    public static final double DEFAULT_VAL_SPLIT = 0.2;
+
+    /**
+     * Images a class (on average) below which {@link #AUTO_VAL_SPLIT} holds nothing out: a fifth of 10 images a
+     * class is 2, too few to measure anything, and best-epoch selection on them picks noise, while the 20% of the
+     * training data they take costs more than validation gives back (bench/RESULTS.md, "Few-shot transfer").
+     */
+    public static final int SMALL_DATA_PER_CLASS = 30;
+
+    /**
+     * {@link Options#valSplit} for the default split: {@value #DEFAULT_VAL_SPLIT} held out, or nothing when the data
+     * to split has fewer than {@value #SMALL_DATA_PER_CLASS} images a class (then training uses every image and
+     * keeps its last epoch, as Keras does without {@code validation_split}). A val/ folder is used either way.
+     */
+    public static final double AUTO_VAL_SPLIT = Double.NaN;
+
+    /** Options; build() validates. {@code valSplit} may be {@link #AUTO_VAL_SPLIT}. */
     public record Options(double valSplit, long seed, boolean strict, long maxPixels) {
         public Options {
             if (valSplit < 0 || valSplit >= 1) {
@@ -35,7 +54,7 @@ public final class DataSource {
         }
 
         public static Options defaults() {
-            return new Options(0.2, 42, false, ImageDecoder.DEFAULT_MAX_PIXELS);
+            return new Options(DEFAULT_VAL_SPLIT, 42, false, ImageDecoder.DEFAULT_MAX_PIXELS);
         }
 
         public Options withValSplit(double v) {
@@ -57,9 +76,11 @@ public final class DataSource {
     private final ImageDataset validation;
     private final ImageDataset test;
     private final SkipReport skipped;
+    private final double valSplit;
 
     private DataSource(String spec, List<String> classes, ImageDataset train, ImageDataset validation,
-                       ImageDataset test, SkipReport skipped) {
+                       ImageDataset test, SkipReport skipped, double valSplit) {
+        this.valSplit = valSplit;
         this.spec = spec;
         this.classes = List.copyOf(classes);
         this.train = train;
@@ -94,6 +115,14 @@ public final class DataSource {
         return skipped;
     }
 
+    /**
+     * The held-out fraction this source was opened with, {@link #AUTO_VAL_SPLIT} resolved (to 0 on small data):
+     * what reopening it the same way takes. With a val/ folder, the fraction that would apply without one.
+     */
+    public double valSplit() {
+        return valSplit;
+    }
+
     /** Opens {@code spec}; a missing path or an unusable layout is a {@link DataException}. */
     public static DataSource open(String spec, Options o) {
         SkipReport report = new SkipReport(o.strict());
@@ -126,10 +155,11 @@ public final class DataSource {
                     : new ImageDataset(classes, scanFolder(testDir, classes, o, report, false));
             if (val == null) {
                 DataSource s = split(spec, classes, train.samples(), o, report);
-                return new DataSource(spec, classes, s.train, s.validation, test, report);
+                return new DataSource(spec, classes, s.train, s.validation, test, report, s.valSplit);
             }
             check(spec, classes, train, report);
-            return new DataSource(spec, classes, train, val, test, report);
+            return new DataSource(spec, classes, train, val, test, report, resolve(o.valSplit(), train.size(),
+                    classes.size()));
         }
         List<String> classes = classDirs(p);
         List<Sample> all = scanFolder(p, classes, o, report, true);
@@ -177,8 +207,14 @@ public final class DataSource {
     private static DataSource split(String spec, List<String> classes, List<Sample> all, Options o,
                                     SkipReport report) {
         check(spec, classes, new ImageDataset(classes, all), report);
-        if (o.valSplit() == 0) {
-            return new DataSource(spec, classes, new ImageDataset(classes, all), null, null, report);
+        double fraction = resolve(o.valSplit(), all.size(), classes.size());
+        if (fraction == 0) {
+            if (Double.isNaN(o.valSplit())) {
+                LOG.warn("{}: {} images in {} classes, fewer than {} a class: none held out for validation, so "
+                        + "training uses all of them and keeps its last epoch (--val-split 0.2 holds a fifth out)",
+                        spec, all.size(), classes.size(), SMALL_DATA_PER_CLASS);
+            }
+            return new DataSource(spec, classes, new ImageDataset(classes, all), null, null, report, 0);
         }
         List<List<Sample>> byClass = new ArrayList<>();
         for (int i = 0; i < classes.size(); i++) {
@@ -193,7 +229,7 @@ public final class DataSource {
         for (List<Sample> c : byClass) {
             List<Sample> shuffled = new ArrayList<>(c);
             java.util.Collections.shuffle(shuffled, rnd);
-            int nVal = (int) Math.round(shuffled.size() * o.valSplit());
+            int nVal = (int) Math.round(shuffled.size() * fraction);
             if (nVal == 0 && shuffled.size() >= 2) {
                 nVal = 1;
             }
@@ -204,12 +240,20 @@ public final class DataSource {
             train.addAll(shuffled.subList(Math.max(0, nVal), shuffled.size()));
         }
         if (val.isEmpty()) {
-            report.warn(spec + ": --val-split " + o.valSplit() + " leaves no validation images (" + all.size()
+            report.warn(spec + ": --val-split " + fraction + " leaves no validation images (" + all.size()
                     + " images in " + classes.size() + " classes; a class needs 2 to give one); training runs "
                     + "without validation: no validation metrics, best-epoch selection or early stopping", false);
         }
         return new DataSource(spec, classes, new ImageDataset(classes, train),
-                val.isEmpty() ? null : new ImageDataset(classes, val), null, report);
+                val.isEmpty() ? null : new ImageDataset(classes, val), null, report, fraction);
+    }
+
+    /** {@code valSplit}, or for {@link #AUTO_VAL_SPLIT} the default for {@code images} in {@code classes}. */
+    static double resolve(double valSplit, int images, int classes) {
+        if (!Double.isNaN(valSplit)) {
+            return valSplit;
+        }
+        return images < SMALL_DATA_PER_CLASS * (long) Math.max(1, classes) ? 0 : DEFAULT_VAL_SPLIT;
     }
 
     private static void check(String spec, List<String> classes, ImageDataset d, SkipReport report) {

@@ -80,6 +80,21 @@ class PipelineTest {
         assertTrue(overlap.isEmpty());
     }
 
+    @Test
+    void theDefaultSplitHoldsOutAFifthButNothingFromSmallData(@TempDir Path dir) throws IOException {
+        DataSource.Options auto = DataSource.Options.defaults().withValSplit(DataSource.AUTO_VAL_SPLIT);
+        DataSource small = DataSource.open(folder(dir.resolve("small"), 29).toString(), auto);
+        assertEquals(87, small.train().size(), "29 a class: every image trains");
+        assertNull(small.validation());
+        assertEquals(0.0, small.valSplit());
+        DataSource enough = DataSource.open(folder(dir.resolve("enough"), 30).toString(), auto);
+        assertArrayEquals(new int[]{6, 6, 6}, enough.validation().counts());
+        assertEquals(0.2, enough.valSplit());
+        DataSource asked = DataSource.open(dir.resolve("small").toString(),
+                DataSource.Options.defaults().withValSplit(0.2));
+        assertArrayEquals(new int[]{6, 6, 6}, asked.validation().counts(), "a split given is a split taken");
+    }
+
     static List<Path> paths(ImageDataset d) {
         return d.samples().stream().map(Sample::path).toList();
     }

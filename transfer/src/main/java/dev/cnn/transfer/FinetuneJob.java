@@ -439,7 +439,7 @@ public final class FinetuneJob {
                     req.strategy().cliName(), cut, new ArrayList<>(headLayers), req.unfreezeFrom(), req.baseLr(),
                     req.strategy() == Strategy.GRADUAL ? req.frozenEpochs() : 0, List.of());
             meta = BundleMetadata.of(base.architecture(), source.classes(), preprocess, Provenance.of(req.data(),
-                    req.valSplit(), aug.toSpec(), null, null, source.train().size(),
+                    source.valSplit(), aug.toSpec(), null, null, source.train().size(),
                     source.validation() == null ? 0 : source.validation().size(), cfg, t));
         }
 
