@@ -33,7 +33,7 @@ public class RunOptions {
     /** NaN: {@link dev.cnn.data.DataSource#AUTO_VAL_SPLIT}. */
     @Option(names = "--val-split", defaultValue = "NaN", paramLabel = "FRACTION",
             description = "Held-out fraction when there is no val/ folder (default: 0.2; none when the data has "
-                    + "under 30 images a class: training then uses all and keeps the last epoch).")
+                    + "under 100 images a class: training then uses all and keeps the last epoch).")
     double valSplit;
     @Option(names = "--seed", defaultValue = "42", description = "Default: ${DEFAULT-VALUE}.")
     long seed;

@@ -83,16 +83,16 @@ class PipelineTest {
     @Test
     void theDefaultSplitHoldsOutAFifthButNothingFromSmallData(@TempDir Path dir) throws IOException {
         DataSource.Options auto = DataSource.Options.defaults().withValSplit(DataSource.AUTO_VAL_SPLIT);
-        DataSource small = DataSource.open(folder(dir.resolve("small"), 29).toString(), auto);
-        assertEquals(87, small.train().size(), "29 a class: every image trains");
+        DataSource small = DataSource.open(folder(dir.resolve("small"), 99).toString(), auto);
+        assertEquals(297, small.train().size(), "99 a class: every image trains");
         assertNull(small.validation());
         assertEquals(0.0, small.valSplit());
-        DataSource enough = DataSource.open(folder(dir.resolve("enough"), 30).toString(), auto);
-        assertArrayEquals(new int[]{6, 6, 6}, enough.validation().counts());
+        DataSource enough = DataSource.open(folder(dir.resolve("enough"), 100).toString(), auto);
+        assertArrayEquals(new int[]{20, 20, 20}, enough.validation().counts());
         assertEquals(0.2, enough.valSplit());
         DataSource asked = DataSource.open(dir.resolve("small").toString(),
                 DataSource.Options.defaults().withValSplit(0.2));
-        assertArrayEquals(new int[]{6, 6, 6}, asked.validation().counts(), "a split given is a split taken");
+        assertArrayEquals(new int[]{20, 20, 20}, asked.validation().counts(), "a split given is a split taken");
     }
 
     static List<Path> paths(ImageDataset d) {
