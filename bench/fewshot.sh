@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Few-shot transfer benchmark (issue #16 part 2): cnn's defaults against a PyTorch calibration of the same protocol.
 #   base: Fashion-MNIST classes 0-4 (train split; cnn train holds out its default 20% for validation), 2 epochs,
-#         cnn defaults otherwise, at 1x28x28; one base per architecture, cached (base-ARCH.zip) and reused;
+#         cnn defaults otherwise, at 1x28x28 (resnet18: 1 epoch at 32x32); one base per architecture, cached (base-ARCH.zip) and reused;
 #   task: classes 5-9 with N = 10 and 50 train images per class drawn with seed S (0, 1, 2; the sampler is
 #         bench/fewshot_pytorch.py's sample_task, so both sides see the same images), trained with --seed S;
 #   test: every test image of classes 5-9 (5,000), `cnn evaluate --format json`, top-1.
@@ -198,8 +198,9 @@ head = ["Fashion-MNIST few-shot transfer (issue #16): base on classes 0-4, task 
         "class, test top-1 on all 5,000 test images of classes 5-9, mean ± std over seeds 0, 1, 2.", "",
         "cnn: defaults (`cnn train --model ARCH --epochs 15` / `cnn finetune --strategy S --epochs 15`; train: adam "
         "lr 0.003 batch 64, finetune: head lr 0.01, base lr 0.001, batch 32; batches shrink on small data to "
-        "keep 8 steps an epoch, not below 8; cosine schedule; --val-split 0.2 "
-        "held out of the task folder, best validation epoch kept). PyTorch: Adam lr 1e-3 constant, batch 32, "
+        "keep 8 steps an epoch, not below 8; cosine schedule; the default --val-split holds "
+        "nothing out under 100 images a class (N=10 and N=50: all images train, last epoch kept; "
+        "with 100 or more: 20% held out, best validation epoch kept, ties by validation loss)). PyTorch: Adam lr 1e-3 constant, batch 32, "
         "15 epochs (gradual 1 + 15), all N images, last epoch.", "",
         "Base test top-1 on classes 0-4: " + "; ".join(bases), ""]
 tail = ["", f"Wall time of this run: {wall} s (PyTorch side in parallel: {pt_time} s). Machine: {platform.machine()}, "

@@ -11,6 +11,7 @@ Adam lr 1e-3 (constant), batch 32, inputs scaled to [0,1], 15 epochs on the task
   scratch                the same architecture, fresh weights
   feature-extraction     base frozen (inference mode) up to its penultimate layer (mnist_cnn: fc1 incl. ReLU,
                          then the base's Dropout(0.5) and a new Linear; simplecnn: global average pooling), new head
+  (resnet18: torchvision's, 1 input channel, at 32x32, base 1 epoch; penultimate = the global average pool)
   fe-conv                base frozen up to its convolutional features, new head on them:
                          mnist_cnn: after the max pool, flattened (9216 -> Linear, Keras style) = fe-conv-flat,
                          and global-average-pooled (64 -> Linear, as `cnn finetune --cut pool` does) = fe-conv-gap;
@@ -89,8 +90,9 @@ def load_split(fm, split, classes, cache):
     return x, y
 
 
-def tensor(x):
-    return torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1)
+def tensor(x, size=28):
+    t = torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1)
+    return t if size == 28 else F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
 
 
 # ---------------------------------------------------------------------------------------------------- models
@@ -128,7 +130,18 @@ class SimpleCnn(nn.Module):
         return self.fc(self.stages(x).mean(dim=(2, 3)))
 
 
-ARCHS = {"mnist_cnn": MnistCnn, "simplecnn": SimpleCnn}
+def resnet18(classes):
+    """torchvision's resnet18 (as the zoo's), one input channel; the task runs it at 32x32 (the 28x28 images resized
+    bilinearly, as `cnn --image-size 32` does)."""
+    import torchvision
+    m = torchvision.models.resnet18(num_classes=classes)
+    m.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)
+    return m
+
+
+ARCHS = {"mnist_cnn": MnistCnn, "simplecnn": SimpleCnn, "resnet18": resnet18}
+SIZE = {"resnet18": 32}
+BASE_EPOCHS_OF = {"resnet18": 1}
 
 
 class Transfer(nn.Module):
@@ -173,6 +186,9 @@ def transfer_model(arch, base, cut, classes):
             return Transfer(nn.Sequential(b.stages, Gap()), nn.Linear(256, classes))
         if cut == "conv-gap":      # after stage 3 (relu3)
             return Transfer(b.stages[:3], nn.Sequential(Gap(), nn.Linear(128, classes)))
+    if arch == "resnet18" and cut == "penultimate":  # the global average pool
+        body = nn.Sequential(*(list(b.children())[:-1]), nn.Flatten())
+        return Transfer(body, nn.Linear(512, classes))
     raise ValueError(f"{arch}: no cut {cut}")
 
 
@@ -230,27 +246,31 @@ def main():
     xb, yb = load_split(a.fm, "train", BASE_CLASSES, cache("base-train.npz"))
     xbt, ybt = load_split(a.fm, "test", BASE_CLASSES, cache("base-test.npz"))
     xt, yt = load_split(a.fm, "test", NEW_CLASSES, cache("new-test.npz"))
-    xb, xbt, xt = tensor(xb), tensor(xbt), tensor(xt)
+    raw = (xb, xbt, xt)
     yb, ybt, yt = torch.from_numpy(yb), torch.from_numpy(ybt), torch.from_numpy(yt)
     print(f"data: base {len(xb)} train / {len(xbt)} test, task test {len(xt)} ({time.time() - t0:.1f} s)",
           file=sys.stderr)
     new_sorted = sorted(NEW_CLASSES)
     recs, bases = [], {}
     for arch in a.archs.split(","):
+        size = SIZE.get(arch, 28)
+        xb, xbt, xt = (tensor(v, size) for v in raw)
+        base_epochs = BASE_EPOCHS_OF.get(arch, BASE_EPOCHS)
         torch.manual_seed(0)
         base = ARCHS[arch](len(BASE_CLASSES))
         t = time.time()
-        fit(base, xb, yb, BASE_EPOCHS, torch.Generator().manual_seed(0))
-        bases[arch] = {"testTop1": accuracy(base, xbt, ybt), "seconds": time.time() - t, "epochs": BASE_EPOCHS,
+        fit(base, xb, yb, base_epochs, torch.Generator().manual_seed(0))
+        bases[arch] = {"testTop1": accuracy(base, xbt, ybt), "seconds": time.time() - t, "epochs": base_epochs,
                        "trainImages": len(xb)}
         print(f"{arch} base: test top-1 {bases[arch]['testTop1']:.4f} on classes 0-4 "
               f"({bases[arch]['seconds']:.0f} s)", file=sys.stderr)
-        cuts = ["penultimate", "conv-flat", "conv-gap"] if arch == "mnist_cnn" else ["penultimate", "conv-gap"]
+        cuts = {"mnist_cnn": ["penultimate", "conv-flat", "conv-gap"], "simplecnn": ["penultimate", "conv-gap"],
+                "resnet18": ["penultimate"]}[arch]
         for n in sizes:
             for seed in seeds:
                 task = sample_task(a.fm, seed, n)
                 paths = [os.path.join(a.fm, "train", c, f) for c in new_sorted for f in task[c]]
-                x = tensor(load(paths))
+                x = tensor(load(paths), size)
                 y = torch.tensor([i for i, c in enumerate(new_sorted) for _ in task[c]])
                 rows = [("scratch", None)] + [("feature-extraction" if c == "penultimate" else "fe-" + c, c)
                                               for c in cuts] + [("finetune", None), ("gradual", None)]
