@@ -102,8 +102,9 @@ public record ModelSummary(String inputShape, List<Row> rows) {
             long[] k = toLong(c.getKernelSize());
             return o.getHeight() * o.getWidth() * o.getChannels() * k[0] * k[1] * c.getNIn();
         }
+        // dense layers; not parameter-free feed-forward layers (a LossLayer or DropoutLayer has nIn and nOut too)
         if (layer instanceof FeedForwardLayer f && !(layer instanceof BatchNormalization)
-                && !(layer instanceof ConvolutionLayer)) {
+                && !(layer instanceof ConvolutionLayer) && layer.initializer().numParams(layer) > 0) {
             return f.getNIn() * f.getNOut();
         }
         return 0;
