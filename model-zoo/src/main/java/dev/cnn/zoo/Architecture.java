@@ -6,7 +6,8 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 /**
  * A named network family member (e.g. {@code resnet18}): a recipe from a {@link ModelSpec} to a
  * {@link ComputationGraphConfiguration} whose every layer is named. The graph has one input ({@code input}) and one
- * output layer; {@link #headLayer()} names it and {@link #featureLayer()} names the vertex feeding it.
+ * output layer; {@link #headLayer()} names the classifier, which is that output layer or (SqueezeNet's convolution)
+ * reaches it through parameter-free layers only, and {@link #featureLayer()} names the vertex feeding the classifier.
  */
 public interface Architecture {
 
@@ -19,7 +20,11 @@ public interface Architecture {
     /** Smallest height/width the network accepts. */
     int minInputSize();
 
-    /** Name of the output (classifier) layer. */
+    /**
+     * Name of the classifier: the output layer, or the last layer with parameters where parameter-free layers follow
+     * it (SqueezeNet: a 1x1 convolution, pooling, a softmax loss layer). Its parameters are the ones a new set of
+     * classes replaces.
+     */
     String headLayer();
 
     /** Name of the layer whose output feeds the classifier: the default cut for feature extraction. */

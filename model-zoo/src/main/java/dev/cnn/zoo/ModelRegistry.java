@@ -27,6 +27,9 @@ public final class ModelRegistry {
         for (ResNet.Depth d : ResNet.Depth.values()) {
             register(new ResNet(d));
         }
+        for (SqueezeNet.Version v : SqueezeNet.Version.values()) {
+            register(new SqueezeNet(v));
+        }
         for (int depth : new int[]{20, 32, 44, 56, 110}) {
             register(new CifarResNet(depth, true));
         }

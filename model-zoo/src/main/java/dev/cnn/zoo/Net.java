@@ -11,9 +11,12 @@ import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.LocalResponseNormalization;
+import org.deeplearning4j.nn.conf.layers.LossLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.layers.ZeroPaddingLayer;
+import org.deeplearning4j.nn.weights.IWeightInit;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.learning.config.Adam;
@@ -69,6 +72,20 @@ final class Net {
                 .nOut(out).hasBias(bias).activation(act).dataFormat(format()).build());
     }
 
+    /**
+     * Convolution with its own weight initialisation and {@code dropout}, the probability of dropping its input (0 =
+     * none).
+     */
+    Net conv(String name, int out, int k, int stride, int pad, boolean bias, Activation act, IWeightInit init,
+             double dropout) {
+        ConvolutionLayer.Builder b = new ConvolutionLayer.Builder(k, k).stride(stride, stride).padding(pad, pad)
+                .nOut(out).hasBias(bias).activation(act).weightInit(init).dataFormat(format());
+        if (dropout > 0) {
+            b.dropOut(1.0 - dropout); // DL4J takes the retain probability
+        }
+        return add(name, b.build());
+    }
+
     Net bn(String name) {
         return add(name, new BatchNormalization.Builder().eps(1e-5).decay(0.9).dataFormat(format()).build());
     }
@@ -80,6 +97,11 @@ final class Net {
     Net maxPool(String name, int k, int stride, int pad) {
         return add(name, new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(k, k).stride(stride, stride)
                 .padding(pad, pad).dataFormat(format()).build());
+    }
+
+    /** Zeros below and to the right of the map: {@code bottom} rows, {@code right} columns. */
+    Net zeroPadBottomRight(String name, int bottom, int right) {
+        return add(name, new ZeroPaddingLayer.Builder(0, bottom, 0, right).dataFormat(format()).build());
     }
 
     Net lrn(String name) {
@@ -109,6 +131,17 @@ final class Net {
             b.dropOut(1.0 - dropout);
         }
         return add(name, b.build());
+    }
+
+    /**
+     * Softmax with cross-entropy loss over the incoming {@link ModelSpec#numClasses()} values, without parameters: the
+     * output of a network whose classifier comes before it (a convolution and pooling).
+     */
+    Net softmaxLoss(String name) {
+        LossLayer l = new LossLayer.Builder(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX).build();
+        l.setNIn(spec.numClasses()); // its builder refuses sizes; without them its output type has size 0
+        l.setNOut(spec.numClasses());
+        return add(name, l);
     }
 
     /** Element-wise sum of two vertices. */
