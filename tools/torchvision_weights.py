@@ -14,7 +14,7 @@ import sys
 import torchvision.models as M
 
 ZOO = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-       "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+       "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "squeezenet1_0", "squeezenet1_1"]
 
 
 def number(x):
