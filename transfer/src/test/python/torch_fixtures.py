@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Fixtures for cnn's PyTorch import tests, written by PyTorch itself.
 
-  torch_fixtures.py parity --arch resnet18 --formats zip,legacy,safetensors,f16,bf16 --out DIR
+  torch_fixtures.py parity --arch resnet18 --formats zip,legacy,safetensors,f16,bf16 [--size 224] --out DIR
       DIR/<arch>.<fmt>.(pth|safetensors): a torchvision network with seeded random weights (batch-norm affine
-      parameters and running statistics randomised too), DIR/input.bin (float32 [2,3,224,224], little-endian)
+      parameters and running statistics randomised too), DIR/input.bin (float32 [2,3,size,size], little-endian)
       and DIR/<arch>.logits.bin (float32 [2, 1000]): the network's eval-mode logits on that input, and for the
       f16/bf16 files, logits of the network rounded to that precision.
   torch_fixtures.py images --arch resnet18 --count 50 --out DIR
@@ -82,7 +82,7 @@ def parity(a):
     os.makedirs(a.out, exist_ok=True)
     torch.manual_seed(a.seed)
     model = randomise(torchvision.models.get_model(a.arch), a.seed)
-    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(a.seed + 1))
+    x = torch.randn(2, 3, a.size, a.size, generator=torch.Generator().manual_seed(a.seed + 1))
     write_floats(os.path.join(a.out, "input.bin"), x)
     write_floats(os.path.join(a.out, a.arch + ".logits.bin"), logits(model, x))
     sd = model.state_dict()
@@ -224,6 +224,7 @@ def main():
     p.add_argument("--formats", default="zip")
     p.add_argument("--count", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=224, help="parity: input height and width")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     {"parity": parity, "images": images, "tiny": tiny}[a.what](a)

@@ -35,7 +35,8 @@ class CutEveryArchitectureTest {
         System.gc();
     }
 
-    static final Set<String> MID_CUT = Set.of("lenet", "simplecnn", "alexnet", "vgg11_bn", "resnet18", "resnet50");
+    static final Set<String> MID_CUT = Set.of("lenet", "simplecnn", "alexnet", "vgg11_bn", "resnet18", "resnet50",
+            "squeezenet1_1");
 
     static Stream<Arguments> cuts() {
         List<Arguments> out = new ArrayList<>();

@@ -57,6 +57,13 @@ class TorchNamesTest {
                 "classifier.0.weight", "classifier.3.bias", "classifier.6.weight")));
         assertTrue(keys("alexnet").containsAll(List.of("features.10.weight", "classifier.1.weight",
                 "classifier.4.bias", "classifier.6.weight")));
+        for (String squeezenet : List.of("squeezenet1_0", "squeezenet1_1")) {
+            Set<String> k = keys(squeezenet);
+            assertTrue(k.containsAll(List.of("features.0.weight", "features.0.bias", "features.3.squeeze.weight",
+                    "features.3.expand1x1.bias", "features.12.expand3x3.weight", "classifier.1.weight",
+                    "classifier.1.bias")), k.toString());
+            assertEquals(2 * (1 + 8 * 3 + 1), k.size()); // stem, 8 Fire modules of 3 convolutions, classifier
+        }
     }
 
     @Test
