@@ -57,6 +57,16 @@ class ModelsCliTest {
     }
 
     @Test
+    void squeezenetsSummaryShowsThePaddingOfACeilModePoolAndTheSoftmaxAfterItsClassifier() {
+        CliTestSupport.Run r = run("summary", "squeezenet1_0", "--input", "3x224x224", "--classes", "1000");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("Total params:         1,248,424"), r.out());
+        assertTrue(r.out().matches("(?s).*features\\.6\\.pad +ZeroPaddingLayer +256x55x55 .*"), r.out());
+        assertTrue(r.out().matches("(?s).*classifier\\.1 +ConvolutionLayer +1000x13x13 +513,000 .*"), r.out());
+        assertTrue(r.out().matches("(?s).*softmax +LossLayer +1000 +0 .*"), r.out());
+    }
+
+    @Test
     void unknownModelIsUsageErrorWithSuggestions() {
         CliTestSupport.Run r = run("summary", "resnt18");
         assertEquals(2, r.code());
