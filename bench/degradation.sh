@@ -5,7 +5,7 @@
 # Data: Fashion-MNIST (../shared/data/fashion-mnist) resized to 32x32, a subset of TRAIN_PER_CLASS images per class
 # (default 500: 5,000 images) and the full test set; or DATA=builtin:shapes.
 # Settings as the paper's CIFAR runs, scaled down: SGD momentum 0.9, lr 0.1 (0.01 warm-up epoch for 56 layers, as
-# the paper does for 110), weight decay 1e-4, batch 128, step decay x0.1 at 50% and 75% of EPOCHS (default 12).
+# the paper does for 110), weight decay 1e-4, batch 128, step decay x0.1 at half of EPOCHS (default 12).
 # Usage: bench/degradation.sh [FM_DIR] [WORK_DIR]
 # Output: bench/results/degradation.{md,png} and the four epoch logs; a table on stdout.
 set -euo pipefail
@@ -27,7 +27,9 @@ if [ -z "${DATA:-}" ]; then
     for split in train; do
       for c in fm/$split/*/; do
         c=$(basename "$c"); mkdir -p sub/$split/$c
-        ls fm/$split/$c | head -n "$PER_CLASS" | while read -r f; do ln -sf "$WORK/fm/$split/$c/$f" sub/$split/$c/$f; done
+        # (a pipe into head would end ls with SIGPIPE, which pipefail turns into the script's exit)
+        mapfile -t files < <(ls "fm/$split/$c")
+        for f in "${files[@]:0:$PER_CLASS}"; do ln -sf "$WORK/fm/$split/$c/$f" "sub/$split/$c/$f"; done
       done
     done
     ln -sfn "$WORK/fm/test" sub/val
