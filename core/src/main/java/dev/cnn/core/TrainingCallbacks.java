@@ -94,11 +94,9 @@ public final class TrainingCallbacks {
             }
             boolean better = loop.bestTop1() == null || validation.top1() > loop.bestTop1()
                     || validation.top1() == loop.bestTop1() && validation.loss() < bestLoss;
-            if (better) {
-                bestLoss = validation.loss();
-            }
             loop.recordValidation(better, better ? validation.top1() : loop.bestTop1());
             if (better) {
+                bestLoss = validation.loss();
                 bestParams = loop.network().params().dup();
             }
         }
