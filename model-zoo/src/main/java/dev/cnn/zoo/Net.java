@@ -68,8 +68,12 @@ final class Net {
     }
 
     Net conv(String name, int out, int k, int stride, int pad, boolean bias, Activation act) {
-        return add(name, new ConvolutionLayer.Builder(k, k).stride(stride, stride).padding(pad, pad)
-                .nOut(out).hasBias(bias).activation(act).dataFormat(format()).build());
+        return add(name, convBuilder(out, k, stride, pad, bias, act).build());
+    }
+
+    private ConvolutionLayer.Builder convBuilder(int out, int k, int stride, int pad, boolean bias, Activation act) {
+        return new ConvolutionLayer.Builder(k, k).stride(stride, stride).padding(pad, pad).nOut(out).hasBias(bias)
+                .activation(act).dataFormat(format());
     }
 
     /**
@@ -78,8 +82,7 @@ final class Net {
      */
     Net conv(String name, int out, int k, int stride, int pad, boolean bias, Activation act, IWeightInit init,
              double dropout) {
-        ConvolutionLayer.Builder b = new ConvolutionLayer.Builder(k, k).stride(stride, stride).padding(pad, pad)
-                .nOut(out).hasBias(bias).activation(act).weightInit(init).dataFormat(format());
+        ConvolutionLayer.Builder b = convBuilder(out, k, stride, pad, bias, act).weightInit(init);
         if (dropout > 0) {
             b.dropOut(1.0 - dropout); // DL4J takes the retain probability
         }
