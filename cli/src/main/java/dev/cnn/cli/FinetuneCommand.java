@@ -68,7 +68,8 @@ final class FinetuneCommand extends BaseCommand {
     @Option(names = "--base-lr", defaultValue = "0.001", description = "Base learning rate when it trains (default: ${DEFAULT-VALUE}).")
     double baseLr;
     @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "32", description = "Default: "
-            + "${DEFAULT-VALUE}, smaller on small data (at least 8 steps an epoch, batches of at least 8).")
+            + "${DEFAULT-VALUE}; on small data, phases that train no batch-norm layer (the head on a frozen base) "
+            + "take smaller batches (at least 8 steps an epoch, batches of at least 8).")
     int batchSize;
     @Option(names = "--no-feature-cache", defaultValue = "true", negatable = true,
             description = "Compute frozen features once (default: on, unless --augment).")

@@ -38,6 +38,28 @@ public final class ImageData implements EpochData {
         this.workers = workers;
     }
 
+    private ImageData(ImageData d, int batchSize) {
+        this.train = d.train;
+        this.val = d.val;
+        this.pre = d.pre;
+        this.aug = d.aug;
+        this.batchSize = batchSize;
+        this.seed = d.seed;
+        this.report = d.report;
+        this.trainCache = d.trainCache;
+        this.valCache = d.valCache;
+        this.workers = d.workers;
+    }
+
+    /** The same data in batches of {@code n}, sharing this one's decoded-image caches ({@code this} when equal). */
+    public ImageData withBatchSize(int n) {
+        return n == batchSize ? this : new ImageData(this, n);
+    }
+
+    public int batchSize() {
+        return batchSize;
+    }
+
     @Override
     public DataSetIterator train(int epoch) {
         if (current != null) {

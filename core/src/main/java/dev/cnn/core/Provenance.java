@@ -24,19 +24,28 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
     }
 
 
-    /** What a finetuned model was transferred from and how. */
+    /**
+     * What a finetuned model was transferred from and how. {@code headBatchSize}: the batch size of phases that train
+     * no batch-norm layer when it differs from the config's (small data), else 0.
+     */
     public record Transfer(String base, String baseArchitecture, List<String> baseLabels, String strategy,
                            String cut, List<String> head, String unfreezeFrom, double baseLr, int frozenEpochs,
-                           List<Phase> phases) {
+                           List<Phase> phases, int headBatchSize) {
         public Transfer {
             baseLabels = baseLabels == null ? null : List.copyOf(baseLabels);
             head = head == null ? List.of() : List.copyOf(head);
             phases = phases == null ? List.of() : List.copyOf(phases);
         }
 
+        public Transfer(String base, String baseArchitecture, List<String> baseLabels, String strategy, String cut,
+                        List<String> head, String unfreezeFrom, double baseLr, int frozenEpochs, List<Phase> phases) {
+            this(base, baseArchitecture, baseLabels, strategy, cut, head, unfreezeFrom, baseLr, frozenEpochs, phases,
+                    0);
+        }
+
         public Transfer withPhases(List<Phase> p) {
             return new Transfer(base, baseArchitecture, baseLabels, strategy, cut, head, unfreezeFrom, baseLr,
-                    frozenEpochs, p);
+                    frozenEpochs, p, headBatchSize);
         }
     }
 
@@ -109,6 +118,9 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
             m.put("unfreezeFrom", transfer.unfreezeFrom());
             m.put("baseLr", transfer.baseLr());
             m.put("frozenEpochs", transfer.frozenEpochs());
+            if (transfer.headBatchSize() > 0) {
+                m.put("headBatchSize", transfer.headBatchSize());
+            }
         }
         m.put("valSplit", valSplit);
         m.put("augment", augment);
@@ -149,7 +161,8 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
         if (r.has("base") || r.has("strategy")) {
             t = new Transfer(r.string("base"), r.string("baseArchitecture"), r.strings("baseLabels"),
                     r.string("strategy"), r.string("cut"), r.strings("head"), r.string("unfreezeFrom"),
-                    r.real("baseLr", 0), r.integer("frozenEpochs", 0), r.objects("phases", Phase::fromMap));
+                    r.real("baseLr", 0), r.integer("frozenEpochs", 0), r.objects("phases", Phase::fromMap),
+                    r.integer("headBatchSize", 0));
         }
         Result res = null;
         if (r.has("history") || r.has("status")) {

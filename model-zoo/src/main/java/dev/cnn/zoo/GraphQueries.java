@@ -230,6 +230,17 @@ public final class GraphQueries {
     // ------------------------------------------------------------------------------------------------ vertices
 
     /** Whether a vertex is frozen: a FrozenVertex, or a layer wrapped in FrozenLayer or FrozenLayerWithBackprop. */
+    /** Whether training {@code g} changes a batch-norm layer (one that is not frozen). */
+    public static boolean trainsBatchNorm(ComputationGraph g) {
+        for (GraphVertex v : g.getConfiguration().getVertices().values()) {
+            if (v instanceof LayerVertex lv && !isFrozen(v)
+                    && lv.getLayerConf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public static boolean isFrozen(GraphVertex v) {
         if (v instanceof FrozenVertex) {
             return true;

@@ -4,6 +4,7 @@ import dev.cnn.core.EpochStats;
 import dev.cnn.core.CnnException;
 import dev.cnn.core.LrSchedule;
 import dev.cnn.core.ModelBundle;
+import dev.cnn.core.Provenance;
 import dev.cnn.core.TrainConfig;
 import dev.cnn.core.TrainJob;
 import dev.cnn.core.Trainer;
@@ -221,6 +222,49 @@ class FinetuneJobTest {
             assertTrue(sameParams(base.network(), phase1, n), n + " changed in the frozen phase");
             assertFalse(sameParams(base.network(), out.network(), n), n + " unchanged after unfreezing");
         }
+    }
+
+    @Test
+    void onSmallDataOnlyPhasesThatTrainNoBatchNormTakeSmallerBatchesAndAResumeKeepsThem() {
+        // 120 training images: the head on the frozen base in batches of 15 (8 steps), the batch-normalised base
+        // in the configured 32 (4 steps)
+        TrainConfig cfg = TrainConfig.builder().epochs(2).batchSize(32).lr(3e-3).schedule(LrSchedule.Kind.CONSTANT)
+                .seed(11).output(dir.resolve("small.zip")).build();
+        FinetuneJob.Request req = new FinetuneJob.Request(NEW_DATA, basePath.toString(), null,
+                FinetuneJob.Strategy.GRADUAL, null, null, 1e-3, 2, true, "none", 0.25, false, true, 1, cfg, true);
+        List<String> steps = new ArrayList<>();
+        String[] current = {null};
+        Trainer[] trainer = {null};
+        FinetuneJob.Listener l = new FinetuneJob.Listener() {
+            @Override
+            public void onPhase(String name, String description) {
+                current[0] = name;
+            }
+
+            @Override
+            public void onEpochStart(Trainer.Loop loop) {
+                steps.add(current[0] + ":" + loop.batchesPerEpoch());
+            }
+
+            @Override
+            public void onEpochEnd(Trainer.Loop loop, EpochStats s) {
+                if ("frozen".equals(current[0]) && s.epoch() == 1) {
+                    trainer[0].requestStop();
+                }
+            }
+        };
+        assertEquals(Trainer.Status.INTERRUPTED, FinetuneJob.run(req, l, t -> trainer[0] = t).status());
+        assertEquals(List.of("frozen:8", "frozen:8"), steps, "stopped in epoch 2's first batch");
+
+        steps.clear();
+        current[0] = "resumed";
+        FinetuneJob.Outcome done = FinetuneJob.resume(new FinetuneJob.Resume(
+                dir.resolve("small.zip.checkpoints/frozen/last.zip"), null, null, 1), l, t -> trainer[0] = t);
+        assertEquals(Trainer.Status.COMPLETED, done.status(), done.message());
+        assertEquals(List.of("frozen:8", "unfrozen:4", "unfrozen:4"), steps);
+        Provenance p = ModelBundle.load(dir.resolve("small.zip"), false).metadata().provenance();
+        assertEquals(32, p.config().batchSize());
+        assertEquals(15, p.transfer().headBatchSize());
     }
 
     @Test
