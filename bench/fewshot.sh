@@ -88,13 +88,15 @@ run = json.load(open(name + ".json")); ev = json.load(open(name + ".eval.json"))
 meta = json.loads(zipfile.ZipFile(name + ".zip").read("cnn-metadata.json"))
 prov = meta["provenance"]; cfg = prov["config"]
 hist = run.get("history") or prov.get("history") or []
-ntrain, nval, batch = prov["trainImages"], prov["valImages"], cfg["batchSize"]
-phases = (prov.get("transfer") or {}).get("phases") or []
+phases = prov.get("phases") or []  # finetune phases, each with its batch size (the last one: the main phase)
+ntrain, nval = prov["trainImages"], prov["valImages"]
+batch = (phases[-1].get("batchSize") if phases else None) or cfg["batchSize"]
 rec = {"name": name, "arch": arch, "n": int(n), "seed": int(seed), "strategy": strategy, "tag": tag,
        "top1": ev["top1"], "testImages": ev.get("images"), "trainImages": ntrain, "valImages": nval,
        "batchSize": batch, "lr": cfg["lr"], "valSplit": prov["valSplit"], "augment": prov["augment"],
        "stepsPerEpoch": -(-ntrain // batch), "epochs": len(hist), "selectedEpoch": prov.get("selectedEpoch"),
        "valTop1": [h.get("top1") for h in hist], "phases": [p.get("name") for p in phases],
+       "phaseBatches": [p.get("batchSize") for p in phases],
        "wallSeconds": float(end) - float(start), "options": extra, "command": cmd}
 open(records, "a").write(json.dumps(rec) + "\n")
 print(f"{name}: top-1 {rec['top1']:.4f}  ({ntrain} train / {nval} val, {rec['stepsPerEpoch']} steps/epoch, "

@@ -51,7 +51,12 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
 
     /** One training phase of a finetune run. */
     public record Phase(String name, String status, int epochs, boolean featureCache, double cacheSeconds,
-                        long cacheBytes, long trainableParams) {
+                        long cacheBytes, long trainableParams, int batchSize) {
+        public Phase(String name, String status, int epochs, boolean featureCache, double cacheSeconds,
+                     long cacheBytes, long trainableParams) {
+            this(name, status, epochs, featureCache, cacheSeconds, cacheBytes, trainableParams, 0);
+        }
+
         public Map<String, Object> toMap() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("name", name);
@@ -61,6 +66,9 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
             m.put("cacheSeconds", cacheSeconds);
             m.put("cacheBytes", cacheBytes);
             m.put("trainableParams", trainableParams);
+            if (batchSize > 0) {
+                m.put("batchSize", batchSize);
+            }
             return m;
         }
 
@@ -70,7 +78,8 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
             Number params = r.number("trainableParams");
             return new Phase(r.string("name"), r.string("status"), r.integer("epochs", 0),
                     Boolean.TRUE.equals(r.bool("featureCache")), r.real("cacheSeconds", 0),
-                    bytes == null ? 0 : bytes.longValue(), params == null ? 0 : params.longValue());
+                    bytes == null ? 0 : bytes.longValue(), params == null ? 0 : params.longValue(),
+                    r.integer("batchSize", 0));
         }
     }
 

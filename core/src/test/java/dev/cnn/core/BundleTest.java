@@ -78,7 +78,7 @@ class BundleTest {
         EpochStats e2 = new EpochStats(2, 0.7, Double.NaN, Double.NaN, Double.NaN, 0.005, 2.0, 110, false);
         Provenance.Transfer t = new Provenance.Transfer("base.zip", "simplecnn", List.of("x", "y"), "gradual", "avgpool",
                 List.of("head"), null, 1e-4, 1, List.of(new Provenance.Phase("frozen", "completed", 1, true, 0.5, 1024,
-                1000)));
+                1000, 8)), 8);
         Provenance p = Provenance.of("photos", 0.2, "flip", null, null, 40, 10, cfg, t)
                 .withResult(new Provenance.Result(List.of(e1, e2), "completed", 1, e1));
         BundleMetadata m = bundle().metadata().withProvenance(p)

@@ -127,11 +127,11 @@ public final class FinetuneJob {
 
     /** One training phase. */
     public record Phase(String name, Trainer.Result result, boolean featureCache, double cacheSeconds,
-                        long cacheBytes, int trainableParams) {
+                        long cacheBytes, int trainableParams, int batchSize) {
         /** What the output's provenance keeps of it. */
         public Provenance.Phase record() {
             return new Provenance.Phase(name, result.status().name().toLowerCase(Locale.ROOT),
-                    result.history().size(), featureCache, cacheSeconds, cacheBytes, trainableParams);
+                    result.history().size(), featureCache, cacheSeconds, cacheBytes, trainableParams, batchSize);
         }
     }
 
@@ -554,7 +554,7 @@ public final class FinetuneJob {
         }
         int trainable = trainableParams(net);
         if (!useCache) {
-            return new Phase(name, trainer.fit(net, meta, images), false, 0, 0, trainable);
+            return new Phase(name, trainer.fit(net, meta, images), false, 0, 0, trainable, cfg.batchSize());
         }
         long t0 = System.nanoTime();
         FeatureCache fc = FeatureCache.build(net, images.train(0));
@@ -568,7 +568,7 @@ public final class FinetuneJob {
         FeatureData fd = new FeatureData(fc.dataSets(), val, cfg.batchSize(), cfg.seed());
         fc.head().getConfiguration().setIterationCount(startIteration);
         trainer.exportWith(h -> fc.mergeInto(net));
-        return new Phase(name, trainer.fit(fc.head(), meta, fd), true, secs, bytes, trainable);
+        return new Phase(name, trainer.fit(fc.head(), meta, fd), true, secs, bytes, trainable, cfg.batchSize());
     }
 
     /** Number of parameters that training changes (not frozen; batch-norm statistics included). */

@@ -265,6 +265,7 @@ class FinetuneJobTest {
         Provenance p = ModelBundle.load(dir.resolve("small.zip"), false).metadata().provenance();
         assertEquals(32, p.config().batchSize());
         assertEquals(15, p.transfer().headBatchSize());
+        assertEquals(List.of(15, 32), p.transfer().phases().stream().map(Provenance.Phase::batchSize).toList());
     }
 
     @Test
