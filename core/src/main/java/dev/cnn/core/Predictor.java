@@ -161,6 +161,11 @@ public final class Predictor {
     }
 
     Prediction predictionOf(String path, float[] p, int k) {
+        return prediction(labels, path, p, k);
+    }
+
+    /** The result for {@code path}: its {@code k} most probable labels (ties in label order) and {@code p}. */
+    static Prediction prediction(List<String> labels, String path, float[] p, int k) {
         Integer[] idx = new Integer[p.length];
         for (int i = 0; i < p.length; i++) {
             idx[i] = i;

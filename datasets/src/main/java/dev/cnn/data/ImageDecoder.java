@@ -119,7 +119,53 @@ public final class ImageDecoder {
      */
     static <T> T decode(Path file, long maxPixels, DecodeBudget budget, Function<BufferedImage, T> finish)
             throws BadImageException {
-        try (ImageInputStream in = open(file)) {
+        return decode(file, () -> open(file), maxPixels, budget, finish);
+    }
+
+    /** Where {@link #decode} reads from: a file, or bytes in memory. */
+    @FunctionalInterface
+    private interface Source {
+        ImageInputStream open() throws IOException, BadImageException;
+    }
+
+    /**
+     * Decodes an image held in memory (an upload, say) and resizes it for {@code p}; {@code name} stands for it in
+     * error messages. The same checks as for a file: empty, not an image, declared size over {@code maxPixels}
+     * (refused from the header, before any pixel is decoded), truncated.
+     */
+    public static BufferedImage readResized(byte[] data, String name, long maxPixels, Preprocess p)
+            throws BadImageException {
+        Path label = label(name);
+        return decode(label, () -> {
+            if (data.length == 0) {
+                throw new BadImageException(label, BadImageException.Reason.EMPTY_FILE, null);
+            }
+            return new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(data));
+        }, maxPixels, DecodeBudget.shared(), img -> resize(canonical(img, p.background()), p));
+    }
+
+    /** Decodes and preprocesses an image held in memory into a [1, C, H, W] tensor (see {@link #readResized}). */
+    public static INDArray load(byte[] data, String name, Preprocess p) throws BadImageException {
+        return tensor(readResized(data, name, DEFAULT_MAX_PIXELS, p), p);
+    }
+
+    /** Preprocesses a decoded image (any type: alpha composited on {@code p}'s background) into [1, C, H, W]. */
+    public static INDArray load(BufferedImage img, Preprocess p) {
+        return tensor(resize(canonical(img, p.background()), p), p);
+    }
+
+    /** {@code name} as a path for messages ("image" when it is not one). */
+    private static Path label(String name) {
+        try {
+            return Path.of(name == null || name.isBlank() ? "image" : name);
+        } catch (java.nio.file.InvalidPathException e) {
+            return Path.of("image");
+        }
+    }
+
+    private static <T> T decode(Path file, Source source, long maxPixels, DecodeBudget budget,
+                                Function<BufferedImage, T> finish) throws BadImageException {
+        try (ImageInputStream in = source.open()) {
             ImageReader r = reader(file, in);
             boolean[] truncated = {false};
             r.addIIOReadWarningListener(new IIOReadWarningListener() {

@@ -299,6 +299,33 @@ class PipelineTest {
     }
 
     @Test
+    void imagesInMemoryDecodeAsTheirFilesDoAndBadBytesAreRefusedByName(@TempDir Path dir) throws Exception {
+        BufferedImage img = new BufferedImage(40, 30, BufferedImage.TYPE_INT_ARGB);
+        for (int i = 0; i < 40 * 30; i++) {
+            img.setRGB(i % 40, i / 40, (i * 7919) | (i % 3 == 0 ? 0x80000000 : 0xFF000000));
+        }
+        png(img, dir.resolve("x.png"));
+        byte[] bytes = Files.readAllBytes(dir.resolve("x.png"));
+        Preprocess p = pre(3, 16);
+        INDArray fromFile = ImageDecoder.load(dir.resolve("x.png"), p);
+        assertEquals(fromFile, ImageDecoder.load(bytes, "upload.png", p));
+        assertEquals(fromFile, ImageDecoder.load(ImageIO.read(dir.resolve("x.png").toFile()), p),
+                "a decoded image (alpha composited on the same background)");
+
+        BadImageException empty = assertThrows(BadImageException.class,
+                () -> ImageDecoder.load(new byte[0], "body", p));
+        assertEquals(BadImageException.Reason.EMPTY_FILE, empty.reason());
+        assertTrue(empty.getMessage().startsWith("body: "), empty.getMessage());
+        assertEquals(BadImageException.Reason.NOT_AN_IMAGE, assertThrows(BadImageException.class,
+                () -> ImageDecoder.load("hello".getBytes(), "a.txt", p)).reason());
+        assertEquals(BadImageException.Reason.TRUNCATED, assertThrows(BadImageException.class,
+                () -> ImageDecoder.load(java.util.Arrays.copyOf(bytes, bytes.length / 2), "half.png", p)).reason());
+        // a decompression bomb is refused from its header, before its pixels are decoded
+        assertEquals(BadImageException.Reason.TOO_LARGE, assertThrows(BadImageException.class,
+                () -> ImageDecoder.readResized(bytes, "big.png", 40 * 30 - 1, p)).reason());
+    }
+
+    @Test
     void resizePolicies() {
         BufferedImage wide = new BufferedImage(20, 10, BufferedImage.TYPE_INT_RGB);
         for (int y = 0; y < 10; y++) {
