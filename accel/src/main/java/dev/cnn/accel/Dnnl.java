@@ -4,6 +4,8 @@ import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.engine;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.primitive;
+import org.bytedeco.dnnl.primitive_attr;
+import org.bytedeco.dnnl.primitive_desc_base;
 import org.bytedeco.dnnl.reorder;
 import org.bytedeco.dnnl.stream;
 import org.bytedeco.javacpp.Pointer;
@@ -14,6 +16,9 @@ import org.slf4j.LoggerFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SCRATCHPAD;
+import static org.bytedeco.dnnl.global.dnnl.scratchpad_mode;
 
 /**
  * The native runtime: oneDNN 2.5 from JavaCPP's {@code org.bytedeco:dnnl} for the layer helpers in this package,
@@ -29,6 +34,7 @@ public final class Dnnl {
     private static volatile Boolean available;
     private static engine engine;
     private static final ThreadLocal<stream> STREAM = ThreadLocal.withInitial(() -> new stream(engine));
+    private static final ThreadLocal<Scratchpad> SCRATCHPAD = ThreadLocal.withInitial(Scratchpad::new);
 
     private Dnnl() {
     }
@@ -231,6 +237,62 @@ public final class Dnnl {
         }
     }
 
+    /**
+     * Attributes for the primitives of this package (reorders aside): the caller passes the scratchpad
+     * ({@link Prim}). With oneDNN's default (library) mode, oneDNN 2.5 keeps the scratchpad of some implementations
+     * (GEMM/im2col convolutions, Winograd: {@code USE_GLOBAL_SCRATCHPAD}) in thread-local storage of the thread that
+     * <em>created</em> the primitive, so running such a primitive on another thread (a network made on one thread,
+     * used from a pool) handed it a null scratchpad: SIGSEGV in {@code jit_gemm_convolution_utils::im2col}. Reorders
+     * keep the library mode: no reorder implementation uses the global scratchpad.
+     */
+    static primitive_attr attr() {
+        primitive_attr a = new primitive_attr();
+        a.set_scratchpad_mode(scratchpad_mode.user);
+        return a;
+    }
+
+    /**
+     * A primitive made with {@link #attr()} and the scratchpad it needs: when it runs, its scratchpad memory points at
+     * the running thread's scratchpad buffer, so it runs on any thread (one call at a time, as the helpers serialise).
+     */
+    static final class Prim {
+        final primitive prim;
+        private final memory scratchpad; // null: the primitive needs none
+        private final long scratchpadSize;
+
+        Prim(primitive prim, primitive_desc_base pd) {
+            this.prim = prim;
+            memory.desc d = pd.scratchpad_desc();
+            scratchpadSize = d.get_size();
+            scratchpad = scratchpadSize == 0 ? null : new memory(d, engine, new Address(0));
+        }
+    }
+
+    /**
+     * The calling thread's scratchpad buffer, shared by all primitives the thread runs (they run one after the other
+     * on its stream), grown to the largest asked for: what oneDNN's global scratchpad is, but for the thread that runs
+     * a primitive rather than the one that created it. Kept until the thread ends.
+     */
+    private static final class Scratchpad {
+        private memory buffer;
+        private Pointer handle;
+        private long size;
+
+        Pointer atLeast(long bytes, stream s) {
+            if (bytes > size) {
+                s._wait(); // the old buffer may still be read by a primitive in flight
+                if (buffer != null) {
+                    buffer.close();
+                }
+                buffer = new memory(new memory.desc(new long[]{bytes}, memory.data_type.u8, memory.format_tag.a),
+                        engine);
+                handle = buffer.get_data_handle();
+                size = bytes;
+            }
+            return handle;
+        }
+    }
+
     /** The current thread's stream and the reorders around the next primitive. */
     static final class Run {
         final stream stream;
@@ -242,7 +304,7 @@ public final class Dnnl {
             this.stream = s;
         }
 
-        void exec(primitive p, Map<Integer, memory> args) {
+        void exec(Prim p, Map<Integer, memory> args) {
             for (Port port : before) {
                 port.toInner(stream);
             }
@@ -250,7 +312,11 @@ public final class Dnnl {
             for (Map.Entry<Integer, memory> e : args.entrySet()) {
                 m.put(e.getKey(), e.getValue());
             }
-            p.execute(stream, m);
+            if (p.scratchpad != null) {
+                p.scratchpad.set_data_handle(SCRATCHPAD.get().atLeast(p.scratchpadSize, stream), stream);
+                m.put(DNNL_ARG_SCRATCHPAD, p.scratchpad);
+            }
+            p.prim.execute(stream, m);
             m.close();
             for (Port port : after) {
                 port.toUser(stream);

@@ -3,7 +3,6 @@ package dev.cnn.accel;
 import org.bytedeco.dnnl.batch_normalization_backward;
 import org.bytedeco.dnnl.batch_normalization_forward;
 import org.bytedeco.dnnl.memory;
-import org.bytedeco.dnnl.primitive;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
@@ -65,9 +64,9 @@ public final class DnnlBatchNormHelper extends DnnlLayerHelper implements BatchN
         final memory.desc data;
         final memory.desc channel;
         final batch_normalization_forward.primitive_desc trainPd;
-        final primitive train;
-        final primitive infer;
-        primitive backward;
+        final Dnnl.Prim train;
+        final Dnnl.Prim infer;
+        Dnnl.Prim backward;
         final Dnnl.Port src;
         final Dnnl.Port dst;
         final Dnnl.Port scale;
@@ -85,11 +84,12 @@ public final class DnnlBatchNormHelper extends DnnlLayerHelper implements BatchN
                     : k.nhwc ? memory.format_tag.nhwc : memory.format_tag.nchw);
             channel = Dnnl.desc(new long[]{k.c}, memory.format_tag.x);
             trainPd = new batch_normalization_forward.primitive_desc(new batch_normalization_forward.desc(
-                    prop_kind.forward_training.value, data, k.eps, SCALE_SHIFT), Dnnl.engine());
-            train = new batch_normalization_forward(trainPd);
-            infer = new batch_normalization_forward(new batch_normalization_forward.primitive_desc(
+                    prop_kind.forward_training.value, data, k.eps, SCALE_SHIFT), Dnnl.attr(), Dnnl.engine());
+            train = new Dnnl.Prim(new batch_normalization_forward(trainPd), trainPd);
+            batch_normalization_forward.primitive_desc inferPd = new batch_normalization_forward.primitive_desc(
                     new batch_normalization_forward.desc(prop_kind.forward_inference.value, data, k.eps,
-                            SCALE_SHIFT | normalization_flags.use_global_stats.value), Dnnl.engine()));
+                            SCALE_SHIFT | normalization_flags.use_global_stats.value), Dnnl.attr(), Dnnl.engine());
+            infer = new Dnnl.Prim(new batch_normalization_forward(inferPd), inferPd);
             src = Dnnl.Port.same(data);
             dst = Dnnl.Port.same(data);
             scale = Dnnl.Port.same(channel);
@@ -102,11 +102,12 @@ public final class DnnlBatchNormHelper extends DnnlLayerHelper implements BatchN
             diffShift = Dnnl.Port.same(channel);
         }
 
-        primitive backward() {
+        Dnnl.Prim backward() {
             if (backward == null) {
-                backward = new batch_normalization_backward(new batch_normalization_backward.primitive_desc(
+                batch_normalization_backward.primitive_desc pd = new batch_normalization_backward.primitive_desc(
                         new batch_normalization_backward.desc(prop_kind.backward.value, data, data, key.eps,
-                                SCALE_SHIFT), Dnnl.engine(), trainPd));
+                                SCALE_SHIFT), Dnnl.attr(), Dnnl.engine(), trainPd);
+                backward = new Dnnl.Prim(new batch_normalization_backward(pd), pd);
             }
             return backward;
         }

@@ -6,7 +6,6 @@ import org.bytedeco.dnnl.convolution_forward;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.post_ops;
 import org.bytedeco.dnnl.primitive_attr;
-import org.bytedeco.dnnl.primitive;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
@@ -193,7 +192,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
     /** A forward primitive with its ports. */
     private static final class Forward {
         final convolution_forward.primitive_desc pd;
-        final primitive prim;
+        final Dnnl.Prim prim;
         final Dnnl.Port src;
         final Dnnl.Port weights;
         final Dnnl.Port bias;
@@ -213,6 +212,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     algorithm.convolution_direct, plain ? p.srcUser : p.blockedSrc(),
                     Dnnl.any(new long[]{g.oc, g.c, g.kh, g.kw}), p.biasUser, plain ? p.dstUser : p.blockedDst(),
                     g.strides(), g.dilates(), g.padL(), g.padR());
+            primitive_attr attr = Dnnl.attr();
             if (relu || sum) {
                 post_ops ops = new post_ops();
                 if (sum) {
@@ -221,13 +221,10 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                 if (relu) {
                     ops.append_eltwise(1f, algorithm.eltwise_relu, 0f, 0f);
                 }
-                primitive_attr attr = new primitive_attr();
                 attr.set_post_ops(ops);
-                pd = new convolution_forward.primitive_desc(d, attr, Dnnl.engine());
-            } else {
-                pd = new convolution_forward.primitive_desc(d, Dnnl.engine());
             }
-            prim = new convolution_forward(pd);
+            pd = new convolution_forward.primitive_desc(d, attr, Dnnl.engine());
+            prim = new Dnnl.Prim(new convolution_forward(pd), pd);
             src = Dnnl.Port.in(p.srcUser, pd.src_desc());
             weights = Dnnl.Port.in(p.weightsUser, pd.weights_desc());
             bias = Dnnl.Port.in(p.biasUser, pd.bias_desc());
@@ -340,7 +337,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             convolution_backward_data.primitive_desc bd = new convolution_backward_data.primitive_desc(
                     new convolution_backward_data.desc(algorithm.convolution_direct, Dnnl.any(g.srcDims()),
                             Dnnl.any(wDims), Dnnl.any(g.dstDims()), g.strides(), g.dilates(), g.padL(), g.padR()),
-                    Dnnl.engine(), fwd.pd);
+                    Dnnl.attr(), Dnnl.engine(), fwd.pd);
             // bias-free layers (ResNet's convolutions): no bias gradient
             convolution_backward_weights.desc bw = bias
                     ? new convolution_backward_weights.desc(algorithm.convolution_direct, Dnnl.any(g.srcDims()),
@@ -348,12 +345,13 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     : new convolution_backward_weights.desc(algorithm.convolution_direct, Dnnl.any(g.srcDims()),
                     Dnnl.any(wDims), Dnnl.any(g.dstDims()), g.strides(), g.dilates(), g.padL(), g.padR());
             convolution_backward_weights.primitive_desc bwPd =
-                    new convolution_backward_weights.primitive_desc(bw, Dnnl.engine(), fwd.pd);
+                    new convolution_backward_weights.primitive_desc(bw, Dnnl.attr(), Dnnl.engine(), fwd.pd);
             backward = new WeightedBackward(new memory.desc[]{srcUser, weightsUser, biasUser, dstUser},
-                    new convolution_backward_data(bd),
+                    new Dnnl.Prim(new convolution_backward_data(bd), bd),
                     new memory.desc[]{bd.diff_dst_desc(), bd.weights_desc(), bd.diff_src_desc()},
-                    new convolution_backward_weights(bwPd), new memory.desc[]{bwPd.src_desc(), bwPd.diff_dst_desc(),
-                    bwPd.diff_weights_desc(), bias ? bwPd.diff_bias_desc() : null});
+                    new Dnnl.Prim(new convolution_backward_weights(bwPd), bwPd),
+                    new memory.desc[]{bwPd.src_desc(), bwPd.diff_dst_desc(), bwPd.diff_weights_desc(),
+                            bias ? bwPd.diff_bias_desc() : null});
             return backward;
         }
     }

@@ -4,7 +4,6 @@ import org.bytedeco.dnnl.inner_product_backward_data;
 import org.bytedeco.dnnl.inner_product_backward_weights;
 import org.bytedeco.dnnl.inner_product_forward;
 import org.bytedeco.dnnl.memory;
-import org.bytedeco.dnnl.primitive;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
@@ -125,7 +124,7 @@ public final class DnnlDenseLayer extends org.deeplearning4j.nn.layers.feedforwa
     /** oneDNN's inner product for one batch size, on plain row-major arrays (no reorders). */
     private static final class Plan {
         final inner_product_forward.primitive_desc fwdPd;
-        final primitive fwd;
+        final Dnnl.Prim fwd;
         final memory.desc srcDesc;
         final memory.desc weightsDesc;
         final memory.desc biasDesc;
@@ -147,8 +146,8 @@ public final class DnnlDenseLayer extends org.deeplearning4j.nn.layers.feedforwa
             inner_product_forward.desc d = hasBias
                     ? new inner_product_forward.desc(prop_kind.forward_training, srcDesc, weightsDesc, biasDesc, dstDesc)
                     : new inner_product_forward.desc(prop_kind.forward_training, srcDesc, weightsDesc, dstDesc);
-            fwdPd = new inner_product_forward.primitive_desc(d, Dnnl.engine());
-            fwd = new inner_product_forward(fwdPd);
+            fwdPd = new inner_product_forward.primitive_desc(d, Dnnl.attr(), Dnnl.engine());
+            fwd = new Dnnl.Prim(new inner_product_forward(fwdPd), fwdPd);
             src = Dnnl.Port.in(srcDesc, fwdPd.src_desc());
             weights = Dnnl.Port.in(weightsDesc, fwdPd.weights_desc());
             bias = Dnnl.Port.in(biasDesc, hasBias ? fwdPd.bias_desc() : biasDesc);
@@ -172,17 +171,19 @@ public final class DnnlDenseLayer extends org.deeplearning4j.nn.layers.feedforwa
         void backward(INDArray in, INDArray w, INDArray delta, INDArray gw, INDArray gb, INDArray epsNext) {
             if (backward == null) {
                 inner_product_backward_data.primitive_desc bd = new inner_product_backward_data.primitive_desc(
-                        new inner_product_backward_data.desc(srcDesc, weightsDesc, dstDesc), Dnnl.engine(), fwdPd);
+                        new inner_product_backward_data.desc(srcDesc, weightsDesc, dstDesc), Dnnl.attr(),
+                        Dnnl.engine(), fwdPd);
                 inner_product_backward_weights.desc bwd = hasBias
                         ? new inner_product_backward_weights.desc(srcDesc, weightsDesc, biasDesc, dstDesc)
                         : new inner_product_backward_weights.desc(srcDesc, weightsDesc, dstDesc);
                 inner_product_backward_weights.primitive_desc bw =
-                        new inner_product_backward_weights.primitive_desc(bwd, Dnnl.engine(), fwdPd);
+                        new inner_product_backward_weights.primitive_desc(bwd, Dnnl.attr(), Dnnl.engine(), fwdPd);
                 backward = new WeightedBackward(new memory.desc[]{srcDesc, weightsDesc, biasDesc, dstDesc},
-                        new inner_product_backward_data(bd),
+                        new Dnnl.Prim(new inner_product_backward_data(bd), bd),
                         new memory.desc[]{bd.diff_dst_desc(), bd.weights_desc(), bd.diff_src_desc()},
-                        new inner_product_backward_weights(bw), new memory.desc[]{bw.src_desc(), bw.diff_dst_desc(),
-                        bw.diff_weights_desc(), hasBias ? bw.diff_bias_desc() : null});
+                        new Dnnl.Prim(new inner_product_backward_weights(bw), bw),
+                        new memory.desc[]{bw.src_desc(), bw.diff_dst_desc(), bw.diff_weights_desc(),
+                                hasBias ? bw.diff_bias_desc() : null});
             }
             backward.run(in, w, delta, gw, gb, epsNext);
             CALLS.incrementAndGet();

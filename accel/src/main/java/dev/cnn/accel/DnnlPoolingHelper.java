@@ -3,7 +3,6 @@ package dev.cnn.accel;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.pooling_backward;
 import org.bytedeco.dnnl.pooling_forward;
-import org.bytedeco.dnnl.primitive;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
@@ -59,9 +58,9 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
         final memory.desc src;
         final memory.desc dst;
         final pooling_forward.primitive_desc trainPd;
-        final primitive train;
-        final primitive infer;
-        final primitive backward;
+        final Dnnl.Prim train;
+        final Dnnl.Prim infer;
+        final Dnnl.Prim backward;
         final Dnnl.Port in;
         final Dnnl.Port out;
         final Dnnl.Port diffDst;
@@ -77,14 +76,17 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
             dst = Dnnl.desc(g.dstDims(), tag);
             long[] kernel = {g.kh(), g.kw()};
             trainPd = new pooling_forward.primitive_desc(new pooling_forward.desc(prop_kind.forward_training,
-                    algorithm.pooling_max, src, dst, g.strides(), kernel, g.padL(), g.padR()), Dnnl.engine());
-            train = new pooling_forward(trainPd);
-            infer = new pooling_forward(new pooling_forward.primitive_desc(new pooling_forward.desc(
+                    algorithm.pooling_max, src, dst, g.strides(), kernel, g.padL(), g.padR()), Dnnl.attr(),
+                    Dnnl.engine());
+            train = new Dnnl.Prim(new pooling_forward(trainPd), trainPd);
+            pooling_forward.primitive_desc inferPd = new pooling_forward.primitive_desc(new pooling_forward.desc(
                     prop_kind.forward_inference, algorithm.pooling_max, src, dst, g.strides(), kernel, g.padL(),
-                    g.padR()), Dnnl.engine()));
-            backward = new pooling_backward(new pooling_backward.primitive_desc(new pooling_backward.desc(
-                    algorithm.pooling_max, src, dst, g.strides(), kernel, g.padL(), g.padR()), Dnnl.engine(),
-                    trainPd));
+                    g.padR()), Dnnl.attr(), Dnnl.engine());
+            infer = new Dnnl.Prim(new pooling_forward(inferPd), inferPd);
+            pooling_backward.primitive_desc backwardPd = new pooling_backward.primitive_desc(
+                    new pooling_backward.desc(algorithm.pooling_max, src, dst, g.strides(), kernel, g.padL(),
+                            g.padR()), Dnnl.attr(), Dnnl.engine(), trainPd);
+            backward = new Dnnl.Prim(new pooling_backward(backwardPd), backwardPd);
             in = Dnnl.Port.same(src);
             out = Dnnl.Port.same(dst);
             diffDst = Dnnl.Port.same(dst);

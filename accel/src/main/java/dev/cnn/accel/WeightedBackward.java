@@ -1,7 +1,6 @@
 package dev.cnn.accel;
 
 import org.bytedeco.dnnl.memory;
-import org.bytedeco.dnnl.primitive;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.HashMap;
@@ -19,8 +18,8 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
  * backward-weights primitives with their ports, between ND4J arrays in the layer's own layouts.
  */
 final class WeightedBackward {
-    private final primitive data;
-    private final primitive weights;
+    private final Dnnl.Prim data;
+    private final Dnnl.Prim weights;
     private final Dnnl.Port dataDiffDst;
     private final Dnnl.Port dataWeights;
     private final Dnnl.Port dataDiffSrc;
@@ -35,7 +34,7 @@ final class WeightedBackward {
      * @param wgt    backward-weights primitive and the layouts it wants: source, diff destination, diff weights and
      *               diff bias (null: no bias gradient)
      */
-    WeightedBackward(memory.desc[] user, primitive data, memory.desc[] dataDescs, primitive wgt,
+    WeightedBackward(memory.desc[] user, Dnnl.Prim data, memory.desc[] dataDescs, Dnnl.Prim wgt,
                      memory.desc[] wgtDescs) {
         this.data = data;
         this.weights = wgt;
