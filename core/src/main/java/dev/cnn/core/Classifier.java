@@ -27,8 +27,8 @@ import java.util.List;
  * <p>Safe to share between threads: each call decodes and preprocesses on its caller's thread, so decoding runs in
  * parallel, while forward passes run one at a time on one inference thread that owns an inference copy of the
  * network (batch norm folded; a forward pass already uses every core). One thread, not a lock: DL4J's workspaces
- * and this project's oneDNN streams are per thread, so callers taking turns on the network would each grow their own
- * workspaces, and oneDNN primitives run from a second thread crash the JVM. To answer many callers at the
+ * and oneDNN's streams and scratchpads are per thread, so callers taking turns on the network would each keep their
+ * own copies of that memory. To answer many callers at the
  * throughput of a batch job, gather their images into one {@link #classifyTensors} call, as {@code cnn serve} does.
  * {@link #close} stops the inference thread (a daemon: it does not keep the JVM alive).
  */
@@ -101,12 +101,16 @@ public final class Classifier implements AutoCloseable {
             return List.of();
         }
         float[][] p = probabilities(images.size() == 1 ? images.get(0) : Nd4j.concat(0, images.toArray(new INDArray[0])));
-        int k = Math.max(1, Math.min(topK, labels().size()));
         List<Predictor.Prediction> out = new ArrayList<>(p.length);
         for (int i = 0; i < p.length; i++) {
-            out.add(Predictor.prediction(labels(), names.get(i), p[i], k));
+            out.add(prediction(names.get(i), p[i], topK));
         }
         return out;
+    }
+
+    /** The result for one image's class {@code probabilities} (a row of {@link #probabilities}), named {@code name}. */
+    public Predictor.Prediction prediction(String name, float[] probabilities, int topK) {
+        return Predictor.prediction(labels(), name, probabilities, Math.max(1, Math.min(topK, labels().size())));
     }
 
     /** Class probabilities of a preprocessed batch [N, C, H, W], one row per image. */
