@@ -16,6 +16,7 @@ import picocli.CommandLine.Spec;
                 FinetuneCommand.class,
                 ImportCommand.class,
                 ClassifyCommand.class,
+                ServeCommand.class,
                 EvaluateCommand.class,
                 VisualizeCommand.class,
                 DataCommand.class,
