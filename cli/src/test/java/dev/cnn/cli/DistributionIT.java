@@ -1,0 +1,78 @@
+package dev.cnn.cli;
+
+import dev.cnn.core.BundleMetadata;
+import dev.cnn.core.ModelBundle;
+import dev.cnn.core.Provenance;
+import dev.cnn.core.TrainConfig;
+import dev.cnn.data.Normalization;
+import dev.cnn.data.Preprocess;
+import dev.cnn.zoo.ModelRegistry;
+import dev.cnn.zoo.ModelSpec;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The distribution tarball ({@code ./mvnw package}), unpacked where no Maven and no checkout are, run through a
+ * symlink on PATH, as the Dockerfile's entry command runs it.
+ */
+class DistributionIT {
+    record Result(int code, String out) {
+    }
+
+    static Result sh(Path cwd, String path, String... cmd) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true);
+        pb.environment().put("PATH", path);
+        pb.environment().put("CNN_HEAP", "512m");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        return new Result(p.waitFor(), out);
+    }
+
+    @Test
+    void theUnpackedTarballRunsThroughASymlinkWithoutMavenOrACheckout(@TempDir Path dir) throws Exception {
+        Path tarball = Path.of(System.getProperty("cnn.dist", "target/missing.tar.gz"));
+        assertTrue(Files.isRegularFile(tarball), "./mvnw package writes " + tarball);
+        Path opt = Files.createDirectories(dir.resolve("opt"));
+        assertEquals(0, sh(opt, "/usr/bin:/bin", "tar", "xzf", tarball.toAbsolutePath().toString()).code());
+        Path home = opt.resolve(tarball.getFileName().toString().replace("-linux-x86_64.tar.gz", ""));
+        assertTrue(Files.isExecutable(home.resolve("bin/cnn")), home.toString());
+        assertTrue(Files.readString(home.resolve("THIRD-PARTY.txt")).contains("javalin"), "licences listed");
+        assertTrue(Files.isRegularFile(home.resolve("README.md")));
+        try (Stream<Path> libs = Files.list(home.resolve("lib"))) {
+            List<String> names = libs.map(p -> p.getFileName().toString()).toList();
+            assertTrue(names.stream().anyMatch(n -> n.startsWith("cnn-cli-")), names.toString());
+            assertTrue(names.stream().noneMatch(n -> n.contains("windows") || n.contains("macosx")
+                    || n.contains("android") || n.contains("ppc64") || n.contains("arm")), "natives: " + names);
+        }
+        Path bin = Files.createDirectories(dir.resolve("bin"));
+        Files.createSymbolicLink(bin.resolve("cnn"), home.resolve("bin/cnn"));
+        Path work = Files.createDirectories(dir.resolve("work"));
+        String path = bin + ":/usr/bin:/bin"; // java on /usr/bin; no mvn, no checkout
+
+        Result version = sh(work, path, "/usr/bin/env", "cnn", "--version");
+        assertEquals(0, version.code(), version.out());
+        assertTrue(version.out().startsWith("cnn "), version.out());
+
+        Path model = work.resolve("m.zip");
+        ModelSpec spec = ModelSpec.builder().numClasses(2).input(1, 8, 8).build();
+        new ModelBundle(ModelRegistry.get("simplecnn").build(spec), new BundleMetadata(1, "simplecnn",
+                List.of("a", "b"), 1, 8, 8, Preprocess.builder().size(1, 8, 8).normalization(Normalization.unit())
+                .build(), Provenance.of("x", 0, "none", false, false, 1, 0,
+                TrainConfig.builder().output(model).build(), null), null)).save(model, false);
+        ImageIO.write(new BufferedImage(12, 12, BufferedImage.TYPE_INT_RGB), "png", work.resolve("x.png").toFile());
+        Result classify = sh(work, path, "/usr/bin/env", "cnn", "classify", "--model", "m.zip", "x.png", "--format", "jsonl");
+        assertEquals(0, classify.code(), classify.out());
+        assertTrue(classify.out().contains("\"predictions\""), "natives load from lib/: " + classify.out());
+    }
+}
