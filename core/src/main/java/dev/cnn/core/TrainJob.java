@@ -38,6 +38,22 @@ public final class TrainJob {
     public record Request(String data, String model, Integer imageSize, int channels, Preprocess.ResizePolicy resize,
                           String normalize, String augment, double valSplit, boolean strict, boolean cache,
                           int workers, TrainConfig config, Path resume, boolean smallDataBatch) {
+        /**
+         * {@code cnn train}'s defaults for everything but the data, the architecture and {@code config}: the
+         * architecture's input size, RGB, stretched, scaled to [0, 1], no augmentation, the automatic validation split,
+         * bad images skipped, one decoding thread, a smaller batch on small data.
+         */
+        public static Request of(String data, String model, TrainConfig config) {
+            return new Request(data, model, null, 3, Preprocess.ResizePolicy.STRETCH, "unit", "none",
+                    dev.cnn.data.DataSource.AUTO_VAL_SPLIT, false, false, 1, config, null, true);
+        }
+
+        /** The same request at {@code size} x {@code size} pixels with {@code channels} channels (1 or 3). */
+        public Request withInput(int size, int channels) {
+            return new Request(data, model, size, channels, resize, normalize, augment, valSplit, strict, cache,
+                    workers, config, resume, smallDataBatch);
+        }
+
         /** With the batch size as given ({@code smallDataBatch} off). */
         public Request(String data, String model, Integer imageSize, int channels, Preprocess.ResizePolicy resize,
                        String normalize, String augment, double valSplit, boolean strict, boolean cache, int workers,

@@ -96,6 +96,23 @@ public final class FinetuneJob {
                           double baseLr, int frozenEpochs, boolean featureCache, String augment, double valSplit,
                           boolean strict, boolean cacheImages, int workers, TrainConfig config,
                           boolean smallDataBatch) {
+        /**
+         * {@code cnn finetune}'s defaults for everything but the data, the base ({@code model.zip} or
+         * {@code zoo:NAME:TAG}), the strategy and {@code config} ({@code config.lr()} is the head's rate): base rate
+         * 1e-3, one frozen epoch for gradual, the default cut, cached features, no augmentation, the automatic
+         * validation split, bad images skipped, one decoding thread, smaller head batches on small data.
+         */
+        public static Request of(String data, String base, Strategy strategy, TrainConfig config) {
+            return new Request(data, base, null, strategy, null, null, 1e-3, 1, true, "none",
+                    dev.cnn.data.DataSource.AUTO_VAL_SPLIT, false, false, 1, config, true);
+        }
+
+        /** The same request with a pretrained weights file on disk for a {@code zoo:} base (no download). */
+        public Request withWeights(Path file) {
+            return new Request(data, base, file, strategy, cut, unfreezeFrom, baseLr, frozenEpochs, featureCache,
+                    augment, valSplit, strict, cacheImages, workers, config, smallDataBatch);
+        }
+
         /** With the batch size as given ({@code smallDataBatch} off: see {@link TrainJob#smallDataBatch}). */
         public Request(String data, String base, Path weights, Strategy strategy, String cut, String unfreezeFrom,
                        double baseLr, int frozenEpochs, boolean featureCache, String augment, double valSplit,
