@@ -4,14 +4,14 @@
 # answers; and `cnn classify` of the same images as one batch job, for the ratio. Then a soak: a mix of good and bad
 # images (1 in 5 bad: not an image, truncated, empty) at 8 clients for SOAK seconds, RSS sampled every 10 s.
 # Usage: bench/serve-load.sh [WORK]     (writes bench/results/serve-load.{md,json})
-# Environment: MODELS ("simplecnn:32 resnet18:224"), CLIENTS ("1 8 32"), SECONDS (20 per level), SOAK (600), CNN.
+# Environment: MODELS ("simplecnn:32 resnet18:224"), CLIENTS ("1 8 32"), LOAD_SECONDS (20 per level; not SECONDS, which bash keeps), SOAK (600), CNN.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="${1:-${WORK:-/tmp/cnn-serve-load}}"
 CNN="${CNN:-$ROOT/cnn}"
 MODELS="${MODELS:-simplecnn:32 resnet18:224}"
 CLIENTS="${CLIENTS:-1 8 32}"
-SECONDS_PER="${SECONDS:-20}"
+SECONDS_PER="${LOAD_SECONDS:-20}"
 SOAK="${SOAK:-600}"
 PORT="${PORT:-18180}"
 mkdir -p "$WORK" "$ROOT/bench/results"
