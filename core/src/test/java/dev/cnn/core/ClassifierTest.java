@@ -99,5 +99,14 @@ class ClassifierTest {
         assertArrayEquals(alone.get(3), together.get(0).probabilities(), 1e-5f);
         assertArrayEquals(alone.get(7), together.get(1).probabilities(), 1e-5f);
         assertEquals(List.of("a", "b"), together.stream().map(Predictor.Prediction::path).toList());
+        // the same images as [C, H, W] values, batched on the inference thread
+        List<float[]> flat = new ArrayList<>();
+        for (int i : new int[]{3, 7}) {
+            flat.add(dev.cnn.data.ImageDecoder.load(images.get(i), "x", c.preprocess()).data().asFloat());
+        }
+        float[][] p = c.probabilities(flat);
+        assertArrayEquals(alone.get(3), p[0], 1e-5f);
+        assertArrayEquals(alone.get(7), p[1], 1e-5f);
+        assertThrows(IllegalArgumentException.class, () -> c.probabilities(List.of(new float[5])));
     }
 }

@@ -1,8 +1,6 @@
 package dev.cnn.serve;
 
 import dev.cnn.core.Classifier;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -19,7 +17,7 @@ import java.util.function.IntConsumer;
  * more, up to {@code maxBatch}; images that arrive while a batch runs make up the next one.
  */
 final class Batcher implements AutoCloseable {
-    private record Job(INDArray image, CompletableFuture<float[]> result) {
+    private record Job(float[] image, CompletableFuture<float[]> result) {
     }
 
     private final Classifier classifier;
@@ -40,8 +38,8 @@ final class Batcher implements AutoCloseable {
         thread.start();
     }
 
-    /** The class probabilities of one preprocessed image [1, C, H, W], when its batch has run. */
-    CompletableFuture<float[]> submit(INDArray image) {
+    /** The class probabilities of one preprocessed image ([C, H, W] values), when its batch has run. */
+    CompletableFuture<float[]> submit(float[] image) {
         CompletableFuture<float[]> f = new CompletableFuture<>();
         if (closed) {
             f.completeExceptionally(new RejectedExecutionException("the server is shutting down"));
@@ -87,9 +85,7 @@ final class Batcher implements AutoCloseable {
 
     private void run(List<Job> batch) {
         try {
-            INDArray x = batch.size() == 1 ? batch.get(0).image()
-                    : Nd4j.concat(0, batch.stream().map(Job::image).toArray(INDArray[]::new));
-            float[][] p = classifier.probabilities(x);
+            float[][] p = classifier.probabilities(batch.stream().map(Job::image).toList());
             onBatch.accept(batch.size());
             for (int i = 0; i < batch.size(); i++) {
                 batch.get(i).result().complete(p[i]);

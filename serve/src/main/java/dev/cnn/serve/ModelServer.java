@@ -12,7 +12,6 @@ import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.UploadedFile;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -81,6 +80,12 @@ public final class ModelServer implements AutoCloseable {
             pool.setName("cnn-http");
             pool.setDaemon(true);
             cfg.jetty.threadPool = pool;
+            // Jetty's graceful stop: with a StatisticsHandler around Javalin's (Javalin attaches inside it), stopping
+            // waits up to the grace period for requests still being written, instead of cutting their connections
+            cfg.jetty.modifyServer(server -> {
+                server.setHandler(new org.eclipse.jetty.server.handler.StatisticsHandler());
+                server.setStopTimeout(TimeUnit.SECONDS.toMillis(Math.max(1, opts.graceSeconds())));
+            });
             cfg.jetty.multipartConfig.maxFileSize(opts.maxImageBytes(), io.javalin.config.SizeUnit.BYTES);
             cfg.jetty.multipartConfig.maxInMemoryFileSize((int) Math.min(Integer.MAX_VALUE, opts.maxImageBytes()),
                     io.javalin.config.SizeUnit.BYTES);
@@ -206,7 +211,7 @@ public final class ModelServer implements AutoCloseable {
         if (body.length == 0) {
             throw new HttpError(400, "empty body: send the image's bytes");
         }
-        INDArray x;
+        float[] x;
         try {
             x = decode(body, name);
         } catch (BadImageException e) {
@@ -253,9 +258,12 @@ public final class ModelServer implements AutoCloseable {
         json(ctx, 200, Json.write(out));
     }
 
-    private INDArray decode(byte[] bytes, String name) throws BadImageException {
+    /** The image's [C, H, W] values, decoded and preprocessed on this (request) thread. */
+    private float[] decode(byte[] bytes, String name) throws BadImageException {
         Preprocess p = classifier.preprocess();
-        return ImageDecoder.tensor(ImageDecoder.readResized(bytes, name, opts.maxPixels(), p), p);
+        float[] x = new float[p.channels() * p.height() * p.width()];
+        ImageDecoder.toTensor(ImageDecoder.readResized(bytes, name, opts.maxPixels(), p), p, x, 0);
+        return x;
     }
 
     /** Reads {@code in} to its end, refusing more than the image limit without reading it all. */
