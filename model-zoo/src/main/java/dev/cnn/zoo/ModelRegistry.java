@@ -30,6 +30,7 @@ public final class ModelRegistry {
         for (SqueezeNet.Version v : SqueezeNet.Version.values()) {
             register(new SqueezeNet(v));
         }
+        register(new GoogLeNet());
         for (int depth : new int[]{20, 32, 44, 56, 110}) {
             register(new CifarResNet(depth, true));
         }

@@ -90,7 +90,11 @@ final class Net {
     }
 
     Net bn(String name) {
-        return add(name, new BatchNormalization.Builder().eps(1e-5).decay(0.9).dataFormat(format()).build());
+        return bn(name, 1e-5);
+    }
+
+    Net bn(String name, double eps) {
+        return add(name, new BatchNormalization.Builder().eps(eps).decay(0.9).dataFormat(format()).build());
     }
 
     Net relu(String name) {
@@ -100,6 +104,22 @@ final class Net {
     Net maxPool(String name, int k, int stride, int pad) {
         return add(name, new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(k, k).stride(stride, stride)
                 .padding(pad, pad).dataFormat(format()).build());
+    }
+
+    /**
+     * Output side of PyTorch's {@code MaxPool2d(k, s, ceil_mode=True)} (no padding) on a side of {@code in}:
+     * {@code ceil((in - k) / s) + 1}, one less where that last window would start outside the input; 0 where there
+     * is no window.
+     */
+    static int ceilPoolSize(int in, int k, int s) {
+        if (in < 1) {
+            return 0;
+        }
+        int out = Math.floorDiv(in - k + s - 1, s) + 1;
+        if ((out - 1) * s >= in) {
+            out--;
+        }
+        return Math.max(out, 0);
     }
 
     /** Zeros below and to the right of the map: {@code bottom} rows, {@code right} columns. */

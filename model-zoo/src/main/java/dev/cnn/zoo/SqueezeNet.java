@@ -110,14 +110,7 @@ final class SqueezeNet implements Architecture {
      * 2) + 1}, one less where that last window would start outside the input; 0 where there is no window.
      */
     static int ceilPoolSize(int in) {
-        if (in < 1) {
-            return 0;
-        }
-        int out = Math.floorDiv(in - POOL + POOL_STRIDE - 1, POOL_STRIDE) + 1;
-        if ((out - 1) * POOL_STRIDE >= in) {
-            out--;
-        }
-        return Math.max(out, 0);
+        return Net.ceilPoolSize(in, POOL, POOL_STRIDE);
     }
 
     @Override

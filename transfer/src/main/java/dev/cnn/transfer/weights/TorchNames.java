@@ -36,9 +36,9 @@ import java.util.Set;
  * ResNets use torchvision's names.
  *
  * <p>Every expected key must be present with its shape and every file key must be used (batch norm's
- * {@code num_batches_tracked} aside), or the import stops with exit 4 naming the first differences and the zoo
- * architecture whose names the file matches best. Layers in {@code skip} (a new head) are neither read nor
- * required.
+ * {@code num_batches_tracked} and {@link #auxiliary} classifiers aside), or the import stops with exit 4 naming the
+ * first differences and the zoo architecture whose names the file matches best. Layers in {@code skip} (a new head)
+ * are neither read nor required.
  */
 public final class TorchNames {
     private static final Map<String, String> TIMM_ALIASES = Map.of(
@@ -152,7 +152,7 @@ public final class TorchNames {
         }
         List<String> problems = new ArrayList<>(missing);
         for (String k : file.keySet()) {
-            if (!used.contains(k) && !k.endsWith(".num_batches_tracked") && !skipped(k, skip)) {
+            if (!used.contains(k) && !k.endsWith(".num_batches_tracked") && !auxiliary(k) && !skipped(k, skip)) {
                 problems.add("unexpected " + k + " " + file.get(k).shapeString());
             }
         }
@@ -214,11 +214,20 @@ public final class TorchNames {
         };
     }
 
+    /**
+     * A parameter of an auxiliary classifier (GoogLeNet's {@code aux1}, {@code aux2}; Inception v3's
+     * {@code AuxLogits}): published files keep them, the zoo builds these networks without them (torchvision's
+     * {@code aux_logits=False}, which drops them the same way), so they are not read.
+     */
+    static boolean auxiliary(String key) {
+        return key.startsWith("aux1.") || key.startsWith("aux2.") || key.startsWith("AuxLogits.");
+    }
+
     /** The zoo architecture whose expected names overlap the file's most (Jaccard), if not the one tried. */
     static String likelyArchitecture(Set<String> fileKeys, String tried) {
         Set<String> keys = new LinkedHashSet<>();
         for (String k : fileKeys) {
-            if (!k.endsWith(".num_batches_tracked")) {
+            if (!k.endsWith(".num_batches_tracked") && !auxiliary(k)) {
                 keys.add(k);
             }
         }

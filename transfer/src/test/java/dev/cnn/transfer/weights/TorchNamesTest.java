@@ -12,11 +12,13 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -64,6 +66,23 @@ class TorchNamesTest {
                     "classifier.1.bias")), k.toString());
             assertEquals(2 * (1 + 8 * 3 + 1), k.size()); // stem, 8 Fire modules of 3 convolutions, classifier
         }
+    }
+
+    @Test
+    void googlenetsNamesAreTorchvisionsAndItsAuxiliaryClassifiersAreNotRead() throws IOException {
+        Set<String> k = keys("googlenet");
+        assertTrue(k.containsAll(List.of("conv1.conv.weight", "conv1.bn.running_var", "conv3.bn.weight",
+                "inception3a.branch2.1.conv.weight", "inception4e.branch3.0.bn.running_mean",
+                "inception5b.branch4.1.bn.bias", "fc.weight", "fc.bias")), k.toString());
+        assertEquals(57 + 57 * 4 + 2, k.size()); // 3 stem + 9 x 6 convolutions, each with a batch norm; fc
+        List<String> withAux = new ArrayList<>(k);
+        withAux.addAll(List.of("aux1.conv.conv.weight", "aux1.fc1.weight", "aux2.fc2.bias"));
+        Path f = file(withAux);
+        CnnException e = assertThrows(CnnException.class, () -> TorchImport.run(new TorchImport.Request("googlenet",
+                f, null, null, f.toString())));
+        assertTrue(e.getMessage().contains("conv1.conv.weight is [1] in the file"), e.getMessage());
+        assertFalse(e.getMessage().contains("aux"), "published files keep aux1/aux2, the zoo leaves them out: "
+                + e.getMessage());
     }
 
     @Test

@@ -50,7 +50,8 @@ class TorchParityTest {
             "vgg19;zip",
             "vgg19_bn;zip",
             "squeezenet1_0;zip",
-            "squeezenet1_1;zip,bf16"})
+            "squeezenet1_1;zip,bf16",
+            "googlenet;zip"})
     void importedNetworksGivePyTorchsLogits(String arch, String formats) throws Exception {
         PyTorch.fixtures("parity", "--arch", arch, "--formats", formats, "--out", tmp.toString());
         INDArray x = Nd4j.create(PyTorch.floats(tmp.resolve("input.bin")), new long[]{2, 3, 224, 224}, 'c');
@@ -84,13 +85,15 @@ class TorchParityTest {
     }
 
     /**
-     * SqueezeNet's max pools round up (ceil mode), which the zoo builds from zero padding and a truncating pool: at the
-     * smallest inputs (21, 17) every pool rounds up, at 226 every pool of 1_1, at 299 the last of 1_0 (at 224, above,
-     * the second of 1_0 and none of 1_1).
+     * SqueezeNet's and GoogLeNet's max pools round up (ceil mode), which the zoo builds from zero padding and a
+     * truncating pool: at the smallest inputs (21, 17) every pool of SqueezeNet rounds up, at 226 every pool of 1_1, at
+     * 299 the last of 1_0 (at 224, above, the second of 1_0 and none of 1_1); GoogLeNet's second and third round up at
+     * 33, its second and fourth at 250 (at 224, above, the first three).
      */
     @ParameterizedTest(name = "{0} at {1}x{1}")
-    @CsvSource({"squeezenet1_0,21", "squeezenet1_0,299", "squeezenet1_1,17", "squeezenet1_1,226"})
-    void squeezenetsCeilModePoolsGivePyTorchsLogitsAtSizesWhereTheyRoundUp(String arch, int size) throws Exception {
+    @CsvSource({"squeezenet1_0,21", "squeezenet1_0,299", "squeezenet1_1,17", "squeezenet1_1,226", "googlenet,33",
+            "googlenet,250"})
+    void ceilModePoolsGivePyTorchsLogitsAtSizesWhereTheyRoundUp(String arch, int size) throws Exception {
         PyTorch.fixtures("parity", "--arch", arch, "--formats", "zip", "--size", String.valueOf(size), "--out",
                 tmp.toString());
         Architecture a = ModelRegistry.get(arch);
