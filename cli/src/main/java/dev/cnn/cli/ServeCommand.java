@@ -55,6 +55,16 @@ final class ServeCommand extends BaseCommand {
             + "flight (default: ${DEFAULT-VALUE}).")
     int graceSeconds;
 
+    /** Whether {@code host:port} can be bound now (a port in use, or not an address of this machine: not). */
+    static boolean canListen(String host, int port) {
+        try (java.net.ServerSocket s = new java.net.ServerSocket()) {
+            s.bind(new java.net.InetSocketAddress(host, port));
+            return true;
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     @Override
     public Integer call() throws InterruptedException {
         if (port < 0 || port > 65535 || maxWaitMs < 0 || graceSeconds < 0 || !(maxImageMb > 0)
@@ -70,12 +80,14 @@ final class ServeCommand extends BaseCommand {
         ModelServer server;
         try {
             server = ModelServer.start(bundle, opts);
-        } catch (RuntimeException e) {
-            if (e instanceof io.javalin.util.JavalinBindException || e.getCause() instanceof java.net.BindException) {
+        } catch (Exception e) { // Javalin (Kotlin) may throw checked exceptions undeclared
+            // Jetty's graceful stop after a failed bind may throw something else than the BindException: ask the port
+            if (e instanceof io.javalin.util.JavalinBindException || e.getCause() instanceof java.net.BindException
+                    || !canListen(host, port)) {
                 throw CnnException.usage("cannot listen on " + host + ":" + port + " (in use, or not an address "
                         + "of this machine): pick another --port, or stop what uses it");
             }
-            throw e;
+            throw e instanceof RuntimeException r ? r : new IllegalStateException("cannot start the server: " + e, e);
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Signals.Handle signals = Signals.onInterrupt(() -> new Thread(() -> {

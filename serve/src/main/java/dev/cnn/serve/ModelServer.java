@@ -134,10 +134,11 @@ public final class ModelServer implements AutoCloseable {
         ModelServer s = new ModelServer(new Classifier(model), opts);
         try {
             s.app.start(opts.host(), opts.port());
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // Javalin (Kotlin) may throw checked exceptions undeclared
             s.batcher.close();
             s.classifier.close();
-            throw e;
+            throw e instanceof RuntimeException r ? r : new IllegalStateException("cannot start the server on "
+                    + opts.host() + ":" + opts.port() + ": " + e, e);
         }
         LOG.info("serving {} ({} classes) on http://{}:{}", model.metadata().architecture(),
                 model.metadata().labels().size(), opts.host(), s.port());
