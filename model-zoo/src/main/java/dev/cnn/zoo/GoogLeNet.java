@@ -60,11 +60,7 @@ final class GoogLeNet implements Architecture {
     /** The smallest input whose last feature map is at least 1x1. */
     @Override
     public int minInputSize() {
-        int s = 1;
-        while (featureMapSize(s) < 1) {
-            s++;
-        }
-        return s;
+        return Net.smallestInput(GoogLeNet::featureMapSize);
     }
 
     @Override

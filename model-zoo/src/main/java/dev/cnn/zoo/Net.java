@@ -122,6 +122,15 @@ final class Net {
         return Math.max(out, 0);
     }
 
+    /** The smallest input side for which {@code lastMapSize} (input side to the last feature map's) is at least 1. */
+    static int smallestInput(java.util.function.IntUnaryOperator lastMapSize) {
+        int s = 1;
+        while (lastMapSize.applyAsInt(s) < 1) {
+            s++;
+        }
+        return s;
+    }
+
     /** Zeros below and to the right of the map: {@code bottom} rows, {@code right} columns. */
     Net zeroPadBottomRight(String name, int bottom, int right) {
         return add(name, new ZeroPaddingLayer.Builder(0, bottom, 0, right).dataFormat(format()).build());

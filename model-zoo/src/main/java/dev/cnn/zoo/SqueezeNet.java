@@ -77,11 +77,7 @@ final class SqueezeNet implements Architecture {
     /** The smallest input whose last feature map is at least 1x1 (torchvision's {@code min_size}: 21 and 17). */
     @Override
     public int minInputSize() {
-        int s = 1;
-        while (featureMapSize(s) < 1) {
-            s++;
-        }
-        return s;
+        return Net.smallestInput(this::featureMapSize);
     }
 
     @Override
