@@ -93,12 +93,16 @@ final class ServeCommand extends BaseCommand {
         Signals.Handle signals = Signals.onInterrupt(() -> new Thread(() -> {
             err().println("cnn serve: stopping (finishing requests in flight)");
             err().flush();
-            server.stop();
-            stopped.countDown();
+            try {
+                server.stop();
+            } finally {
+                stopped.countDown();
+            }
         }, "cnn-serve-stop").start());
         err().printf("cnn serve: %s (%d classes) on http://%s:%d  (POST /v1/classify; %s; Ctrl-C stops)%n",
                 bundle.metadata().architecture(), bundle.metadata().labels().size(), host, server.port(),
                 key == null ? "no API key" : "API key required");
+        bundle = null; // the server keeps its inference copy; the loaded network need not stay
         err().flush();
         try {
             stopped.await();

@@ -229,7 +229,6 @@ public final class GraphQueries {
 
     // ------------------------------------------------------------------------------------------------ vertices
 
-    /** Whether a vertex is frozen: a FrozenVertex, or a layer wrapped in FrozenLayer or FrozenLayerWithBackprop. */
     /** Whether training {@code g} changes a batch-norm layer (one that is not frozen). */
     public static boolean trainsBatchNorm(ComputationGraph g) {
         for (GraphVertex v : g.getConfiguration().getVertices().values()) {
@@ -241,6 +240,7 @@ public final class GraphQueries {
         return false;
     }
 
+    /** Whether a vertex is frozen: a FrozenVertex, or a layer wrapped in FrozenLayer or FrozenLayerWithBackprop. */
     public static boolean isFrozen(GraphVertex v) {
         if (v instanceof FrozenVertex) {
             return true;

@@ -41,11 +41,13 @@ final class Batcher implements AutoCloseable {
     /** The class probabilities of one preprocessed image ([C, H, W] values), when its batch has run. */
     CompletableFuture<float[]> submit(float[] image) {
         CompletableFuture<float[]> f = new CompletableFuture<>();
-        if (closed) {
-            f.completeExceptionally(new RejectedExecutionException("the server is shutting down"));
-            return f;
+        synchronized (this) { // never added after close: the loop finishes what came before
+            if (closed) {
+                f.completeExceptionally(new RejectedExecutionException("the server is shutting down"));
+                return f;
+            }
+            queue.add(new Job(image, f));
         }
-        queue.add(new Job(image, f));
         return f;
     }
 
@@ -100,13 +102,15 @@ final class Batcher implements AutoCloseable {
     /** Refuses new images, classifies those already waiting, and stops. */
     @Override
     public void close() {
-        closed = true;
+        synchronized (this) {
+            closed = true;
+        }
         try {
             thread.join(TimeUnit.SECONDS.toMillis(30));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        for (Job j; (j = queue.poll()) != null; ) { // submitted as it closed
+        for (Job j; (j = queue.poll()) != null; ) { // left when the loop gave up waiting (30 s)
             j.result().completeExceptionally(new RejectedExecutionException("the server is shutting down"));
         }
     }

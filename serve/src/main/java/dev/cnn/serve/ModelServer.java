@@ -70,7 +70,6 @@ public final class ModelServer implements AutoCloseable {
         this.classifier = classifier;
         this.opts = opts;
         this.metrics = new ServerMetrics(() -> batcherWaiting(), inFlight::get);
-        this.batcher = new Batcher(classifier, opts.maxBatch(), opts.maxWaitMs(), n -> metrics.batchSize.observe(n));
         this.modelJson = Json.write(modelInfo(classifier.metadata()));
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
@@ -86,9 +85,12 @@ public final class ModelServer implements AutoCloseable {
                 server.setHandler(new org.eclipse.jetty.server.handler.StatisticsHandler());
                 server.setStopTimeout(TimeUnit.SECONDS.toMillis(Math.max(1, opts.graceSeconds())));
             });
+            // a part over the image limit, or a request over a batch of them, is refused (413); parts over 1 MB wait
+            // in temporary files rather than on the heap
             cfg.jetty.multipartConfig.maxFileSize(opts.maxImageBytes(), io.javalin.config.SizeUnit.BYTES);
-            cfg.jetty.multipartConfig.maxInMemoryFileSize((int) Math.min(Integer.MAX_VALUE, opts.maxImageBytes()),
+            cfg.jetty.multipartConfig.maxTotalRequestSize(opts.maxImageBytes() * opts.maxBatch(),
                     io.javalin.config.SizeUnit.BYTES);
+            cfg.jetty.multipartConfig.maxInMemoryFileSize(1, io.javalin.config.SizeUnit.MB);
         });
         app.before(ctx -> {
             ctx.attribute("t0", System.nanoTime());
@@ -127,6 +129,8 @@ public final class ModelServer implements AutoCloseable {
         app.error(404, ctx -> json(ctx, 404, error("no such endpoint: " + ctx.method() + " " + ctx.path()
                 + " (POST /v1/classify, GET /v1/model, /healthz, /readyz, /metrics)")));
         app.error(405, ctx -> json(ctx, 405, error(ctx.method() + " is not allowed on " + ctx.path())));
+        // last: nothing above can fail and leave its thread running
+        this.batcher = new Batcher(classifier, opts.maxBatch(), opts.maxWaitMs(), n -> metrics.batchSize.observe(n));
     }
 
     /** Starts a server for {@code model}. */
@@ -148,10 +152,6 @@ public final class ModelServer implements AutoCloseable {
     /** The port it listens on (the one picked when asked for 0). */
     public int port() {
         return app.port();
-    }
-
-    public ServeOptions options() {
-        return opts;
     }
 
     private int batcherWaiting() {
@@ -180,7 +180,6 @@ public final class ModelServer implements AutoCloseable {
             ctx.attribute("counted", Boolean.FALSE);
             inFlight.decrementAndGet();
         }
-        String path = ctx.endpointHandlerPath();
         String endpoint = switch (ctx.path()) {
             case "/v1/classify", "/v1/model", "/healthz", "/readyz", "/metrics" -> ctx.path();
             default -> "other";
@@ -225,7 +224,13 @@ public final class ModelServer implements AutoCloseable {
     }
 
     private void classifyMultipart(Context ctx, int k) throws IOException {
-        List<UploadedFile> files = ctx.uploadedFiles();
+        List<UploadedFile> files;
+        try {
+            files = ctx.uploadedFiles();
+        } catch (IllegalStateException e) { // Jetty: a part or the whole request over its limit
+            throw new HttpError(413, "multipart request too large: each image at most " + opts.maxImageBytes()
+                    + " bytes (--max-image-mb), at most " + opts.maxBatch() + " such images a request");
+        }
         if (files.isEmpty()) {
             throw new HttpError(400, "multipart request without files: send each image as a file part");
         }
@@ -263,7 +268,12 @@ public final class ModelServer implements AutoCloseable {
     private float[] decode(byte[] bytes, String name) throws BadImageException {
         Preprocess p = classifier.preprocess();
         float[] x = new float[p.channels() * p.height() * p.width()];
-        ImageDecoder.toTensor(ImageDecoder.readResized(bytes, name, opts.maxPixels(), p), p, x, 0);
+        try {
+            ImageDecoder.toTensor(ImageDecoder.readResized(bytes, name, opts.maxPixels(), p), p, x, 0);
+        } catch (dev.cnn.data.DecodeOutOfMemoryError e) {
+            throw new HttpError(503, name + ": not enough memory to decode it now; retry later, or lower "
+                    + "--max-megapixels");
+        }
         return x;
     }
 
@@ -350,6 +360,9 @@ public final class ModelServer implements AutoCloseable {
                 break;
             }
         }
+        // Jetty's own graceful wait (responses still being written) gets what is left of the one grace period
+        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        app.jettyServer().server().setStopTimeout(Math.max(100, left));
         app.stop();
         batcher.close();
         classifier.close();

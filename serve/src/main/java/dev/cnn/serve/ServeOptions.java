@@ -54,23 +54,4 @@ public record ServeOptions(String host, int port, int maxBatch, int maxWaitMs, i
         return new ServeOptions(host, port, maxBatch, maxWaitMs, threads, maxImageBytes, maxPixels, topK, key,
                 graceSeconds);
     }
-
-    public ServeOptions withHost(String h) {
-        return new ServeOptions(h, port, maxBatch, maxWaitMs, threads, maxImageBytes, maxPixels, topK, apiKey,
-                graceSeconds);
-    }
-
-    public ServeOptions withThreads(int t) {
-        return new ServeOptions(host, port, maxBatch, maxWaitMs, t, maxImageBytes, maxPixels, topK, apiKey,
-                graceSeconds);
-    }
-
-    public ServeOptions withTopK(int k) {
-        return new ServeOptions(host, port, maxBatch, maxWaitMs, threads, maxImageBytes, maxPixels, k, apiKey,
-                graceSeconds);
-    }
-
-    public ServeOptions withGraceSeconds(int s) {
-        return new ServeOptions(host, port, maxBatch, maxWaitMs, threads, maxImageBytes, maxPixels, topK, apiKey, s);
-    }
 }

@@ -124,20 +124,26 @@ class ModelServerTest {
         }
     }
 
-    @Test
-    void aMultipartRequestAnswersEveryImageAndGivesABadOneAnErrorRecord() throws Exception {
-        String boundary = "cnnBoundary42";
+    static final String BOUNDARY = "cnnBoundary42";
+    static final String MULTIPART = "multipart/form-data; boundary=" + BOUNDARY;
+
+    /** A multipart/form-data body with one file part per {name, bytes}. */
+    static byte[] multipart(Object[][] parts) throws Exception {
         ByteArrayOutputStream body = new ByteArrayOutputStream();
-        Object[][] parts = {{"a.png", png(2, 9, 9)}, {"bad.jpg", "not a jpeg".getBytes()}, {"c.png", png(3, 30, 10)}};
         for (Object[] p : parts) {
-            body.write(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"" + p[0]
+            body.write(("--" + BOUNDARY + "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"" + p[0]
                     + "\"\r\nContent-Type: application/octet-stream\r\n\r\n").getBytes(StandardCharsets.UTF_8));
             body.write((byte[]) p[1]);
             body.write("\r\n".getBytes(StandardCharsets.UTF_8));
         }
-        body.write(("--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
-        HttpResponse<String> r = post(server, "/v1/classify", "multipart/form-data; boundary=" + boundary,
-                body.toByteArray());
+        body.write(("--" + BOUNDARY + "--\r\n").getBytes(StandardCharsets.UTF_8));
+        return body.toByteArray();
+    }
+
+    @Test
+    void aMultipartRequestAnswersEveryImageAndGivesABadOneAnErrorRecord() throws Exception {
+        HttpResponse<String> r = post(server, "/v1/classify", MULTIPART, multipart(new Object[][]{
+                {"a.png", png(2, 9, 9)}, {"bad.jpg", "not a jpeg".getBytes()}, {"c.png", png(3, 30, 10)}}));
         assertEquals(200, r.statusCode(), r.body());
         List<Map<String, Object>> recs = records(r);
         assertEquals(List.of("a.png", "bad.jpg", "c.png"), recs.stream().map(m -> m.get("path")).toList());
@@ -158,6 +164,10 @@ class ModelServerTest {
                 .statusCode());
         r = post(server, "/v1/classify", "image/png", new byte[300_000]);
         assertEquals(413, r.statusCode(), r.body());
+        // in a multipart request an oversized image is that image's error record, as a bad one is
+        r = post(server, "/v1/classify", MULTIPART, multipart(new Object[][]{{"big.png", new byte[300_000]}}));
+        assertEquals(200, r.statusCode(), r.body());
+        assertTrue(String.valueOf(records(r).get(0).get("error")).contains("--max-image-mb"), r.body());
         // declared 400x300 = 120,000 pixels > the 100,000 allowed: refused from the header
         ByteArrayOutputStream flat = new ByteArrayOutputStream(); // one colour: a few hundred bytes
         ImageIO.write(new BufferedImage(400, 300, BufferedImage.TYPE_INT_RGB), "png", flat);
