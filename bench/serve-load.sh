@@ -2,9 +2,12 @@
 # cnn serve under load (issue #20): a local server, 1, 8 and 32 concurrent clients (bench/ServeLoad.java, one image
 # per request), for a simplecnn@32 and a resnet18@224 bundle: images/s, p50/p99 latency, peak RSS, unexpected
 # answers; and `cnn classify` of the same images as one batch job, for the ratio. Then a soak: a mix of good and bad
-# images (1 in 5 bad: not an image, truncated, empty) at 8 clients for SOAK seconds, RSS sampled every 10 s.
+# images (1 in 5 bad: not an image, truncated, empty) at 8 clients for SOAK seconds, on a fixed, pre-touched heap
+# (SOAK_HEAP, -Xms = -Xmx: ParallelGC's adaptive heap otherwise moves RSS by hundreds of MB either way), RSS sampled
+# every 10 s.
 # Usage: bench/serve-load.sh [WORK]     (writes bench/results/serve-load.{md,json})
-# Environment: MODELS ("simplecnn:32 resnet18:224"), CLIENTS ("1 8 32"), LOAD_SECONDS (20 per level; not SECONDS, which bash keeps), SOAK (600), CNN.
+# Environment: MODELS ("simplecnn:32 resnet18:224"), CLIENTS ("1 8 32"), LOAD_SECONDS (20 per level; not SECONDS,
+# which bash keeps), SOAK (600), SOAK_HEAP (512m), SOAK_ONLY=1 (keep WORK's load levels, run the soak again), CNN.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="${1:-${WORK:-/tmp/cnn-serve-load}}"
@@ -16,14 +19,20 @@ SOAK="${SOAK:-600}"
 PORT="${PORT:-18180}"
 mkdir -p "$WORK" "$ROOT/bench/results"
 RESULTS="$WORK/results.jsonl"
-: > "$RESULTS"
+if [ "${SOAK_ONLY:-0}" = 1 ]; then
+  grep -v '"soak": true' "$RESULTS" > "$RESULTS.tmp" || true; mv "$RESULTS.tmp" "$RESULTS"
+  MODELS_RUN=""
+else
+  : > "$RESULTS"
+  MODELS_RUN="$MODELS"
+fi
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 java_pid() { pgrep -f "dev.cnn.cli.Main serve .*--port $PORT" | head -1; }
 
 start_server() { # model.zip
-  "$CNN" serve --model "$1" --port "$PORT" --max-batch 32 --max-wait-ms 5 2> "$WORK/serve.log" &
+  "$CNN" serve --model "$1" --port "$PORT" --max-batch 32 --max-wait-ms 5 2>> "$WORK/serve.log" &
   for _ in $(seq 1 120); do
     curl -fs "localhost:$PORT/readyz" >/dev/null 2>&1 && return 0
     sleep 0.5
@@ -37,7 +46,7 @@ stop_server() {
 }
 trap stop_server EXIT
 
-for spec in $MODELS; do
+for spec in $MODELS_RUN; do
   arch=${spec%%:*}; size=${spec##*:}
   model="$WORK/$arch-$size.zip"; imgs="$WORK/img-$size"
   if [ ! -f "$model" ]; then
@@ -80,7 +89,10 @@ printf 'not an image' > "$bad/bad-text.png"; : > "$bad/bad-empty.png"
 f0=$(find "$imgs" -name '*.png' | sort | head -1); head -c 200 "$f0" > "$bad/bad-truncated.png"
 mapfile -t good < <(find "$imgs" -name '*.png' | sort | head -12)
 mix=("${good[@]}" "$bad/bad-text.png" "$bad/bad-empty.png" "$bad/bad-truncated.png")
-start_server "$model"
+SOAK_HEAP="${SOAK_HEAP:-512m}"
+# fixed and pre-touched: the heap's pages are resident from the start, so RSS growth is native memory, not the
+# old generation touching its committed pages for the first time
+CNN_HEAP="$SOAK_HEAP" CNN_JAVA_OPTS="${CNN_JAVA_OPTS:-} -Xms$SOAK_HEAP -XX:+AlwaysPreTouch" start_server "$model"
 pid=$(java_pid)
 : > "$WORK/soak-rss.txt"
 ( while kill -0 "$pid" 2>/dev/null; do echo "$(date +%s) $(rss_kb "$pid")" >> "$WORK/soak-rss.txt"; sleep 10; done ) &
@@ -88,11 +100,11 @@ sampler=$!
 line=$(java "$ROOT/bench/ServeLoad.java" "http://localhost:$PORT/v1/classify" 8 "$SOAK" "${mix[@]}")
 kill "$sampler" 2>/dev/null || true
 echo "soak $arch@$size ${SOAK}s: $line" >&2
-python3 - "$line" "$WORK/soak-rss.txt" "$RESULTS" "$arch@$size" <<'EOF'
+python3 - "$line" "$WORK/soak-rss.txt" "$RESULTS" "$arch@$size" "$SOAK_HEAP" <<'EOF'
 import json, sys
 r = json.loads(sys.argv[1]); rss = [int(l.split()[1]) / 1024 for l in open(sys.argv[2]) if l.strip()]
 n = len(rss); third = max(1, n // 3)
-r.update(model=sys.argv[4], soak=True, rssFirstThirdMB=round(sum(rss[:third]) / third),
+r.update(model=sys.argv[4], soak=True, heap=sys.argv[5], rssFirstThirdMB=round(sum(rss[:third]) / third),
          rssLastThirdMB=round(sum(rss[-third:]) / third), rssMaxMB=round(max(rss)) if rss else None)
 open(sys.argv[3], "a").write(json.dumps(r) + "\n")
 EOF
@@ -111,7 +123,7 @@ for r in rs:
                  f"{r['ratio']:.2f} | {r['p50ms']} | {r['p99ms']} | {r['unexpected']} | {r['peakRssMB']} |")
 for r in rs:
     if r.get("soak"):
-        lines += ["", f"Soak, {r['model']}, 8 clients, {r['seconds']} s, 1 in 5 images bad: {r['classified']} "
+        lines += ["", f"Soak, {r['model']}, 8 clients, {r['seconds']} s, heap fixed at {r.get('heap')} and pre-touched, 1 in 5 images bad: {r['classified']} "
                   f"classified, {r['rejected']} rejected with a 4xx, {r['unexpected']} unexpected answers; RSS "
                   f"{r['rssFirstThirdMB']} MB (first third, mean) -> {r['rssLastThirdMB']} MB (last third), max "
                   f"{r['rssMaxMB']} MB."]
