@@ -31,6 +31,9 @@ public final class ModelRegistry {
             register(new SqueezeNet(v));
         }
         register(new GoogLeNet());
+        for (DenseNet.Depth d : DenseNet.Depth.values()) {
+            register(new DenseNet(d));
+        }
         for (int depth : new int[]{20, 32, 44, 56, 110}) {
             register(new CifarResNet(depth, true));
         }

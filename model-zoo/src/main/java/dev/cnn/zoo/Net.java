@@ -106,6 +106,12 @@ final class Net {
                 .padding(pad, pad).dataFormat(format()).build());
     }
 
+    /** A 2x2/2 average pool. */
+    Net avgPool2(String name) {
+        return add(name, new SubsamplingLayer.Builder(PoolingType.AVG).kernelSize(2, 2).stride(2, 2)
+                .dataFormat(format()).build());
+    }
+
     /**
      * Output side of PyTorch's {@code MaxPool2d(k, s, ceil_mode=True)} (no padding) on a side of {@code in}:
      * {@code ceil((in - k) / s) + 1}, one less where that last window would start outside the input; 0 where there

@@ -47,7 +47,9 @@ class ZooModelsTest {
             Map.entry("resnet152", 60_192_808L),
             Map.entry("squeezenet1_0", 1_248_424L),
             Map.entry("squeezenet1_1", 1_235_496L),
-            Map.entry("googlenet", 6_624_904L));
+            Map.entry("googlenet", 6_624_904L),
+            Map.entry("densenet121", 7_978_856L),
+            Map.entry("densenet169", 14_149_480L));
 
     static Stream<Arguments> architectures() {
         // the CIFAR families differ only in depth: 20 and 56 stand for 32, 44 and 110 (CifarResNetTest counts all)

@@ -88,8 +88,27 @@ public final class TorchNames {
      * keys in the file are ignored. Throws an exit-4 {@link CnnException} on any missing, unexpected or misshapen
      * tensor, before anything is copied.
      */
+    /**
+     * torchvision's published DenseNet files predate its module names: {@code denselayer1.norm.1.weight} for
+     * {@code denselayer1.norm1.weight}. torchvision renames them on load with this pattern; so does this.
+     */
+    private static final java.util.regex.Pattern DENSENET_LEGACY = java.util.regex.Pattern.compile(
+            "^(.*denselayer\\d+\\.(?:norm|relu|conv))\\.((?:[12])\\.(?:weight|bias|running_mean|running_var))$");
+
+    static Map<String, TensorData> torchvisionNames(Map<String, TensorData> tensors) {
+        if (tensors.keySet().stream().noneMatch(k -> DENSENET_LEGACY.matcher(k).matches())) {
+            return tensors;
+        }
+        Map<String, TensorData> out = new java.util.LinkedHashMap<>();
+        tensors.forEach((k, v) -> {
+            java.util.regex.Matcher m = DENSENET_LEGACY.matcher(k);
+            out.put(m.matches() ? m.group(1) + m.group(2) : k, v);
+        });
+        return out;
+    }
+
     public static Report load(ComputationGraph g, StateDict sd, Set<String> skip, String architecture) {
-        Map<String, TensorData> file = sd.tensors();
+        Map<String, TensorData> file = torchvisionNames(sd.tensors());
         List<Slot> slots = new ArrayList<>();
         boolean timm = false;
         for (String name : GraphQueries.topologicalOrder(g)) {

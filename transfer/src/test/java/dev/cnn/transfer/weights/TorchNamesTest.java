@@ -86,6 +86,22 @@ class TorchNamesTest {
     }
 
     @Test
+    void densenetFilesWithTorchvisionsLegacyNamesAreReadUnderTheCurrentOnes() throws IOException {
+        Set<String> k = keys("densenet121");
+        assertTrue(k.containsAll(List.of("features.conv0.weight", "features.denseblock1.denselayer1.norm1.weight",
+                "features.denseblock4.denselayer16.conv2.weight", "features.transition3.conv.weight",
+                "features.norm5.running_var", "classifier.weight")), k.toString());
+        List<String> legacy = k.stream().map(n -> n.replaceAll("(denselayer\\d+\\.(?:norm|conv))([12])\\.", "$1.$2."))
+                .toList();
+        assertTrue(legacy.contains("features.denseblock1.denselayer1.norm.1.weight"), legacy.toString());
+        Path f = file(legacy);
+        CnnException e = assertThrows(CnnException.class, () -> TorchImport.run(new TorchImport.Request(
+                "densenet121", f, null, null, f.toString())));
+        assertTrue(e.getMessage().contains("is [1] in the file"), e.getMessage());
+        assertFalse(e.getMessage().contains("unexpected") || e.getMessage().contains("missing"), e.getMessage());
+    }
+
+    @Test
     void weightsForAnotherArchitectureAreExit4NamingTheArchitectureTheyFit() throws IOException {
         Path f = file(keys("resnet18"));
         CnnException e = assertThrows(CnnException.class, () -> TorchImport.run(new TorchImport.Request("resnet34",

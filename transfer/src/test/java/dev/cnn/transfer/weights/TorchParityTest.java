@@ -51,7 +51,8 @@ class TorchParityTest {
             "vgg19_bn;zip",
             "squeezenet1_0;zip",
             "squeezenet1_1;zip,bf16",
-            "googlenet;zip"})
+            "googlenet;zip",
+            "densenet121;zip"})
     void importedNetworksGivePyTorchsLogits(String arch, String formats) throws Exception {
         PyTorch.fixtures("parity", "--arch", arch, "--formats", formats, "--out", tmp.toString());
         INDArray x = Nd4j.create(PyTorch.floats(tmp.resolve("input.bin")), new long[]{2, 3, 224, 224}, 'c');
