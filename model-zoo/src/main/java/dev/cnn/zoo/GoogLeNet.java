@@ -89,15 +89,15 @@ final class GoogLeNet implements Architecture {
         basicConv(n, "conv1", 64, 7, 2, 3);
         int h = (spec.height() + 6 - 7) / 2 + 1;
         int w = (spec.width() + 6 - 7) / 2 + 1;
-        int[] hw = ceilPool(n, "maxpool1", 3, h, w);
+        int[] hw = n.maxPoolCeil("maxpool1", 3, 2, h, w); // exact on ReLU outputs (see class doc)
         basicConv(n, "conv2", 64, 1, 1, 0);
         basicConv(n, "conv3", 192, 3, 1, 1);
-        hw = ceilPool(n, "maxpool2", 3, hw[0], hw[1]);
+        hw = n.maxPoolCeil("maxpool2", 3, 2, hw[0], hw[1]);
         for (int i = 0; i < LAYOUT.length; i++) {
             if (LAYOUT[i] instanceof Module m) {
                 inception(n, m);
             } else {
-                hw = ceilPool(n, (String) LAYOUT[i], (Integer) LAYOUT[++i], hw[0], hw[1]);
+                hw = n.maxPoolCeil((String) LAYOUT[i], (Integer) LAYOUT[++i], 2, hw[0], hw[1]);
             }
         }
         return n.globalAvgPool("avgpool").output("fc", 0.2).build();
@@ -111,18 +111,6 @@ final class GoogLeNet implements Architecture {
                 .relu(name + ".relu");
     }
 
-    /** A {@code k}x{@code k}/2 max pool rounding up, on an {@code h}x{@code w} map; returns the new size. */
-    private static int[] ceilPool(Net n, String name, int k, int h, int w) {
-        int oh = Net.ceilPoolSize(h, k, 2);
-        int ow = Net.ceilPoolSize(w, k, 2);
-        int padBottom = (oh - 1) * 2 + k - h;
-        int padRight = (ow - 1) * 2 + k - w;
-        if (padBottom > 0 || padRight > 0) { // exact: the pooled values are ReLU outputs (see class doc)
-            n.zeroPadBottomRight(name + ".pad", Math.max(padBottom, 0), Math.max(padRight, 0));
-        }
-        n.maxPool(name, k, 2, 0);
-        return new int[]{oh, ow};
-    }
 
     private static void inception(Net n, Module m) {
         String in = n.last();

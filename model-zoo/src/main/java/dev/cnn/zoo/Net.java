@@ -137,9 +137,22 @@ final class Net {
         return s;
     }
 
-    /** Zeros below and to the right of the map: {@code bottom} rows, {@code right} columns. */
-    Net zeroPadBottomRight(String name, int bottom, int right) {
-        return add(name, new ZeroPaddingLayer.Builder(0, bottom, 0, right).dataFormat(format()).build());
+    /**
+     * PyTorch's {@code MaxPool2d(k, s, ceil_mode=True)} on an {@code h}x{@code w} map of values &gt;= 0 (ReLU
+     * outputs): where rounding up gives one more window than DL4J's truncating pool, zeros below and to the right
+     * ({@code name.pad}) add it, which changes no maximum. Returns the pooled size {@code {h, w}}.
+     */
+    int[] maxPoolCeil(String name, int k, int s, int h, int w) {
+        int oh = ceilPoolSize(h, k, s);
+        int ow = ceilPoolSize(w, k, s);
+        int bottom = (oh - 1) * s + k - h;
+        int right = (ow - 1) * s + k - w;
+        if (bottom > 0 || right > 0) {
+            add(name + ".pad", new ZeroPaddingLayer.Builder(0, Math.max(bottom, 0), 0, Math.max(right, 0))
+                    .dataFormat(format()).build());
+        }
+        maxPool(name, k, s, 0);
+        return new int[]{oh, ow};
     }
 
     Net lrn(String name) {

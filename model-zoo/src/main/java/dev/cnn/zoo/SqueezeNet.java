@@ -122,17 +122,10 @@ final class SqueezeNet implements Architecture {
         for (int v : version.features) {
             String name = "features." + idx++;
             if (v == M) {
-                int oh = ceilPoolSize(h);
-                int ow = ceilPoolSize(w);
                 // ceil mode as zero padding: exact because the pooled values are ReLU outputs (see class doc)
-                int padBottom = (oh - 1) * POOL_STRIDE + POOL - h;
-                int padRight = (ow - 1) * POOL_STRIDE + POOL - w;
-                if (padBottom > 0 || padRight > 0) {
-                    n.zeroPadBottomRight(name + ".pad", Math.max(padBottom, 0), Math.max(padRight, 0));
-                }
-                n.maxPool(name, POOL, POOL_STRIDE, 0);
-                h = oh;
-                w = ow;
+                int[] hw = n.maxPoolCeil(name, POOL, POOL_STRIDE, h, w);
+                h = hw[0];
+                w = hw[1];
             } else {
                 fire(n, name, v);
             }
