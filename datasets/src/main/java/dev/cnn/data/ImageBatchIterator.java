@@ -100,6 +100,11 @@ public final class ImageBatchIterator implements DataSetIterator {
         return report;
     }
 
+    /** Decoding threads by default: one per core, at most 8. */
+    public static int defaultWorkers() {
+        return Math.max(1, Math.min(8, Runtime.getRuntime().availableProcessors()));
+    }
+
     static long mix(long seed, int epoch, int i) {
         long h = seed * 0x9E3779B97F4A7C15L ^ (epoch + 1) * 0xBF58476D1CE4E5B9L ^ (i + 7L) * 0x94D049BB133111EBL;
         h ^= h >>> 31;
@@ -147,41 +152,42 @@ public final class ImageBatchIterator implements DataSetIterator {
     private DataSet makeBatch(int start, int end) throws Exception {
         int n = end - start;
         int per = pre.channels() * pre.height() * pre.width();
-        float[][] slots = new float[n][];
-        List<Future<float[]>> futures = new ArrayList<>();
+        float[] batch = new float[n * per]; // each image written straight into its place in the batch
+        boolean[] decoded = new boolean[n];
+        List<Future<Boolean>> futures = new ArrayList<>();
         for (int j = 0; j < n; j++) {
             final int pos = start + j;
+            final int offset = j * per;
             if (pool != null) {
-                futures.add(pool.submit(() -> sampleTensor(pos, per)));
+                futures.add(pool.submit(() -> sampleInto(pos, batch, offset)));
             } else {
-                slots[j] = sampleTensor(pos, per);
+                decoded[j] = sampleInto(pos, batch, offset);
             }
         }
         for (int j = 0; j < futures.size(); j++) {
-            slots[j] = futures.get(j).get();
+            decoded[j] = futures.get(j).get();
         }
         int ok = 0;
-        for (float[] s : slots) {
-            if (s != null) {
-                ok++;
+        float[] y = new float[n * data.numClasses()];
+        List<String> paths = new ArrayList<>(n);
+        for (int j = 0; j < n; j++) {
+            if (!decoded[j]) {
+                continue; // skipped: later images move up
             }
+            if (ok != j) {
+                System.arraycopy(batch, j * per, batch, ok * per, per);
+            }
+            Path p = data.samples().get(order[start + j]).path();
+            paths.add(p == null ? "#" + order[start + j] : p.toString());
+            y[ok * data.numClasses() + data.samples().get(order[start + j]).label()] = 1f;
+            ok++;
         }
         if (ok == 0) {
             return null;
         }
-        float[] x = new float[ok * per];
-        float[] y = new float[ok * data.numClasses()];
-        List<String> paths = new ArrayList<>(ok);
-        int k = 0;
-        for (int j = 0; j < n; j++) {
-            if (slots[j] == null) {
-                continue;
-            }
-            Path p = data.samples().get(order[start + j]).path();
-            paths.add(p == null ? "#" + order[start + j] : p.toString());
-            System.arraycopy(slots[j], 0, x, k * per, per);
-            y[k * data.numClasses() + data.samples().get(order[start + j]).label()] = 1f;
-            k++;
+        float[] x = ok < n ? java.util.Arrays.copyOf(batch, ok * per) : batch;
+        if (ok < n) {
+            y = java.util.Arrays.copyOf(y, ok * data.numClasses());
         }
         INDArray features = Nd4j.create(x, new long[]{ok, pre.channels(), pre.height(), pre.width()});
         INDArray labels = Nd4j.create(y, new long[]{ok, data.numClasses()});
@@ -190,7 +196,8 @@ public final class ImageBatchIterator implements DataSetIterator {
         return ds;
     }
 
-    private float[] sampleTensor(int pos, int per) {
+    /** Decodes (or takes from the cache), augments and writes sample {@code pos} at {@code offset}; false if skipped. */
+    private boolean sampleInto(int pos, float[] out, int offset) {
         int idx = order[pos];
         BufferedImage img = cache == null ? null : cache.images.get(idx);
         if (img == null) {
@@ -199,7 +206,7 @@ public final class ImageBatchIterator implements DataSetIterator {
                 img = s.decodeResized(maxPixels, pre, budget);
             } catch (BadImageException e) {
                 report.skip(e);
-                return null;
+                return false;
             }
             if (cache != null) {
                 cache.images.put(idx, img);
@@ -208,9 +215,8 @@ public final class ImageBatchIterator implements DataSetIterator {
         if (!aug.isNone()) {
             img = aug.apply(img, new Random(mix(seed, epoch, idx)));
         }
-        float[] out = new float[per];
-        ImageDecoder.toTensor(img, pre, out, 0);
-        return out;
+        ImageDecoder.toTensor(img, pre, out, offset);
+        return true;
     }
 
     private Object peek() {

@@ -15,6 +15,7 @@ import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
 import java.awt.image.DataBuffer;
+import java.awt.image.DataBufferInt;
 import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
 import java.awt.image.SampleModel;
@@ -100,7 +101,87 @@ public final class ImageDecoder {
      */
     public static BufferedImage readResized(Path file, long maxPixels, Preprocess p, DecodeBudget budget)
             throws BadImageException {
+        byte[] jpeg = NativeImages.available() ? jpegBytes(file) : null;
+        if (jpeg != null) {
+            BufferedImage fast = nativeJpeg(file, jpeg, maxPixels, p, budget);
+            if (fast != null) {
+                return fast;
+            }
+            return decode(file, () -> memory(jpeg), maxPixels, budget,
+                    img -> resize(canonical(img, p.background()), p));
+        }
         return decode(file, maxPixels, budget, img -> resize(canonical(img, p.background()), p));
+    }
+
+    /** JPEG files up to this size are read into memory for {@link NativeImages}; larger ones stream through ImageIO. */
+    private static final long NATIVE_MAX_FILE_BYTES = 64L << 20;
+
+    /** The bytes of {@code file} when it is a JPEG (by its first bytes) {@link NativeImages} may take, else null. */
+    private static byte[] jpegBytes(Path file) throws BadImageException {
+        try {
+            check(file);
+            if (Files.size(file) > NATIVE_MAX_FILE_BYTES) {
+                return null;
+            }
+            try (java.io.InputStream in = Files.newInputStream(file)) {
+                byte[] head = in.readNBytes(2);
+                if (head.length < 2 || (head[0] & 0xFF) != 0xFF || (head[1] & 0xFF) != 0xD8) {
+                    return null;
+                }
+                byte[] rest = in.readAllBytes();
+                byte[] all = new byte[rest.length + 2];
+                all[0] = head[0];
+                all[1] = head[1];
+                System.arraycopy(rest, 0, all, 2, rest.length);
+                return all;
+            }
+        } catch (IOException | RuntimeException e) {
+            throw classify(file, e);
+        }
+    }
+
+    private static ImageInputStream memory(byte[] data) {
+        return new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(data));
+    }
+
+    /**
+     * Decodes a JPEG held in {@code data} with {@link NativeImages} (at reduced scale where {@code p} allows) and resizes
+     * it for {@code p}, holding the decoded size from {@code budget}; null when the file is one ImageIO must read (or
+     * report on).
+     */
+    private static BufferedImage nativeJpeg(Path file, byte[] data, long maxPixels, Preprocess p, DecodeBudget budget)
+            throws BadImageException {
+        NativeImages.Header hd = NativeImages.header(data);
+        if (hd == null || !hd.supported()) {
+            return null;
+        }
+        int w = hd.width();
+        int h = hd.height();
+        checkSize(file, w, h, maxPixels);
+        int d = NativeImages.scaleFor(w, h, p);
+        long bytes = (long) ((w + d - 1) / d) * ((h + d - 1) / d) * (3 + 4);
+        try (DecodeBudget.Lease lease = budget.acquire(bytes)) {
+            ReadHook hook = readHook;
+            if (hook != null) {
+                hook.reading(file, w, h);
+            }
+            try (org.bytedeco.opencv.opencv_core.Mat m = NativeImages.decodeJpeg(data, d)) {
+                if (m == null) {
+                    return null;
+                }
+                return pilResize(p) ? resize(NativeImages.toImage(m), p) : NativeImages.resize(m, p);
+            }
+        } catch (OutOfMemoryError e) {
+            throw new DecodeOutOfMemoryError(file, w, h, bytes, e);
+        } catch (IOException | RuntimeException e) {
+            if (outOfMemory(e)) {
+                throw new DecodeOutOfMemoryError(file, w, h, bytes, e);
+            }
+            throw classify(file, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CancellationException("interrupted while waiting for memory to decode " + file);
+        }
     }
 
     /** Test seam: called with the budget held, just before the pixels are read. */
@@ -136,11 +217,17 @@ public final class ImageDecoder {
     public static BufferedImage readResized(byte[] data, String name, long maxPixels, Preprocess p)
             throws BadImageException {
         Path label = label(name);
+        if (data.length > 2 && NativeImages.available()) {
+            BufferedImage fast = nativeJpeg(label, data, maxPixels, p, DecodeBudget.shared());
+            if (fast != null) {
+                return fast;
+            }
+        }
         return decode(label, () -> {
             if (data.length == 0) {
                 throw new BadImageException(label, BadImageException.Reason.EMPTY_FILE, null);
             }
-            return new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(data));
+            return memory(data);
         }, maxPixels, DecodeBudget.shared(), img -> resize(canonical(img, p.background()), p));
     }
 
@@ -264,6 +351,7 @@ public final class ImageDecoder {
      * that a caller can do it on another thread while the model loads.
      */
     public static void warmUp() {
+        NativeImages.warmUp();
         try {
             ImageIO.read(new java.io.ByteArrayInputStream(java.util.Base64.getDecoder().decode(
                     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")));
@@ -285,6 +373,16 @@ public final class ImageDecoder {
     }
 
     private static ImageInputStream open(Path file) throws IOException, BadImageException {
+        check(file);
+        ImageInputStream in = ImageIO.createImageInputStream(file.toFile());
+        if (in == null) {
+            throw new BadImageException(file, BadImageException.Reason.UNREADABLE, null);
+        }
+        return in;
+    }
+
+    /** The checks before any byte is read: a supported format by name, a readable, non-empty regular file. */
+    private static void check(Path file) throws IOException, BadImageException {
         String ext = extension(file.getFileName() == null ? "" : file.getFileName().toString());
         if (UNSUPPORTED.contains(ext)) {
             throw new BadImageException(file, BadImageException.Reason.NOT_AN_IMAGE, ext.toUpperCase(Locale.ROOT)
@@ -302,11 +400,6 @@ public final class ImageDecoder {
         if (Files.size(file) == 0) {
             throw new BadImageException(file, BadImageException.Reason.EMPTY_FILE, null);
         }
-        ImageInputStream in = ImageIO.createImageInputStream(file.toFile());
-        if (in == null) {
-            throw new BadImageException(file, BadImageException.Reason.UNREADABLE, null);
-        }
-        return in;
     }
 
     private static ImageReader reader(Path file, ImageInputStream in) throws BadImageException {
@@ -479,17 +572,29 @@ public final class ImageDecoder {
         return out;
     }
 
-    /** Resizes a canonical image to the target size with the given policy (bilinear). */
+    /** True for torchvision's evaluation transform (resize the shorter side, centre crop), done as PIL does it. */
+    static boolean pilResize(Preprocess p) {
+        return p.resizeShorter() > 0 && p.resize() == Preprocess.ResizePolicy.CENTER_CROP;
+    }
+
+    /**
+     * Resizes a canonical image to the target size with the given policy: torchvision's evaluation transform as PIL
+     * does it ({@link PilResize}); otherwise with OpenCV (area averaging where it shrinks, bilinear where it enlarges),
+     * or Java2D's bilinear where OpenCV's natives are not available.
+     */
     public static BufferedImage resize(BufferedImage img, Preprocess p) {
         int tw = p.width();
         int th = p.height();
         int w = img.getWidth();
         int h = img.getHeight();
-        if (p.resizeShorter() > 0 && p.resize() == Preprocess.ResizePolicy.CENTER_CROP) {
+        if (pilResize(p)) {
             return PilResize.resizeAndCrop(img, p.resizeShorter(), th, tw); // torchvision's eval transform
         }
         if (w == tw && h == th) {
             return img;
+        }
+        if (img.getType() == BufferedImage.TYPE_INT_RGB && NativeImages.available()) {
+            return NativeImages.resize(img, p);
         }
         BufferedImage out = new BufferedImage(tw, th, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = out.createGraphics();
@@ -521,37 +626,51 @@ public final class ImageDecoder {
         return out;
     }
 
+    /** The pixels of an image as packed RGB ints, row by row: the image's own array when it is a plain one. */
+    static int[] rgbPixels(BufferedImage img) {
+        int w = img.getWidth();
+        int h = img.getHeight();
+        if (img.getType() == BufferedImage.TYPE_INT_RGB && img.getRaster().getDataBuffer() instanceof DataBufferInt db
+                && db.getNumBanks() == 1 && img.getRaster().getParent() == null
+                && img.getRaster().getSampleModelTranslateX() == 0 && img.getRaster().getSampleModelTranslateY() == 0
+                && img.getRaster().getSampleModel() instanceof java.awt.image.SinglePixelPackedSampleModel sm
+                && sm.getScanlineStride() == w && db.getData().length == w * h) {
+            return db.getData();
+        }
+        return img.getRGB(0, 0, w, h, null, 0, w);
+    }
+
     /**
      * Writes a canonical image of the target size into {@code out} at {@code offset} as C x H x W floats, in the
-     * preprocess channel order with its normalisation.
+     * preprocess channel order with its normalisation (a 256-entry table per channel for colour images).
      */
     public static void toTensor(BufferedImage img, Preprocess p, float[] out, int offset) {
         int w = p.width();
         int h = p.height();
         int plane = w * h;
-        int[] row = new int[w];
+        int[] px = rgbPixels(img);
         Normalization n = p.normalization();
-        boolean bgr = p.order() == Preprocess.ChannelOrder.BGR;
-        for (int y = 0; y < h; y++) {
-            img.getRGB(0, y, w, 1, row, 0, w);
-            for (int x = 0; x < w; x++) {
-                int v = row[x];
-                float r = (v >> 16) & 0xFF;
-                float g = (v >> 8) & 0xFF;
-                float b = v & 0xFF;
-                int i = offset + y * w + x;
-                if (p.channels() == 1) {
-                    out[i] = n.apply(0, 0.299f * r + 0.587f * g + 0.114f * b);
-                } else if (bgr) {
-                    out[i] = n.apply(0, b);
-                    out[i + plane] = n.apply(1, g);
-                    out[i + 2 * plane] = n.apply(2, r);
-                } else {
-                    out[i] = n.apply(0, r);
-                    out[i + plane] = n.apply(1, g);
-                    out[i + 2 * plane] = n.apply(2, b);
-                }
+        if (p.channels() == 1) {
+            for (int i = 0; i < plane; i++) {
+                int v = px[i];
+                out[offset + i] = n.apply(0, 0.299f * ((v >> 16) & 0xFF) + 0.587f * ((v >> 8) & 0xFF)
+                        + 0.114f * (v & 0xFF));
             }
+            return;
+        }
+        float[][] lut = n.tables(3);
+        float[] c0 = lut[0];
+        float[] c1 = lut[1];
+        float[] c2 = lut[2];
+        boolean bgr = p.order() == Preprocess.ChannelOrder.BGR;
+        int s0 = bgr ? 0 : 16;
+        int s2 = bgr ? 16 : 0;
+        for (int i = 0; i < plane; i++) {
+            int v = px[i];
+            int o = offset + i;
+            out[o] = c0[(v >> s0) & 0xFF];
+            out[o + plane] = c1[(v >> 8) & 0xFF];
+            out[o + 2 * plane] = c2[(v >> s2) & 0xFF];
         }
     }
 }

@@ -50,6 +50,17 @@ public record Normalization(Kind kind, float[] mean, float[] std) {
         };
     }
 
+    /** {@link #apply} of every 8-bit value, per channel: {@code tables(c)[k][v] == apply(k, v)}. */
+    public float[][] tables(int channels) {
+        float[][] t = new float[channels][256];
+        for (int c = 0; c < channels; c++) {
+            for (int v = 0; v < 256; v++) {
+                t[c][v] = apply(c, v);
+            }
+        }
+        return t;
+    }
+
     /** Maps an 8-bit value of channel {@code c} to the network input. */
     public float apply(int c, float v255) {
         return switch (kind) {
