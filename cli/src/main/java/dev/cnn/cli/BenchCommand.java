@@ -41,9 +41,33 @@ final class BenchCommand implements Runnable {
         @picocli.CommandLine.Mixin
         FormatOptions formatOptions;
 
+        @Option(names = "--folder", paramLabel = "DIR", description = "Time the pipeline alone on this folder of "
+                + "class subfolders instead (one pass per run, images stretched to each size, no augmentation).")
+        Path folder;
+        @Option(names = "--runs", defaultValue = "3", description = "Passes over --folder (default: ${DEFAULT-VALUE}).")
+        int runs;
+
         @Override
         public Integer call() throws Exception {
             Format format = formatOptions.require(Format.table, Format.json);
+            if (folder != null) {
+                List<DataBench.FolderRow> rows = DataBench.folder(folder, sizes, batch, workers, runs);
+                Map<String, Object> doc = new LinkedHashMap<>();
+                doc.put("threads", Runtime.getRuntime().availableProcessors());
+                doc.put("folder", folder.toString());
+                doc.put("rows", rows);
+                if (json != null) {
+                    Files.writeString(json, Json.pretty(doc));
+                }
+                StringBuilder t = new StringBuilder(String.format("%5s %7s %8s  %s%n", "size", "images", "workers",
+                        "images/s per pass"));
+                for (DataBench.FolderRow r : rows) {
+                    t.append(String.format("%5d %7d %8d  %s%n", r.size(), r.images(), r.workers(),
+                            r.rates().stream().map(v -> String.format("%.0f", v)).toList()));
+                }
+                out().print(format == Format.json ? Json.pretty(doc) + "\n" : t.toString());
+                return ExitCodes.OK;
+            }
             List<DataBench.Row> rows = DataBench.run(workDir, sizes, images, batch, workers);
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("threads", Runtime.getRuntime().availableProcessors());

@@ -31,6 +31,8 @@ final class ClassifyCommand extends BaseCommand {
     List<String> inputs;
     @Option(converter = Ranges.Positive.class, names = {"-k", "--top-k"}, defaultValue = "5", description = "Predictions per image (default: ${DEFAULT-VALUE}).")
     int topK;
+    @Option(converter = Ranges.Workers.class, names = "--workers", defaultValue = "auto", description = "Image decoding threads, 1 to 256 or auto: one per core, at most 8 (default: ${DEFAULT-VALUE}).")
+    int workers;
     @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "32", description = "Default: ${DEFAULT-VALUE}.")
     int batchSize;
     @picocli.CommandLine.Mixin
@@ -58,7 +60,7 @@ final class ClassifyCommand extends BaseCommand {
         ModelBundle bundle = ModelBundle.load(model, false);
         long tLoad = System.nanoTime();
         Preprocess pre = bundle.metadata().preprocess();
-        Predictor predictor = new Predictor(bundle, f -> ImageDecoder.load(f, pre));
+        Predictor predictor = new Predictor(bundle, f -> ImageDecoder.load(f, pre)).workers(workers);
         int[] failed = {0};
         List<Predictor.Prediction> all = new ArrayList<>();
         if (format == Format.csv) {

@@ -75,11 +75,14 @@ final class Ranges {
         }
     }
 
-    /** Decoding threads: 1 to 256. */
+    /** Decoding threads: 1 to 256, or {@code auto}: one per core, at most 8. */
     static final class Workers implements ITypeConverter<Integer> {
         @Override
         public Integer convert(String value) {
-            return parse(value, 1, 256, "1 to 256 threads");
+            if (value.trim().equalsIgnoreCase("auto")) {
+                return dev.cnn.data.ImageBatchIterator.defaultWorkers();
+            }
+            return parse(value, 1, 256, "1 to 256 threads, or auto");
         }
     }
 }

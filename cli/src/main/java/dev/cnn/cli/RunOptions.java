@@ -42,7 +42,7 @@ public class RunOptions {
     int patience;
     @Option(names = "--cache", description = "Keep decoded images in memory (always on for builtin data).")
     boolean cache;
-    @Option(converter = Ranges.Workers.class, names = "--workers", defaultValue = "1", description = "Image decoding threads, 1 to 256 (default: ${DEFAULT-VALUE}).")
+    @Option(converter = Ranges.Workers.class, names = "--workers", defaultValue = "auto", description = "Image decoding threads, 1 to 256 or auto: one per core, at most 8 (default: ${DEFAULT-VALUE}).")
     int workers;
     @Option(names = "--strict", description = "Fail (exit 3) on the first unreadable image instead of skipping it.")
     boolean strict;

@@ -59,11 +59,24 @@ public final class Predictor {
     private final ComputationGraph bundleNet;
     private final List<String> labels;
     private final ImageLoader loader;
+    private int workers = dev.cnn.data.ImageBatchIterator.defaultWorkers();
 
     public Predictor(ModelBundle bundle, ImageLoader loader) {
         this.bundleNet = bundle.network();
         this.labels = bundle.metadata().labels();
         this.loader = loader;
+    }
+
+    /**
+     * Decodes up to {@code n} images at once, ahead of the forward passes (default {@link dev.cnn.data.ImageBatchIterator#defaultWorkers()}; 1
+     * decodes on the calling thread between batches). Results still come in input order.
+     */
+    public Predictor workers(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("workers must be >= 1, got " + n);
+        }
+        this.workers = n;
+        return this;
     }
 
     /** Classifies {@code files} in batches, calling {@code sink} for each result in input order. */
@@ -112,24 +125,49 @@ public final class Predictor {
         List<Path> batchPaths = new ArrayList<>();
         List<INDArray> batchX = new ArrayList<>();
         List<Prediction> pending = new ArrayList<>();
+        // images decode on the workers, up to a window ahead of the one being batched; results in arrival order
+        java.util.concurrent.ExecutorService pool = workers > 1 && expected != 1
+                ? java.util.concurrent.Executors.newFixedThreadPool(workers, r -> {
+                    Thread t = new Thread(r, "cnn-decode");
+                    t.setDaemon(true);
+                    return t;
+                }) : null;
+        int window = pool == null ? 1 : Math.max(2 * workers, batchSize);
+        java.util.ArrayDeque<Decoding> ahead = new java.util.ArrayDeque<>();
+        boolean ended = false;
         try {
             while (!stop.getAsBoolean()) {
-                Path f = pending.isEmpty() ? queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS)
-                        : queue.poll();
-                if (f == null) {
+                while (!ended && ahead.size() < window) { // take what is ready (wait only when idle)
+                    Path f = ahead.isEmpty() && pending.isEmpty()
+                            ? queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS) : queue.poll();
+                    if (f == null) {
+                        break;
+                    }
+                    if (f == END) {
+                        ended = true;
+                        break;
+                    }
+                    ahead.add(decode(f, pool));
+                }
+                if (ahead.isEmpty()) {
+                    if (ended) {
+                        break;
+                    }
                     flush(net, batchPaths, batchX, pending, k, counted); // nothing more ready: answer what is read
                     continue;
                 }
-                if (f == END) {
-                    break;
-                }
+                Decoding d = ahead.poll();
                 try {
-                    INDArray x = loader.load(f);
-                    batchPaths.add(f);
+                    INDArray x = d.image().get();
+                    batchPaths.add(d.file());
                     batchX.add(x);
                     pending.add(null);
-                } catch (Exception e) {
-                    pending.add(new Prediction(f.toString(), List.of(), null, ModelBundle.oneLine(e)));
+                } catch (java.util.concurrent.ExecutionException e) {
+                    Throwable cause = e.getCause() == null ? e : e.getCause();
+                    if (cause instanceof Error err) {
+                        throw err;
+                    }
+                    pending.add(new Prediction(d.file().toString(), List.of(), null, ModelBundle.oneLine(cause)));
                 }
                 if (batchX.size() >= batchSize) {
                     flush(net, batchPaths, batchX, pending, k, counted);
@@ -137,9 +175,27 @@ public final class Predictor {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } finally {
+            if (pool != null) {
+                pool.shutdownNow();
+            }
         }
         flush(net, batchPaths, batchX, pending, k, counted);
         return handled[0];
+    }
+
+    /** An image being decoded. */
+    private record Decoding(Path file, java.util.concurrent.Future<INDArray> image) {
+    }
+
+    private Decoding decode(Path f, java.util.concurrent.ExecutorService pool) {
+        java.util.concurrent.Callable<INDArray> task = () -> loader.load(f);
+        if (pool != null) {
+            return new Decoding(f, pool.submit(task));
+        }
+        java.util.concurrent.FutureTask<INDArray> now = new java.util.concurrent.FutureTask<>(task);
+        now.run();
+        return new Decoding(f, now);
     }
 
     private void flush(ComputationGraph net, List<Path> paths, List<INDArray> xs, List<Prediction> pending, int k,

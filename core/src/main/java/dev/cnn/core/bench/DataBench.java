@@ -79,6 +79,30 @@ public final class DataBench {
         return new ImageDataset(Shapes.CLASSES, samples);
     }
 
+    /** The input pipeline alone on a folder of class subfolders: one timed pass per run. */
+    public record FolderRow(int size, int images, int workers, int batch, List<Double> rates) {
+    }
+
+    /**
+     * Images/s of one full pass over {@code dir} per run (decode, resize to {@code size} x {@code size} stretched,
+     * ImageNet normalisation, batches of {@code batch}; no augmentation, no cache), as a PyTorch user times an
+     * ImageFolder + DataLoader epoch. The first run includes starting the workers and the decoder's natives.
+     */
+    public static List<FolderRow> folder(Path dir, int[] sizes, int batch, int workers, int runs) {
+        ImageDataset ds = dev.cnn.data.DataSource.openFolder(dir, dev.cnn.data.DataSource.Options.defaults(),
+                new dev.cnn.data.SkipReport(false));
+        List<FolderRow> rows = new ArrayList<>();
+        for (int size : sizes) {
+            Preprocess pre = Preprocess.builder().size(3, size, size).normalization(Normalization.imagenet()).build();
+            List<Double> rates = new ArrayList<>();
+            for (int r = 0; r < runs; r++) {
+                rates.add(pipelineRate(ds, pre, Augmentation.NONE, batch, workers, null));
+            }
+            rows.add(new FolderRow(size, ds.size(), workers, batch, rates));
+        }
+        return rows;
+    }
+
     static double pipelineRate(ImageDataset ds, Preprocess pre, Augmentation aug, int batch, int workers,
                                ImageBatchIterator.Cache cache) {
         long t0 = System.nanoTime();
