@@ -101,7 +101,7 @@ public final class ImageDecoder {
      */
     public static BufferedImage readResized(Path file, long maxPixels, Preprocess p, DecodeBudget budget)
             throws BadImageException {
-        byte[] jpeg = NativeImages.available() ? jpegBytes(file) : null;
+        byte[] jpeg = NativeImages.available() ? nativeBytes(file) : null;
         if (jpeg != null) {
             BufferedImage fast = nativeJpeg(file, jpeg, maxPixels, p, budget);
             if (fast != null) {
@@ -116,23 +116,22 @@ public final class ImageDecoder {
     /** JPEG files up to this size are read into memory for {@link NativeImages}; larger ones stream through ImageIO. */
     private static final long NATIVE_MAX_FILE_BYTES = 64L << 20;
 
-    /** The bytes of {@code file} when it is a JPEG (by its first bytes) {@link NativeImages} may take, else null. */
-    private static byte[] jpegBytes(Path file) throws BadImageException {
+    /** The bytes of {@code file} when it is a JPEG or PNG (by its first bytes) {@link NativeImages} may take. */
+    private static byte[] nativeBytes(Path file) throws BadImageException {
         try {
             check(file);
             if (Files.size(file) > NATIVE_MAX_FILE_BYTES) {
                 return null;
             }
             try (java.io.InputStream in = Files.newInputStream(file)) {
-                byte[] head = in.readNBytes(2);
-                if (head.length < 2 || (head[0] & 0xFF) != 0xFF || (head[1] & 0xFF) != 0xD8) {
+                byte[] head = in.readNBytes(8);
+                if (!NativeImages.candidate(head)) {
                     return null;
                 }
                 byte[] rest = in.readAllBytes();
-                byte[] all = new byte[rest.length + 2];
-                all[0] = head[0];
-                all[1] = head[1];
-                System.arraycopy(rest, 0, all, 2, rest.length);
+                byte[] all = new byte[rest.length + head.length];
+                System.arraycopy(head, 0, all, 0, head.length);
+                System.arraycopy(rest, 0, all, head.length, rest.length);
                 return all;
             }
         } catch (IOException | RuntimeException e) {
@@ -145,27 +144,28 @@ public final class ImageDecoder {
     }
 
     /**
-     * Decodes a JPEG held in {@code data} with {@link NativeImages} (at reduced scale where {@code p} allows) and resizes
+     * Decodes a JPEG or PNG held in {@code data} with {@link NativeImages} (at reduced scale where {@code p} allows) and resizes
      * it for {@code p}, holding the decoded size from {@code budget}; null when the file is one ImageIO must read (or
      * report on).
      */
     private static BufferedImage nativeJpeg(Path file, byte[] data, long maxPixels, Preprocess p, DecodeBudget budget)
             throws BadImageException {
-        NativeImages.Header hd = NativeImages.header(data);
+        NativeImages.Header hd = NativeImages.anyHeader(data);
         if (hd == null || !hd.supported()) {
             return null;
         }
         int w = hd.width();
         int h = hd.height();
         checkSize(file, w, h, maxPixels);
-        int d = NativeImages.scaleFor(w, h, p);
-        long bytes = (long) ((w + d - 1) / d) * ((h + d - 1) / d) * (3 + 4);
+        int d = hd.png() ? 1 : NativeImages.scaleFor(w, h, p);
+        long bytes = (long) ((w + d - 1) / d) * ((h + d - 1) / d) * (hd.components() == 4 ? 4 + 3 + 4 : 3 + 4);
         try (DecodeBudget.Lease lease = budget.acquire(bytes)) {
             ReadHook hook = readHook;
             if (hook != null) {
                 hook.reading(file, w, h);
             }
-            try (org.bytedeco.opencv.opencv_core.Mat m = NativeImages.decodeJpeg(data, d)) {
+            try (org.bytedeco.opencv.opencv_core.Mat m = hd.png() ? NativeImages.decodePng(data, hd, p.background())
+                    : NativeImages.decodeJpeg(data, d)) {
                 if (m == null) {
                     return null;
                 }
@@ -217,7 +217,7 @@ public final class ImageDecoder {
     public static BufferedImage readResized(byte[] data, String name, long maxPixels, Preprocess p)
             throws BadImageException {
         Path label = label(name);
-        if (data.length > 2 && NativeImages.available()) {
+        if (data.length > 8 && NativeImages.available()) {
             BufferedImage fast = nativeJpeg(label, data, maxPixels, p, DecodeBudget.shared());
             if (fast != null) {
                 return fast;
@@ -526,6 +526,11 @@ public final class ImageDecoder {
             }
         }
         return true;
+    }
+
+    /** An ARGB pixel composited on the background (r, g, b), as RGB. */
+    static int compositeArgb(int argb, int bgR, int bgG, int bgB) {
+        return composite(argb, bgR, bgG, bgB);
     }
 
     private static int composite(int argb, int bgR, int bgG, int bgB) {

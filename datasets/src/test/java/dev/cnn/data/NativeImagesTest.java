@@ -203,4 +203,40 @@ class NativeImagesTest {
                 "400x300 decoded at 1/4 for 50x50 (the budget counts whole KiB)");
         assertEquals(0, b.inUseBytes());
     }
+
+    @Test
+    void pngsDecodeNativelyWithImageIosPixelsAlphaCompositedTheSameWay(@TempDir Path dir) throws Exception {
+        BufferedImage rgba = new BufferedImage(90, 70, BufferedImage.TYPE_INT_ARGB);
+        BufferedImage photo = photo(90, 70, 6);
+        for (int y = 0; y < 70; y++) {
+            for (int x = 0; x < 90; x++) {
+                int a = x < 30 ? 255 : x < 60 ? 128 : 0;
+                rgba.setRGB(x, y, (a << 24) | (photo.getRGB(x, y) & 0xFFFFFF));
+            }
+        }
+        BufferedImage gray = new BufferedImage(90, 70, BufferedImage.TYPE_BYTE_GRAY);
+        gray.getGraphics().drawImage(photo, 0, 0, null);
+        java.util.Map<String, BufferedImage> images = java.util.Map.of("rgb", photo, "rgba", rgba, "gray", gray);
+        for (var e : images.entrySet()) {
+            Path f = dir.resolve(e.getKey() + ".png");
+            assertTrue(ImageIO.write(e.getValue(), "png", f.toFile()));
+            NativeImages.Header h = NativeImages.pngHeader(Files.readAllBytes(f));
+            assertTrue(h.supported(), e.getKey());
+            for (Preprocess p : new Preprocess[]{pre(70, Preprocess.ResizePolicy.STRETCH),
+                    Preprocess.builder().size(3, 90, 70).normalization(Normalization.unit()).background(0x336699)
+                            .build()}) {
+                // the second keeps the size: the decoded pixels themselves, composited on a coloured background
+                assertArrayEquals(pixels(viaImageIo(f, p)), pixels(ImageDecoder.readResized(f,
+                        ImageDecoder.DEFAULT_MAX_PIXELS, p, DecodeBudget.shared())), e.getKey());
+            }
+        }
+        // what libpng would treat differently, or warn about on stderr, stays with ImageIO
+        BufferedImage indexed = new BufferedImage(20, 20, BufferedImage.TYPE_BYTE_INDEXED,
+                new java.awt.image.IndexColorModel(8, 2, new byte[]{0, -1}, new byte[]{0, -1}, new byte[]{0, -1}, 0));
+        Path f = dir.resolve("indexed-transparent.png");
+        assertTrue(ImageIO.write(indexed, "png", f.toFile()));
+        assertFalse(NativeImages.pngHeader(Files.readAllBytes(f)).supported(), "tRNS");
+        byte[] cut = Files.readAllBytes(dir.resolve("rgb.png"));
+        assertFalse(NativeImages.pngHeader(Arrays.copyOf(cut, cut.length - 20)).supported(), "no IEND");
+    }
 }
