@@ -77,7 +77,7 @@ public final class Evaluator {
             Preprocess pre = bundle.metadata().preprocess();
             org.deeplearning4j.nn.graph.ComputationGraph net = dev.cnn.accel.Accel.forInference(bundle.network(), mapped.size());
             ImageBatchIterator it = ImageBatchIterator.builder(new ImageDataset(labels, mapped), pre)
-                    .batchSize(batchSize).report(report).build();
+                    .batchSize(batchSize).report(report).workers(ImageBatchIterator.defaultWorkers()).build();
             while (it.hasNext()) {
                 DataSet ds = it.next();
                 org.nd4j.linalg.api.ndarray.INDArray p = net.outputSingle(false, ds.getFeatures());

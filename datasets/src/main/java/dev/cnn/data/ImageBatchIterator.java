@@ -152,16 +152,19 @@ public final class ImageBatchIterator implements DataSetIterator {
     private DataSet makeBatch(int start, int end) throws Exception {
         int n = end - start;
         int per = pre.channels() * pre.height() * pre.width();
-        float[] batch = new float[n * per]; // each image written straight into its place in the batch
+        // each image is written straight into the batch's native memory (Nd4j.create from a float[] copies element by
+        // element: 0.7 ms an image at 224x224)
+        INDArray batch = Nd4j.createUninitialized(org.nd4j.linalg.api.buffer.DataType.FLOAT,
+                new long[]{n, pre.channels(), pre.height(), pre.width()}, 'c');
         boolean[] decoded = new boolean[n];
         List<Future<Boolean>> futures = new ArrayList<>();
         for (int j = 0; j < n; j++) {
             final int pos = start + j;
             final int offset = j * per;
             if (pool != null) {
-                futures.add(pool.submit(() -> sampleInto(pos, batch, offset)));
+                futures.add(pool.submit(() -> sampleInto(pos, batch.data().asNioFloat(), offset, per)));
             } else {
-                decoded[j] = sampleInto(pos, batch, offset);
+                decoded[j] = sampleInto(pos, batch.data().asNioFloat(), offset, per);
             }
         }
         for (int j = 0; j < futures.size(); j++) {
@@ -170,12 +173,13 @@ public final class ImageBatchIterator implements DataSetIterator {
         int ok = 0;
         float[] y = new float[n * data.numClasses()];
         List<String> paths = new ArrayList<>(n);
+        java.nio.FloatBuffer all = batch.data().asNioFloat();
         for (int j = 0; j < n; j++) {
             if (!decoded[j]) {
                 continue; // skipped: later images move up
             }
             if (ok != j) {
-                System.arraycopy(batch, j * per, batch, ok * per, per);
+                all.put(ok * per, all, j * per, per);
             }
             Path p = data.samples().get(order[start + j]).path();
             paths.add(p == null ? "#" + order[start + j] : p.toString());
@@ -185,19 +189,24 @@ public final class ImageBatchIterator implements DataSetIterator {
         if (ok == 0) {
             return null;
         }
-        float[] x = ok < n ? java.util.Arrays.copyOf(batch, ok * per) : batch;
+        INDArray features = batch;
         if (ok < n) {
+            features = Nd4j.createUninitialized(org.nd4j.linalg.api.buffer.DataType.FLOAT,
+                    new long[]{ok, pre.channels(), pre.height(), pre.width()}, 'c');
+            features.data().asNioFloat().put(0, all, 0, ok * per);
             y = java.util.Arrays.copyOf(y, ok * data.numClasses());
         }
-        INDArray features = Nd4j.create(x, new long[]{ok, pre.channels(), pre.height(), pre.width()});
         INDArray labels = Nd4j.create(y, new long[]{ok, data.numClasses()});
         DataSet ds = new DataSet(features, labels);
         ds.setExampleMetaData(paths); // where each example came from (reports, misclassified images)
         return ds;
     }
 
+    /** A decoding thread's image before it is copied into its batch. */
+    private static final ThreadLocal<float[]> SCRATCH = new ThreadLocal<>();
+
     /** Decodes (or takes from the cache), augments and writes sample {@code pos} at {@code offset}; false if skipped. */
-    private boolean sampleInto(int pos, float[] out, int offset) {
+    private boolean sampleInto(int pos, java.nio.FloatBuffer out, int offset, int per) {
         int idx = order[pos];
         BufferedImage img = cache == null ? null : cache.images.get(idx);
         if (img == null) {
@@ -215,7 +224,13 @@ public final class ImageBatchIterator implements DataSetIterator {
         if (!aug.isNone()) {
             img = aug.apply(img, new Random(mix(seed, epoch, idx)));
         }
-        ImageDecoder.toTensor(img, pre, out, offset);
+        float[] scratch = SCRATCH.get();
+        if (scratch == null || scratch.length < per) {
+            scratch = new float[per];
+            SCRATCH.set(scratch);
+        }
+        ImageDecoder.toTensor(img, pre, scratch, 0);
+        out.put(offset, scratch, 0, per);
         return true;
     }
 

@@ -184,6 +184,8 @@ final class NativeImages {
         try {
             Loader.load(opencv_imgcodecs.class);
             Loader.load(opencv_imgproc.class);
+            // images are decoded in parallel, one per worker: OpenCV's own threads would only compete with them
+            opencv_core.setNumThreads(1);
             return true;
         } catch (Throwable t) { // UnsatisfiedLinkError, NoClassDefFoundError: another platform, natives left out
             LOG.warn("OpenCV's natives did not load ({}); decoding JPEGs with ImageIO (slower)", t.toString());
