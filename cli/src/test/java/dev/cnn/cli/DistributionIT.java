@@ -33,6 +33,7 @@ class DistributionIT {
     static Result sh(Path cwd, String path, String... cmd) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true);
         pb.environment().put("PATH", path);
+        pb.environment().put("CNN_CACHE", cwd.resolveSibling("cache").toString());
         pb.environment().put("CNN_HEAP", "512m");
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -74,5 +75,17 @@ class DistributionIT {
         Result classify = sh(work, path, "/usr/bin/env", "cnn", "classify", "--model", "m.zip", "x.png", "--format", "jsonl");
         assertEquals(0, classify.code(), classify.out());
         assertTrue(classify.out().contains("\"predictions\""), "natives load from lib/: " + classify.out());
+
+        // the first classify left a class-data sharing archive; the next one starts from it, with the same answer
+        Path cache = work.resolveSibling("cache");
+        try (Stream<Path> files = Files.list(cache)) {
+            List<String> archives = files.map(p -> p.getFileName().toString()).toList();
+            assertEquals(1, archives.size(), archives.toString());
+            assertTrue(archives.get(0).matches("cnn-\\d+-\\d+\\.jsa"), archives.toString());
+        }
+        Result again = sh(work, path, "/usr/bin/env", "cnn", "classify", "--model", "m.zip", "x.png", "--format",
+                "jsonl");
+        assertEquals(0, again.code(), again.out());
+        assertEquals(classify.out(), again.out(), "nothing printed about the archive, the same predictions");
     }
 }

@@ -182,6 +182,10 @@ final class NativeImages {
             return false;
         }
         try {
+            // JavaCPP's Pointer first: its initialisation initialises Loader, while initialising Loader first needs
+            // Pointer, so a thread that started with Loader while another (model loading, oneDNN) started with Pointer
+            // would wait on it forever (seen: classify hung in class initialisation)
+            Class.forName("org.bytedeco.javacpp.Pointer");
             Loader.load(opencv_imgcodecs.class);
             Loader.load(opencv_imgproc.class);
             // images are decoded in parallel, one per worker: OpenCV's own threads would only compete with them
