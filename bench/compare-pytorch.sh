@@ -90,10 +90,25 @@ CNN_COLD=$(cold "$CNN" classify --model "$WORK/r18.zip" "$IMG")
 TORCH_COLD=$(cold "$PY" "$ROOT/bench/pytorch_bench.py" --classify-once "$WORK/r18.pt" "$IMG" --threads "$THREADS")
 "$CNN" classify --timings --model "$WORK/r18.zip" "$IMG" 2>"$WORK/timings.txt" >/dev/null || true
 
-"$PY" - "$WORK/cnn.json" "$WORK/torch.json" "$CNN_COLD" "$TORCH_COLD" "$WORK/timings.txt" "$OUT" <<'EOF'
+# the machine's measured peak: single-precision matrix multiply (2048 x 2048, PyTorch's BLAS, same threads)
+PEAK=$("$PY" - "$THREADS" <<'EOF3'
+import sys, time, torch
+torch.set_num_threads(int(sys.argv[1]))
+a, b = torch.rand(2048, 2048), torch.rand(2048, 2048)
+for _ in range(3):
+    a @ b
+best = 0
+for _ in range(10):
+    t = time.perf_counter(); a @ b; best = max(best, 2 * 2048 ** 3 / (time.perf_counter() - t) / 1e9)
+print(round(best, 1))
+EOF3
+)
+
+"$PY" - "$WORK/cnn.json" "$WORK/torch.json" "$CNN_COLD" "$TORCH_COLD" "$WORK/timings.txt" "$OUT" "$PEAK" <<'EOF'
 import json, sys, os, platform, datetime, subprocess
 cnn, torch = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 cnn_cold, torch_cold, timings, out = int(sys.argv[3]), int(sys.argv[4]), open(sys.argv[5]).read().strip(), sys.argv[6]
+peak = float(sys.argv[7])
 import statistics
 key = lambda r: (r["model"], r["input"], r["batch"], r["mode"])
 peer = {(key(r), r["round"]): r for r in torch["results"]}
@@ -105,21 +120,34 @@ for k, rs in groups.items():
     ps = [peer[(key(r), r["round"])] for r in rs]
     if rs[0]["params"] != ps[0]["params"]:
         bad.append(f"{rs[0]['model']}: cnn {rs[0]['params']} params, torch {ps[0]['params']}")
+    # a round in which either side's runs spread by more than 2x is disturbed: shown, left out of the medians
+    spread = lambda x: x["maxImagesPerSec"] / max(x["minImagesPerSec"], 1e-9)
+    disturbed = [spread(r) > 2 or spread(p) > 2 for r, p in zip(rs, ps)]
+    if all(disturbed):
+        disturbed = [False] * len(rs)
     ratios = [r["imagesPerSec"] / p["imagesPerSec"] for r, p in zip(rs, ps)]
+    keep = [i for i in range(len(rs)) if not disturbed[i]]
+    flops = 2.0 * rs[0].get("macsPerImage", 0) * (3 if rs[0]["mode"] == "train" else 1) / 1e9
     r0 = rs[0]
     rows.append({"model": r0["model"], "input": r0["input"], "batch": r0["batch"], "mode": r0["mode"],
                  "settings": r0["settings"], "params": r0["params"],
-                 "cnnImagesPerSec": statistics.median(r["imagesPerSec"] for r in rs),
-                 "torchImagesPerSec": statistics.median(p["imagesPerSec"] for p in ps),
-                 "ratio": round(statistics.median(ratios), 3), "ratioPerRound": [round(x, 3) for x in ratios],
+                 "cnnImagesPerSec": statistics.median(rs[i]["imagesPerSec"] for i in keep),
+                 "torchImagesPerSec": statistics.median(ps[i]["imagesPerSec"] for i in keep),
+                 "ratio": round(statistics.median(ratios[i] for i in keep), 3),
+                 "ratioPerRound": [round(x, 3) for x in ratios], "disturbed": disturbed,
+                 "cnnGflops": round(flops * statistics.median(rs[i]["imagesPerSec"] for i in keep), 1),
+                 "torchGflops": round(flops * statistics.median(ps[i]["imagesPerSec"] for i in keep), 1),
                  "cnnPeakHeapMb": max(r["peakHeapMb"] for r in rs), "cnnPeakRssMb": max(r["peakRssMb"] for r in rs),
                  "torchPeakRssMb": max(p["peakRssMb"] for p in ps)})
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 head = (f"| model | input | batch | mode | settings | params | cnn img/s | PyTorch img/s | ratio | ratio per round |"
-        f" cnn peak heap / RSS MB | PyTorch peak RSS MB |\n|---|---|---:|---|---|---:|---:|---:|---:|---|---:|---:|")
+        f" GFLOP/s cnn / PyTorch (% of peak) | cnn peak heap / RSS MB | PyTorch peak RSS MB |\n"
+        f"|---|---|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|")
+pct = lambda g: f"{g:.0f} ({100 * g / peak:.0f}%)" if peak > 0 else f"{g:.0f}"
 lines = [head] + [f"| {r['model']} | {r['input']} | {r['batch']} | {r['mode']} | {r['settings']} | {r['params']:,} | "
                   f"{r['cnnImagesPerSec']:.1f} | {r['torchImagesPerSec']:.1f} | **{r['ratio']:.2f}** | "
-                  f"{', '.join(f'{x:.2f}' for x in r['ratioPerRound'])} | {r['cnnPeakHeapMb']:.0f} / "
+                  f"{', '.join(f'{x:.2f}' + (' disturbed' if d else '') for x, d in zip(r['ratioPerRound'], r['disturbed']))} | "
+                  f"{pct(r['cnnGflops'])} / {pct(r['torchGflops'])} | {r['cnnPeakHeapMb']:.0f} / "
                   f"{r['cnnPeakRssMb']:.0f} | {r['torchPeakRssMb']:.0f} |" for r in rows]
 lines += ["", f"| classify, 1 image, resnet18 bundle @64 px | cnn | PyTorch script | ratio (time) |",
           "|---|---:|---:|---:|",
@@ -128,6 +156,8 @@ lines += ["", f"| classify, 1 image, resnet18 bundle @64 px | cnn | PyTorch scri
           "", f"Machine: {cpu}, {os.cpu_count()} cores, {cnn['threads']} threads per engine; "
               f"cnn engine: {cnn['engine']}; PyTorch {torch['version']} (torchvision {torch['torchvision']}, "
               f"BLAS {torch['blas']}); {datetime.datetime.now().isoformat(timespec='minutes')}.",
+          f"Peak: {peak} GFLOP/s, single-precision 2048x2048 matrix multiply in PyTorch (its BLAS), {os.cpu_count()} cores; "
+          f"GFLOP/s = 2 x multiply-adds per image (convolutions and dense layers, from `cnn summary`) x images/s, x3 for training.",
           f"Timing: cnn and PyTorch back to back per case, {max(r['round'] for r in cnn['results'])} rounds; per run a warm-up of at least {cnn['timing']['warmup']} iterations and {cnn['timing'].get('warmupSeconds', 0)} s, median of {cnn['timing']['runs']} runs of at least "
           f"{cnn['timing']['secondsPerRun']} s; ratio = cnn / PyTorch images/s per round, median over rounds (above 1: cnn faster). PyTorch RSS is the process peak (monotonic across cases)."]
 if bad:
@@ -135,7 +165,7 @@ if bad:
 text = "\n".join(lines)
 print(text)
 stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M")
-json.dump({"rows": rows, "coldStartMs": {"cnn": cnn_cold, "torch": torch_cold, "cnnBreakdown": timings},
+json.dump({"rows": rows, "peakGflops": peak, "coldStartMs": {"cnn": cnn_cold, "torch": torch_cold, "cnnBreakdown": timings},
            "cnn": cnn, "torch": torch}, open(os.path.join(out, f"compare-{stamp}.json"), "w"), indent=2)
 open(os.path.join(out, "compare-latest.md"), "w").write(text + "\n")
 sys.exit(1 if bad else 0)

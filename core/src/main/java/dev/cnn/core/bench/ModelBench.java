@@ -90,7 +90,7 @@ public final class ModelBench {
     }
 
     /** What was measured. */
-    public record Result(Case c, Settings settings, long params, double imagesPerSec, double minImagesPerSec,
+    public record Result(Case c, Settings settings, long params, long macs, double imagesPerSec, double minImagesPerSec,
                          double maxImagesPerSec, double msPerBatch, List<Double> runs, double peakHeapMb,
                          double peakOffHeapMb, double peakRssMb, int threads, boolean oneDnn) {
         public Map<String, Object> toMap() {
@@ -102,6 +102,8 @@ public final class ModelBench {
             m.put("classes", c.classes());
             m.put("settings", settings.label());
             m.put("params", params);
+            m.put("macsPerImage", macs); // one forward pass; training does about 3x (forward, two backward products)
+            m.put("gflopsAchieved", round(2.0 * macs * (c.mode() == Mode.TRAIN ? 3 : 1) * imagesPerSec / 1e9));
             m.put("imagesPerSec", round(imagesPerSec));
             m.put("minImagesPerSec", round(minImagesPerSec));
             m.put("maxImagesPerSec", round(maxImagesPerSec));
@@ -168,7 +170,9 @@ public final class ModelBench {
         });
         ComputationGraph net = nets[0];
         ComputationGraph infer = nets[1];
-        long params = ModelSummary.of(arch, spec).totalParams();
+        ModelSummary summary = ModelSummary.of(arch, spec);
+        long params = summary.totalParams();
+        long macs = summary.totalMacs();
         Nd4j.getRandom().setSeed(7);
         INDArray x = s.nhwc()
                 ? Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, c.batch(), c.height(), c.width(), c.channels())
@@ -210,7 +214,7 @@ public final class ModelBench {
         sorted.sort(Double::compare);
         List<Double> ms = new ArrayList<>(msPerBatch);
         ms.sort(Double::compare);
-        return new Result(c, s, params, sorted.get(sorted.size() / 2), sorted.get(0), sorted.get(sorted.size() - 1),
+        return new Result(c, s, params, macs, sorted.get(sorted.size() / 2), sorted.get(0), sorted.get(sorted.size() - 1),
                 ms.get(ms.size() / 2), rates, sampler.heap.get() / 1e6, sampler.offHeap.get() / 1e6,
                 sampler.rss.get() / 1e6, Engine.threads(), s.helpers() && Engine.oneDnnInUse());
     }
