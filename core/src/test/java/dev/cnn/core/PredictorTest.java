@@ -37,4 +37,38 @@ class PredictorTest {
         assertEquals(7, p.classify(files, 3, 2, got::add, () -> false), "no stop: every file");
         assertEquals(7, got.size());
     }
+
+    @Test
+    void decodingOnSeveralWorkersKeepsInputOrderAndErrorsInPlace() {
+        ModelBundle b = BundleTest.bundle(); // 3 classes, 3x8x8
+        List<Path> files = new ArrayList<>();
+        for (int i = 0; i < 23; i++) {
+            files.add(Path.of("img" + i + ".png"));
+        }
+        Predictor.ImageLoader slowAndSometimesBad = f -> {
+            int i = Integer.parseInt(f.toString().replaceAll("\\D", ""));
+            Thread.sleep((i * 7) % 5); // later images often finish first
+            if (i % 6 == 4) {
+                throw new IllegalArgumentException(f + ": not an image");
+            }
+            return Nd4j.linspace(1, 3 * 8 * 8, 3 * 8 * 8).reshape(1, 3, 8, 8).muli((i % 5 - 2) / 64.0);
+        };
+        List<Predictor.Prediction> one = new ArrayList<>();
+        new Predictor(b, slowAndSometimesBad).workers(1).classify(files, 3, 4, one::add);
+        List<Predictor.Prediction> four = new ArrayList<>();
+        new Predictor(b, slowAndSometimesBad).workers(4).classify(files, 3, 4, four::add);
+        assertEquals(files.stream().map(Path::toString).toList(),
+                four.stream().map(Predictor.Prediction::path).toList(), "input order");
+        assertEquals(one.size(), four.size());
+        for (int i = 0; i < one.size(); i++) {
+            assertEquals(one.get(i).error(), four.get(i).error(), one.get(i).path());
+            assertEquals(one.get(i).ok(), four.get(i).ok());
+            if (one.get(i).ok()) {
+                assertEquals(one.get(i).top().get(0).label(), four.get(i).top().get(0).label());
+                assertEquals(one.get(i).top().get(0).probability(), four.get(i).top().get(0).probability(), 1e-6);
+            }
+        }
+        assertEquals(4, four.stream().filter(p -> !p.ok()).count(), "img4, img10, img16, img22");
+        assertTrue(four.get(4).error().contains("img4.png: not an image"), four.get(4).error());
+    }
 }
