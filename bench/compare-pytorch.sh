@@ -7,6 +7,7 @@
 #   bench/compare-pytorch.sh                 # default cases, 2 threads
 #   THREADS=2 RUNS=5 SECONDS_PER_RUN=2 WARMUP_SECONDS=10 LEVERS=1 bench/compare-pytorch.sh
 #   CNN=/path/to/cnn bench/compare-pytorch.sh   # another build of the launcher
+#   PIPELINE=0 bench/compare-pytorch.sh         # without the photo-pipeline cases (bench/pipeline.sh, ~13 min)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CNN="${CNN:-$ROOT/cnn}"
@@ -170,3 +171,8 @@ json.dump({"rows": rows, "peakGflops": peak, "coldStartMs": {"cnn": cnn_cold, "t
 open(os.path.join(out, "compare-latest.md"), "w").write(text + "\n")
 sys.exit(1 if bad else 0)
 EOF
+
+# the photo pipeline (decode, resize, batch; train epoch 1; classify of a folder) against PyTorch's DataLoader
+if [ "${PIPELINE:-1}" = 1 ]; then
+  CNN="$CNN" THREADS="$THREADS" "$ROOT/bench/pipeline.sh"
+fi
