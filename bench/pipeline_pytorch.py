@@ -19,19 +19,26 @@ import torchvision  # noqa: E402
 from torchvision import transforms  # noqa: E402
 
 
-def pipeline(args):
-    tf = transforms.Compose([transforms.Resize((args.size, args.size)), transforms.ToTensor(),
-                             transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+def passes(args, tf, step):
+    """images/s of each of args.runs full passes of a DataLoader over ImageFolder(args.folder), calling step(x, y)
+    per batch; a new loader (and its worker processes) per pass, as per epoch."""
     ds = torchvision.datasets.ImageFolder(args.folder, transform=tf)
     rates = []
     for _ in range(args.runs):
         loader = torch.utils.data.DataLoader(ds, batch_size=args.batch, shuffle=True, num_workers=args.workers)
         t = time.time()
         n = 0
-        for x, _y in loader:
+        for x, y in loader:
+            step(x, y)
             n += x.shape[0]
         rates.append(n / (time.time() - t))
     return {"images": len(ds), "rates": rates}
+
+
+def pipeline(args):
+    tf = transforms.Compose([transforms.Resize((args.size, args.size)), transforms.ToTensor(),
+                             transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    return passes(args, tf, lambda x, y: None)
 
 
 def simplecnn(classes):
@@ -44,22 +51,15 @@ def train(args):
     """One epoch of simplecnn (Adam, lr 0.003, unit normalisation as cnn train's default), from the first batch
     requested to the last step, as cnn's epoch time counts it."""
     tf = transforms.Compose([transforms.Resize((args.size, args.size)), transforms.ToTensor()])
-    ds = torchvision.datasets.ImageFolder(args.folder, transform=tf)
-    model = simplecnn(len(ds.classes)).train()
+    model = simplecnn(len(torchvision.datasets.ImageFolder(args.folder).classes)).train()
     opt = torch.optim.Adam(model.parameters(), lr=0.003)
     loss_fn = torch.nn.CrossEntropyLoss()
-    rates = []
-    for _ in range(args.runs):
-        loader = torch.utils.data.DataLoader(ds, batch_size=args.batch, shuffle=True, num_workers=args.workers)
-        t = time.time()
-        n = 0
-        for x, y in loader:
-            opt.zero_grad()
-            loss_fn(model(x), y).backward()
-            opt.step()
-            n += x.shape[0]
-        rates.append(n / (time.time() - t))
-    return {"images": len(ds), "rates": rates}
+
+    def step(x, y):
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+    return passes(args, tf, step)
 
 
 def classify(args):
