@@ -111,6 +111,9 @@ final class BenchCommand implements Runnable {
         @Option(names = "--levers", description = "Also measure with helpers off, workspaces off, forward cache off, NHWC, "
                 + "DL4J's own oneDNN helpers (dl4j-onednn), no inference-graph folding (infer).")
         boolean levers;
+        @Option(names = "--lever", paramLabel = "LABEL", description = "Measure only this one setting of --levers "
+                + "(its label as the table shows it, e.g. onednn,cache-none), alone in this process.")
+        String lever;
         @Option(names = "--json", description = "Also write the results to this file.")
         Path json;
         @picocli.CommandLine.Mixin
@@ -152,6 +155,13 @@ final class BenchCommand implements Runnable {
             }
             List<ModelBench.Settings> settings = levers ? ModelBench.Settings.levers()
                     : List.of(ModelBench.Settings.defaults());
+            if (lever != null) { // one setting alone, so that its peak memory is its own (RSS is per process)
+                settings = ModelBench.Settings.levers().stream().filter(x -> x.label().equals(lever)).toList();
+                if (settings.isEmpty()) {
+                    throw dev.cnn.core.CnnException.usage("--lever: none is called '" + lever + "'; the levers are "
+                            + ModelBench.Settings.levers().stream().map(ModelBench.Settings::label).toList());
+                }
+            }
             ModelBench.Timing timing = new ModelBench.Timing(warmup, warmupSeconds, runs, seconds);
             List<ModelBench.Result> results = new java.util.ArrayList<>();
             int n = 0;
