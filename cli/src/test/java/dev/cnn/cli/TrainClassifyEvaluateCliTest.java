@@ -372,4 +372,20 @@ class TrainClassifyEvaluateCliTest {
             assertTrue(r.out().contains("Usage:"), String.join(" ", cmd));
         }
     }
+
+    @Test
+    void anUnknownBenchLeverIsAUsageErrorListingTheLevers() {
+        CliTestSupport.Run r = run("bench", "models", "--case", "lenet@1x28x28", "--lever", "turbo");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("none is called 'turbo'") && r.err().contains("onednn,cache-none"), r.err());
+    }
+
+    @Test
+    void theWorkersOptionTakesAutoOrACountAndRefusesZero() {
+        assertEquals(dev.cnn.data.ImageBatchIterator.defaultWorkers(), new Ranges.Workers().convert("auto"));
+        assertEquals(3, new Ranges.Workers().convert("3"));
+        CliTestSupport.Run r = run("classify", "--model", "m.zip", "x.png", "--workers", "0");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("1 to 256 threads, or auto"), r.err());
+    }
 }
