@@ -238,5 +238,12 @@ class NativeImagesTest {
         assertFalse(NativeImages.pngHeader(Files.readAllBytes(f)).supported(), "tRNS");
         byte[] cut = Files.readAllBytes(dir.resolve("rgb.png"));
         assertFalse(NativeImages.pngHeader(Arrays.copyOf(cut, cut.length - 20)).supported(), "no IEND");
+        byte[] flipped = cut.clone();
+        flipped[flipped.length / 2] ^= 0x5A; // inside the image data: libpng would print an error on stderr
+        assertFalse(NativeImages.pngHeader(flipped).supported(), "CRC mismatch: ImageIO reports it");
+        Path bad = dir.resolve("flipped.png");
+        Files.write(bad, flipped);
+        assertThrows(BadImageException.class, () -> ImageDecoder.readResized(bad, ImageDecoder.DEFAULT_MAX_PIXELS,
+                pre(32, Preprocess.ResizePolicy.STRETCH), DecodeBudget.shared()));
     }
 }
