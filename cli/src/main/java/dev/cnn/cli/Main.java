@@ -35,12 +35,33 @@ public final class Main {
         configureLogging(verbosity);
         Engine.init();
         Accel.setDefaults(AccelOptions.fromSystemProperties()); // -Dcnn.dnnl=false, -Dcnn.fastAdam=false
+        if (CudaCheck.cudaBuild() && !helpOrVersion(args)) {
+            String problem = CudaCheck.problem();
+            if (problem != null) {
+                err.println("cnn: error: " + problem);
+                err.flush();
+                return ExitCodes.INTERNAL;
+            }
+        }
         CommandLine cl = commandLine(out, err, verbosity);
         try {
             return cl.execute(args);
         } catch (OutOfMemoryError e) { // picocli passes Errors through its exception handler
             return outOfMemory(e, err, verbosity > 0);
         }
+    }
+
+    /** No arguments, or a help or version request: what runs without ND4J. */
+    static boolean helpOrVersion(String[] args) {
+        if (args.length == 0) {
+            return true;
+        }
+        for (String a : args) {
+            if (a.equals("--help") || a.equals("-h") || a.equals("--version") || a.equals("-V") || a.equals("help")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** One line for an out-of-memory error (a {@code DecodeOutOfMemoryError} names the image), exit 1. */
@@ -93,5 +114,8 @@ public final class Main {
         System.setProperty("org.slf4j.simpleLogger.showLogName", verbosity >= 2 ? "true" : "false");
         System.setProperty("org.slf4j.simpleLogger.showShortLogName", "true");
         System.setProperty("org.slf4j.simpleLogger.levelInBrackets", "false");
+        if (verbosity == 0) { // a CUDA build on a machine without CUDA: one line from CudaCheck, not ND4J's traces
+            System.setProperty("org.slf4j.simpleLogger.log.org.nd4j.linalg.factory.Nd4jBackend", "error");
+        }
     }
 }
