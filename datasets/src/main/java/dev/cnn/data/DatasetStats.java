@@ -55,9 +55,7 @@ public final class DatasetStats {
         Map<String, Integer> modes = new TreeMap<>();
         for (Sample s : d.samples()) {
             try {
-                String[] sizeAndMode = s.image() != null ? describe(s.image())
-                        : ImageDecoder.decode(s.path(), ImageDecoder.DEFAULT_MAX_PIXELS, DecodeBudget.shared(),
-                        DatasetStats::describe);
+                String[] sizeAndMode = s.image() != null ? describe(s.image()) : describe(s.path());
                 sizes.merge(sizeAndMode[0], 1, Integer::sum);
                 modes.merge(sizeAndMode[1], 1, Integer::sum);
                 c[s.label()]++;
@@ -94,6 +92,24 @@ public final class DatasetStats {
         }
         m.put("warnings", warnings);
         return m;
+    }
+
+    /**
+     * Size and mode of an image file, and whether it is readable exactly as training finds it: ImageIO describes it;
+     * a file ImageIO refuses but the native decoder training uses accepts (a complete JPEG with corrupt data inside,
+     * which libjpeg decodes as PIL does) counts as readable, described from its header.
+     */
+    private static String[] describe(java.nio.file.Path file) throws BadImageException {
+        try {
+            return ImageDecoder.decode(file, ImageDecoder.DEFAULT_MAX_PIXELS, DecodeBudget.shared(),
+                    DatasetStats::describe);
+        } catch (BadImageException e) {
+            String[] fromNative = ImageDecoder.nativeDescription(file, ImageDecoder.DEFAULT_MAX_PIXELS);
+            if (fromNative == null) {
+                throw e;
+            }
+            return fromNative;
+        }
     }
 
     /** Size ("WxH") and colour mode of an image as decoded, before conversion to 8-bit RGB. */

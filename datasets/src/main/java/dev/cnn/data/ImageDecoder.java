@@ -139,6 +139,28 @@ public final class ImageDecoder {
         }
     }
 
+    /**
+     * Size and mode ({"WxH", "rgb"}) of a file the native decoder reads (decoding it at the smallest scale to prove
+     * it), or null when training would not read it natively.
+     */
+    static String[] nativeDescription(Path file, long maxPixels) {
+        try {
+            byte[] data = NativeImages.available() ? nativeBytes(file) : null;
+            NativeImages.Header hd = data == null ? null : NativeImages.anyHeader(data);
+            if (hd == null || !hd.supported()) {
+                return null;
+            }
+            Preprocess tiny = Preprocess.builder().size(3, 1, 1).normalization(Normalization.unit()).build();
+            if (nativeJpeg(file, data, maxPixels, tiny, DecodeBudget.shared()) == null) {
+                return null;
+            }
+            String mode = hd.components() == 1 ? "gray" : hd.components() == 4 ? "rgba" : "rgb";
+            return new String[]{hd.width() + "x" + hd.height(), mode};
+        } catch (BadImageException e) {
+            return null;
+        }
+    }
+
     private static ImageInputStream memory(byte[] data) {
         return new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(data));
     }

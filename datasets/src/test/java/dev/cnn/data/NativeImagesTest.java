@@ -246,4 +246,35 @@ class NativeImagesTest {
         assertThrows(BadImageException.class, () -> ImageDecoder.readResized(bad, ImageDecoder.DEFAULT_MAX_PIXELS,
                 pre(32, Preprocess.ResizePolicy.STRETCH), DecodeBudget.shared()));
     }
+
+    @Test
+    void aCompleteJpegWithCorruptDataIsReadableForTrainingAndForDataStatsAlike(@TempDir Path dir) throws Exception {
+        byte[] good = jpeg(photo(500, 375, 7), 0.9f, false);
+        Path f = dir.resolve("b").resolve("corrupt.jpg");
+        Files.createDirectories(f.getParent());
+        Files.createDirectories(dir.resolve("a"));
+        Files.write(dir.resolve("a").resolve("good.jpg"), good);
+        Preprocess p = pre(64, Preprocess.ResizePolicy.STRETCH);
+        // 40 mangled bytes somewhere in the scan: find a place where ImageIO refuses the file ("Corrupt JPEG data")
+        // while libjpeg through OpenCV decodes it, as PIL would
+        boolean found = false;
+        for (int at = good.length / 4; at < good.length * 3 / 4 && !found; at += good.length / 40) {
+            byte[] corrupt = good.clone();
+            for (int i = at; i < at + 40; i++) {
+                corrupt[i] = (byte) (corrupt[i] * 7 + 13);
+            }
+            Files.write(f, corrupt);
+            try {
+                viaImageIo(f, p);
+            } catch (BadImageException refused) {
+                found = true;
+            }
+        }
+        assertTrue(found, "some corruption ImageIO refuses");
+        assertEquals(64, ImageDecoder.readResized(f, ImageDecoder.DEFAULT_MAX_PIXELS, p, DecodeBudget.shared())
+                .getWidth(), "training reads it");
+        var stats = DatasetStats.compute(dir.toString(), false);
+        assertEquals(0, ((Number) stats.get("unreadable")).intValue(), "data stats agrees: " + stats);
+        assertEquals(2, ((Number) stats.get("images")).intValue(), stats.toString());
+    }
 }
