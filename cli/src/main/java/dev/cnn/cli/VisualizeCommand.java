@@ -12,10 +12,10 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /** {@code cnn visualize}: pictures of what a network learned. */
-@Command(name = "visualize", description = "Pictures of a trained network: filters, activations, saliency; training curves of runs (PNG).",
+@Command(name = "visualize", description = "Pictures of a trained network: filters, activations, saliency, top patches; training curves of runs (PNG).",
         mixinStandardHelpOptions = true,
         subcommands = {VisualizeCommand.Filters.class, VisualizeCommand.Activations.class,
-                VisualizeCommand.Saliency.class, VisualizeCommand.Curves.class})
+                VisualizeCommand.Saliency.class, VisualizeCommand.TopPatchesCommand.class, VisualizeCommand.Curves.class})
 final class VisualizeCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -151,6 +151,47 @@ final class VisualizeCommand implements Runnable {
             writePng(s.image(), output);
             out().printf("wrote %s (top class %s %.4f, Grad-CAM at %s)%n", output, s.label(), s.probability(),
                     s.layer());
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "top-patches", description = "What units respond to (Zeiler and Fergus 2013): for each of the "
+            + "first channels of a layer, the dataset patches (receptive fields) that activate it most (PNG).")
+    static final class TopPatchesCommand extends BaseCommand {
+        @Option(names = {"-m", "--model"}, defaultValue = "model.zip")
+        Path model;
+        @Option(names = "--data", required = true, description = "Image folder (class subfolders), CSV manifest or "
+                + "builtin:shapes; streamed in batches, so any size.")
+        String data;
+        @Option(names = "--layer", description = "Convolutional layer (default: the first one).")
+        String layer;
+        @Option(converter = Ranges.Positive.class, names = "--channels", defaultValue = "16",
+                description = "Channels shown, the first N (default: ${DEFAULT-VALUE}).")
+        int channels;
+        @Option(converter = Ranges.Positive.class, names = "--patches", defaultValue = "9",
+                description = "Patches per channel (default: ${DEFAULT-VALUE}).")
+        int patches;
+        @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "32")
+        int batch;
+        @Option(names = {"-o", "--output"}, defaultValue = "top-patches.png")
+        Path output;
+
+        @Override
+        public Integer call() {
+            ModelBundle bundle = ModelBundle.load(model, false);
+            dev.cnn.data.DataSource src = dev.cnn.data.DataSource.open(data,
+                    dev.cnn.data.DataSource.Options.defaults().withValSplit(0));
+            java.util.List<dev.cnn.data.Sample> all = new java.util.ArrayList<>(src.train().samples());
+            for (dev.cnn.data.ImageDataset d : new dev.cnn.data.ImageDataset[]{src.validation(), src.test()}) {
+                if (d != null) {
+                    all.addAll(d.samples());
+                }
+            }
+            dev.cnn.viz.TopPatches.Result r = dev.cnn.viz.TopPatches.compute(bundle,
+                    new dev.cnn.data.ImageDataset(src.classes(), all), layer, channels, patches, batch, src.skipped());
+            writePng(r.image(), output);
+            out().printf("wrote %s (%s: %d channels, %d images, receptive field %.0f px)%n", output, r.layer(),
+                    r.hits().size(), r.images(), r.field().size());
             return ExitCodes.OK;
         }
     }

@@ -352,6 +352,14 @@ class TrainClassifyEvaluateCliTest {
         assertTrue(Files.size(s) > 1000);
         assertEquals(2, run("visualize", "activations", "--model", model.toString(), "--image", img.toString(),
                 "--layer", "nope").code());
+        Path tp = dir.resolve("pics/top.png");
+        r = run("visualize", "top-patches", "--model", model.toString(), "--data", data.toString(), "--layer",
+                "relu2", "--channels", "4", "--output", tp.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("relu2: 4 channels") && r.out().contains("receptive field"), r.out());
+        assertTrue(javax.imageio.ImageIO.read(tp.toFile()).getWidth() >= 240);
+        assertEquals(2, run("visualize", "top-patches", "--model", model.toString(), "--data", data.toString(),
+                "--layer", "nope").code());
         assertEquals(3, run("visualize", "saliency", "--model", model.toString(), "--image",
                 dir.resolve("missing.png").toString()).code());
 
@@ -365,7 +373,8 @@ class TrainClassifyEvaluateCliTest {
     @Test
     void everyCommandHasHelp() {
         for (String[] cmd : new String[][]{{"train", "--help"}, {"finetune", "--help"}, {"classify", "-h"},
-                {"visualize", "--help"}, {"visualize", "saliency", "--help"}, {"bench", "models", "--help"},
+                {"visualize", "--help"}, {"visualize", "saliency", "--help"}, {"visualize", "top-patches", "--help"},
+                {"bench", "models", "--help"},
                 {"data", "--help"}}) {
             CliTestSupport.Run r = run(cmd);
             assertEquals(0, r.code(), String.join(" ", cmd) + ": " + r.err());

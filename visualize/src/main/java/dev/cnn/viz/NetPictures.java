@@ -333,8 +333,9 @@ public final class NetPictures {
     private static Input load(Path image, Preprocess pre) {
         BufferedImage shown;
         try {
-            shown = ImageDecoder.resize(ImageDecoder.read(image, ImageDecoder.DEFAULT_MAX_PIXELS, pre.background()),
-                    pre);
+            // decoded and resized exactly as training and classify do it (reduced-scale JPEG decoding included)
+            shown = ImageDecoder.readResized(image, ImageDecoder.DEFAULT_MAX_PIXELS, pre,
+                    dev.cnn.data.DecodeBudget.shared());
         } catch (BadImageException e) {
             throw CnnException.data(e.getMessage() + " (pass a readable PNG/JPEG image)", e);
         }
