@@ -101,19 +101,19 @@ public final class ImageDecoder {
      */
     public static BufferedImage readResized(Path file, long maxPixels, Preprocess p, DecodeBudget budget)
             throws BadImageException {
-        byte[] jpeg = NativeImages.available() ? nativeBytes(file) : null;
-        if (jpeg != null) {
-            BufferedImage fast = nativeJpeg(file, jpeg, maxPixels, p, budget);
+        byte[] bytes = NativeImages.available() ? nativeBytes(file) : null;
+        if (bytes != null) {
+            BufferedImage fast = nativeDecode(file, bytes, maxPixels, p, budget);
             if (fast != null) {
                 return fast;
             }
-            return decode(file, () -> memory(jpeg), maxPixels, budget,
+            return decode(file, () -> memory(bytes), maxPixels, budget,
                     img -> resize(canonical(img, p.background()), p));
         }
         return decode(file, maxPixels, budget, img -> resize(canonical(img, p.background()), p));
     }
 
-    /** JPEG files up to this size are read into memory for {@link NativeImages}; larger ones stream through ImageIO. */
+    /** JPEG and PNG files up to this size are read into memory for {@link NativeImages}; larger ones stream through ImageIO. */
     private static final long NATIVE_MAX_FILE_BYTES = 64L << 20;
 
     /** The bytes of {@code file} when it is a JPEG or PNG (by its first bytes) {@link NativeImages} may take. */
@@ -151,7 +151,7 @@ public final class ImageDecoder {
                 return null;
             }
             Preprocess tiny = Preprocess.builder().size(3, 1, 1).normalization(Normalization.unit()).build();
-            if (nativeJpeg(file, data, maxPixels, tiny, DecodeBudget.shared()) == null) {
+            if (nativeDecode(file, data, maxPixels, tiny, DecodeBudget.shared()) == null) {
                 return null;
             }
             String mode = hd.components() == 1 ? "gray" : hd.components() == 4 ? "rgba" : "rgb";
@@ -166,11 +166,11 @@ public final class ImageDecoder {
     }
 
     /**
-     * Decodes a JPEG or PNG held in {@code data} with {@link NativeImages} (at reduced scale where {@code p} allows) and resizes
-     * it for {@code p}, holding the decoded size from {@code budget}; null when the file is one ImageIO must read (or
-     * report on).
+     * Decodes a JPEG or PNG held in {@code data} with {@link NativeImages} (a JPEG at reduced scale where {@code p}
+     * allows) and resizes it for {@code p}, holding the decoded size from {@code budget}; null when the file is one
+     * ImageIO must read (or report on).
      */
-    private static BufferedImage nativeJpeg(Path file, byte[] data, long maxPixels, Preprocess p, DecodeBudget budget)
+    private static BufferedImage nativeDecode(Path file, byte[] data, long maxPixels, Preprocess p, DecodeBudget budget)
             throws BadImageException {
         NativeImages.Header hd = NativeImages.anyHeader(data);
         if (hd == null || !hd.supported()) {
@@ -240,7 +240,7 @@ public final class ImageDecoder {
             throws BadImageException {
         Path label = label(name);
         if (data.length > 8 && NativeImages.available()) {
-            BufferedImage fast = nativeJpeg(label, data, maxPixels, p, DecodeBudget.shared());
+            BufferedImage fast = nativeDecode(label, data, maxPixels, p, DecodeBudget.shared());
             if (fast != null) {
                 return fast;
             }
@@ -373,7 +373,7 @@ public final class ImageDecoder {
      * that a caller can do it on another thread while the model loads.
      */
     public static void warmUp() {
-        NativeImages.warmUp();
+        NativeImages.available(); // loads OpenCV's natives
         try {
             ImageIO.read(new java.io.ByteArrayInputStream(java.util.Base64.getDecoder().decode(
                     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")));
@@ -551,11 +551,7 @@ public final class ImageDecoder {
     }
 
     /** An ARGB pixel composited on the background (r, g, b), as RGB. */
-    static int compositeArgb(int argb, int bgR, int bgG, int bgB) {
-        return composite(argb, bgR, bgG, bgB);
-    }
-
-    private static int composite(int argb, int bgR, int bgG, int bgB) {
+    static int composite(int argb, int bgR, int bgG, int bgB) {
         int a = (argb >>> 24) & 0xFF;
         if (a == 255) {
             return argb & 0xFFFFFF;

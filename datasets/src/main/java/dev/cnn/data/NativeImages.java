@@ -60,7 +60,7 @@ final class NativeImages {
 
     /** The header of a JPEG or PNG held in {@code b}, or null. */
     static Header anyHeader(byte[] b) {
-        return b.length >= 8 && java.util.Arrays.equals(b, 0, 8, PNG_SIGNATURE, 0, 8) ? pngHeader(b) : header(b);
+        return b.length >= 8 && java.util.Arrays.equals(b, 0, 8, PNG_SIGNATURE, 0, 8) ? pngHeader(b) : jpegHeader(b);
     }
 
     /**
@@ -152,7 +152,7 @@ final class NativeImages {
                         bgr[k + 1] = bgra[j + 1];
                         bgr[k + 2] = bgra[j + 2];
                     } else {
-                        int argb = ImageDecoder.compositeArgb((a << 24) | ((bgra[j + 2] & 0xFF) << 16)
+                        int argb = ImageDecoder.composite((a << 24) | ((bgra[j + 2] & 0xFF) << 16)
                                 | ((bgra[j + 1] & 0xFF) << 8) | (bgra[j] & 0xFF), bgR, bgG, bgB);
                         bgr[k] = (byte) argb;
                         bgr[k + 1] = (byte) (argb >> 8);
@@ -167,7 +167,7 @@ final class NativeImages {
     }
 
     /**
-     * True when OpenCV's natives load (once; the first call takes ~0.2 s, so callers may {@link #warmUp} early) and
+     * True when OpenCV's natives load (once; the first call takes ~0.2 s, so callers may call it early, on another thread) and
      * the path is not turned off.
      */
     static boolean available() {
@@ -182,11 +182,6 @@ final class NativeImages {
             }
         }
         return a;
-    }
-
-    /** Loads the natives now (on a background thread while a model loads, say). */
-    static void warmUp() {
-        available();
     }
 
     private static boolean load() {
@@ -211,7 +206,7 @@ final class NativeImages {
     }
 
     /** The frame header of a JPEG held in {@code b}, or null when {@code b} is not one this can parse. */
-    static Header header(byte[] b) {
+    static Header jpegHeader(byte[] b) {
         int n = b.length;
         if (n < 4 || (b[0] & 0xFF) != 0xFF || (b[1] & 0xFF) != 0xD8) {
             return null;
@@ -302,13 +297,6 @@ final class NativeImages {
                 return null;
             }
             return m;
-        }
-    }
-
-    /** {@link #decodeJpeg} as 8-bit RGB ({@code TYPE_INT_RGB}), or null. */
-    static BufferedImage decode(byte[] b, int d) {
-        try (Mat m = decodeJpeg(b, d)) {
-            return m == null ? null : toImage(m);
         }
     }
 

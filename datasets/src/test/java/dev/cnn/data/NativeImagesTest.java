@@ -89,8 +89,11 @@ class NativeImagesTest {
             Files.write(f, jpeg(photo(203, 151, 1), 0.9f, progressive));
             Preprocess same = pre(151, Preprocess.ResizePolicy.STRETCH); // 203x151 -> 151x151: no reduced decode
             assertEquals(1, NativeImages.scaleFor(203, 151, same));
-            BufferedImage full = NativeImages.decode(Files.readAllBytes(f), 1);
-            assertNotNull(full);
+            BufferedImage full;
+            try (var m = NativeImages.decodeJpeg(Files.readAllBytes(f), 1)) {
+                assertNotNull(m);
+                full = NativeImages.toImage(m);
+            }
             BufferedImage io = ImageDecoder.canonical(ImageIO.read(f.toFile()), 0xFFFFFF);
             assertArrayEquals(pixels(io), pixels(full), "progressive " + progressive);
             assertArrayEquals(pixels(viaImageIo(f, same)),
@@ -147,7 +150,7 @@ class NativeImagesTest {
         BufferedImage gray = new BufferedImage(120, 90, BufferedImage.TYPE_BYTE_GRAY);
         gray.getGraphics().drawImage(photo(120, 90, 3), 0, 0, null);
         byte[] data = jpeg(gray, 0.9f, false);
-        NativeImages.Header h = NativeImages.header(data);
+        NativeImages.Header h = NativeImages.jpegHeader(data);
         assertEquals(1, h.components());
         assertTrue(h.supported());
         Path f = dir.resolve("gray.jpg");
@@ -166,18 +169,18 @@ class NativeImagesTest {
     void headersOnlyTheNativeDecoderHandlesExactlyAreTakenAndTruncationIsCaughtFirst(@TempDir Path dir)
             throws Exception {
         byte[] good = jpeg(photo(200, 100, 4), 0.9f, false);
-        NativeImages.Header h = NativeImages.header(good);
+        NativeImages.Header h = NativeImages.jpegHeader(good);
         assertEquals(200, h.width());
         assertEquals(100, h.height());
         assertEquals(3, h.components());
         assertEquals(8, h.precision());
         assertTrue(h.supported());
         byte[] padded = Arrays.copyOf(good, good.length + 7); // zeros after the end marker
-        assertTrue(NativeImages.header(padded).supported());
+        assertTrue(NativeImages.jpegHeader(padded).supported());
         byte[] cut = Arrays.copyOf(good, good.length * 2 / 3);
-        assertFalse(NativeImages.header(cut).supported(), "no end marker: ImageIO decides");
-        assertNull(NativeImages.header("not a jpeg".getBytes()));
-        assertNull(NativeImages.header(new byte[]{(byte) 0xFF, (byte) 0xD8, 0, 0}));
+        assertFalse(NativeImages.jpegHeader(cut).supported(), "no end marker: ImageIO decides");
+        assertNull(NativeImages.jpegHeader("not a jpeg".getBytes()));
+        assertNull(NativeImages.jpegHeader(new byte[]{(byte) 0xFF, (byte) 0xD8, 0, 0}));
 
         // libjpeg would decode the cut file silently (gray bottom); the pipeline still reports it as truncated
         Path f = dir.resolve("cut.jpg");

@@ -215,6 +215,7 @@ public final class TopPatches {
         int patch = 32;
         int side = (int) Math.ceil(Math.sqrt(hits.isEmpty() ? 1 : Math.max(1, hits.get(0).size())));
         List<Grid.Tile> tiles = new ArrayList<>();
+        Map<Integer, BufferedImage> decoded = new HashMap<>(); // an image may be among several channels' best
         for (List<Hit> channel : hits) {
             BufferedImage block = new BufferedImage(side * (patch + 1), side * (patch + 1), BufferedImage.TYPE_INT_RGB);
             Graphics2D g = block.createGraphics();
@@ -224,7 +225,8 @@ public final class TopPatches {
                 g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
                 for (int i = 0; i < channel.size(); i++) {
                     Hit hit = channel.get(i);
-                    BufferedImage img = image(data.samples().get(hit.sample()), pre);
+                    BufferedImage img = decoded.computeIfAbsent(hit.sample(),
+                            k -> image(data.samples().get(k), pre));
                     int[] b = field.box(hit.y(), hit.x(), img.getWidth(), img.getHeight());
                     g.drawImage(img, (i % side) * (patch + 1), (i / side) * (patch + 1),
                             (i % side) * (patch + 1) + patch, (i / side) * (patch + 1) + patch,
