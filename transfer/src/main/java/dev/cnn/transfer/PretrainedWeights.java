@@ -379,6 +379,11 @@ public final class PretrainedWeights {
                     done += n;
                     dog.arrived(done);
                     progress.update(done, total);
+                    if (System.nanoTime() >= giveUpAt) {
+                        // the watchdog's disconnect does not always end a read in progress (seen once: a server
+                        // trickling a byte every 100 ms was read to its end, 100 s); bytes that keep coming end here
+                        throw new IOException("deadline");
+                    }
                 }
             }
             if (dog.expired()) {
