@@ -83,6 +83,9 @@ final class Dl4jInternals {
             if (l.getClass() == ConvolutionLayer.class && CONV_HELPER != null) {
                 return CONV_HELPER.get(l);
             }
+            if (l instanceof dev.cnn.zoo.layers.GroupedConvolutionLayer g) {
+                return g.convolutionHelper();
+            }
             if (l.getClass() == BatchNormalization.class && BN_HELPER != null) {
                 return BN_HELPER.get(l);
             }

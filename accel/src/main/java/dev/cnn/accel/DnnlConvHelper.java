@@ -116,15 +116,36 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
 
     /** The convolution's shape: everything a oneDNN primitive is specific to. */
     record Geometry(long n, long c, long h, long w, long oc, long oh, long ow, int kh, int kw, int sh, int sw,
-                    int pt, int pl, int pb, int pr, int dh, int dw, boolean nhwc) {
+                    int pt, int pl, int pb, int pr, int dh, int dw, boolean nhwc, long groups) {
 
-        static Geometry of(INDArray input, long outChannels, int[] kernel, int[] strides, int[] pad,
+        /**
+         * {@code weights}: [out, in / groups, kH, kW]; more input channels than the weights hold make a grouped
+         * convolution (PyTorch's {@code groups}, a depthwise one where each group is one channel).
+         */
+        static Geometry of(INDArray input, INDArray weights, int[] kernel, int[] strides, int[] pad,
                            ConvolutionMode mode, int[] dilation, CNN2DFormat format) {
+            return of(input, weights.size(0), weights.size(1), kernel, strides, pad, mode, dilation, format);
+        }
+
+        /** A pooling's geometry: {@code channels} in and out, one group. */
+        static Geometry of(INDArray input, long channels, int[] kernel, int[] strides, int[] pad,
+                           ConvolutionMode mode, int[] dilation, CNN2DFormat format) {
+            return of(input, channels, input.size(format == CNN2DFormat.NHWC ? 3 : 1), kernel, strides, pad, mode,
+                    dilation, format);
+        }
+
+        private static Geometry of(INDArray input, long outChannels, long groupChannels, int[] kernel,
+                                   int[] strides, int[] pad, ConvolutionMode mode, int[] dilation,
+                                   CNN2DFormat format) {
             boolean nhwc = format == CNN2DFormat.NHWC;
             long n = input.size(0);
             long c = input.size(nhwc ? 3 : 1);
             long h = input.size(nhwc ? 1 : 2);
             long w = input.size(nhwc ? 2 : 3);
+            long groups = groupChannels > 0 && c % groupChannels == 0 ? c / groupChannels : 0;
+            if (groups < 1 || outChannels % groups != 0) {
+                return null;
+            }
             int ekh = (kernel[0] - 1) * dilation[0] + 1;
             int ekw = (kernel[1] - 1) * dilation[1] + 1;
             long oh;
@@ -153,7 +174,17 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                 return null;
             }
             return new Geometry(n, c, h, w, outChannels, oh, ow, kernel[0], kernel[1], strides[0], strides[1],
-                    pt, pl, pb, pr, dilation[0], dilation[1], nhwc);
+                    pt, pl, pb, pr, dilation[0], dilation[1], nhwc, groups);
+        }
+
+        /** oneDNN's weight dimensions: {oc, c, kh, kw}, or {groups, oc/g, c/g, kh, kw} for a grouped convolution. */
+        long[] weightDims() {
+            return groups == 1 ? new long[]{oc, c, kh, kw} : new long[]{groups, oc / groups, c / groups, kh, kw};
+        }
+
+        /** The weights' own layout, PyTorch's and DL4J's: oihw, or goihw (the same memory) when grouped. */
+        memory.format_tag weightTag() {
+            return groups == 1 ? memory.format_tag.oihw : memory.format_tag.goihw;
         }
 
         long[] srcDims() {
@@ -210,7 +241,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             convolution_forward.desc d = new convolution_forward.desc(
                     inference ? prop_kind.forward_inference : prop_kind.forward_training,
                     algorithm.convolution_direct, plain ? p.srcUser : p.blockedSrc(),
-                    Dnnl.any(new long[]{g.oc, g.c, g.kh, g.kw}), p.biasUser, plain ? p.dstUser : p.blockedDst(),
+                    Dnnl.any(g.weightDims()), p.biasUser, plain ? p.dstUser : p.blockedDst(),
                     g.strides(), g.dilates(), g.padL(), g.padR());
             primitive_attr attr = Dnnl.attr();
             if (relu || sum) {
@@ -282,7 +313,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             memory.format_tag act = g.nhwc ? memory.format_tag.nhwc : memory.format_tag.nchw;
             srcUser = Dnnl.desc(g.srcDims(), srcBlocked ? Dnnl.blockedTag() : act);
             dstUser = Dnnl.desc(g.dstDims(), dstBlocked ? Dnnl.blockedTag() : act);
-            weightsUser = Dnnl.desc(new long[]{g.oc, g.c, g.kh, g.kw}, memory.format_tag.oihw);
+            weightsUser = Dnnl.desc(g.weightDims(), g.weightTag());
             biasUser = Dnnl.desc(new long[]{g.oc}, memory.format_tag.x);
             fwd = new Forward(this, inference, relu, false);
         }
@@ -333,7 +364,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             if (backward != null && backward.hasBias() == bias) {
                 return backward;
             }
-            long[] wDims = {g.oc, g.c, g.kh, g.kw};
+            long[] wDims = g.weightDims();
             convolution_backward_data.primitive_desc bd = new convolution_backward_data.primitive_desc(
                     new convolution_backward_data.desc(algorithm.convolution_direct, Dnnl.any(g.srcDims()),
                             Dnnl.any(wDims), Dnnl.any(g.dstDims()), g.strides(), g.dilates(), g.padL(), g.padR()),
@@ -377,7 +408,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                                            ConvolutionMode convolutionMode, int[] dilation, CNN2DFormat format,
                                            LayerWorkspaceMgr workspaceMgr) {
         Geometry g = supported(input, weights, bias)
-                ? Geometry.of(input, weights.size(0), kernel, strides, pad, convolutionMode, dilation, format)
+                ? Geometry.of(input, weights, kernel, strides, pad, convolutionMode, dilation, format)
                 : null;
         if (g == null) {
             return fallback == null ? null : fallback.preOutput(input, weights, bias, kernel, strides, pad, mode,
@@ -407,7 +438,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                                              int[] strides, int[] pad, ConvolutionMode convolutionMode,
                                              int[] dilation, CNN2DFormat format, INDArray out) {
         Geometry g = supported(input, weights, bias, out) && Dnnl.isDense(out)
-                ? Geometry.of(input, weights.size(0), kernel, strides, pad, convolutionMode, dilation, format)
+                ? Geometry.of(input, weights, kernel, strides, pad, convolutionMode, dilation, format)
                 : null;
         if (g == null || !inferenceOnly) {
             throw new IllegalStateException("convolution not supported by the fused residual path: "
@@ -437,7 +468,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             biasGradView = null; // DL4J hands non-MKLDNN helpers of bias-free layers a dummy (see SmallMapConvHelper)
         }
         Geometry g = supported(input, weights, delta, weightGradView, biasGradView)
-                ? Geometry.of(input, weights.size(0), kernel, strides, pad, convolutionMode, dilation, format)
+                ? Geometry.of(input, weights, kernel, strides, pad, convolutionMode, dilation, format)
                 : null;
         if (g == null || !Dnnl.isDense(weightGradView) || (biasGradView != null && !Dnnl.isDense(biasGradView))) {
             return fallback == null ? null : fallback.backpropGradient(input, weights, bias, delta, kernel, strides,

@@ -64,6 +64,18 @@ final class GraphPolicy {
                         Dl4jInternals.setConvolutionHelper(inner, fresh);
                     }
                     n++;
+                } else if (inner instanceof dev.cnn.zoo.layers.GroupedConvolutionLayer gc) {
+                    ConvolutionHelper h = gc.convolutionHelper();
+                    if (!(h instanceof DnnlConvHelper d) || d.inferenceOnly() != inferenceOnly) {
+                        boolean relu = plainRelu(((org.deeplearning4j.nn.conf.layers.BaseLayer) inner.conf()
+                                .getLayer()).getActivationFn());
+                        DnnlConvHelper fresh = new DnnlConvHelper(null, inferenceOnly, relu);
+                        if (h instanceof DnnlConvHelper d) {
+                            fresh.blocked(d.srcBlocked(), d.dstBlocked());
+                        }
+                        gc.setConvolutionHelper(fresh);
+                    }
+                    n++;
                 } else if (inner instanceof SubsamplingLayer && (inner.getClass() == SubsamplingLayer.class
                         || inner.getClass() == DnnlSubsamplingLayer.class)) {
                     Object h = Dl4jInternals.poolingHelper(inner);
@@ -336,7 +348,7 @@ final class GraphPolicy {
         Object helper = helperOf(gv.getLayer());
         if (helper instanceof DnnlConvHelper && conf instanceof org.deeplearning4j.nn.conf.layers.ConvolutionLayer c
                 && c.getCnn2dDataFormat() != org.deeplearning4j.nn.conf.CNN2DFormat.NHWC
-                && elementWise(c.getActivationFn())) {
+                && elementWise(c.getActivationFn()) && blockableGroups(c)) {
             return Kind.CONVOLUTION;
         }
         if (helper instanceof DnnlBatchNormHelper && conf instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization b
@@ -355,6 +367,17 @@ final class GraphPolicy {
             return Kind.PRESERVING;
         }
         return Kind.OTHER;
+    }
+
+    /**
+     * Whether oneDNN has blocked-layout kernels for this convolution's groups: one group, depthwise, or groups of
+     * whole channel blocks. Others (ResNeXt's groups of 4 channels) read and write the plain layout.
+     */
+    private static boolean blockableGroups(org.deeplearning4j.nn.conf.layers.ConvolutionLayer c) {
+        if (!(c instanceof dev.cnn.zoo.layers.GroupedConvolution g) || g.getGroups() == 1 || g.depthwise()) {
+            return true;
+        }
+        return (g.getNIn() / g.getGroups()) % Dnnl.BLOCK == 0 && (g.getNOut() / g.getGroups()) % Dnnl.BLOCK == 0;
     }
 
     /** Output channels of a convolution or batch-norm vertex; 0 (any) for element-wise steps. */

@@ -246,7 +246,8 @@ final class InferenceGraph {
     }
 
     private static boolean foldableConv(GraphVertex v) {
-        return layerOf(v) instanceof ConvolutionLayer c && c.getClass() == ConvolutionLayer.class
+        return layerOf(v) instanceof ConvolutionLayer c && (c.getClass() == ConvolutionLayer.class
+                || c.getClass() == dev.cnn.zoo.layers.GroupedConvolution.class)
                 && (c.getActivationFn() == null || c.getActivationFn() instanceof ActivationIdentity);
     }
 

@@ -100,7 +100,8 @@ public record ModelSummary(String inputShape, List<Row> rows) {
     private static long macs(Layer layer, InputType out) {
         if (layer instanceof ConvolutionLayer c && out instanceof InputType.InputTypeConvolutional o) {
             long[] k = toLong(c.getKernelSize());
-            return o.getHeight() * o.getWidth() * o.getChannels() * k[0] * k[1] * c.getNIn();
+            long groups = c instanceof dev.cnn.zoo.layers.GroupedConvolution g ? g.getGroups() : 1;
+            return o.getHeight() * o.getWidth() * o.getChannels() * k[0] * k[1] * (c.getNIn() / groups);
         }
         // dense layers; not parameter-free feed-forward layers (a LossLayer or DropoutLayer has nIn and nOut too)
         if (layer instanceof FeedForwardLayer f && !(layer instanceof BatchNormalization)

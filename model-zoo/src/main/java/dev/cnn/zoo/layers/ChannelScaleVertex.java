@@ -1,0 +1,137 @@
+package dev.cnn.zoo.layers;
+
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.MaskState;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
+import org.deeplearning4j.nn.conf.memory.MemoryReport;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.BaseGraphVertex;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The multiply of squeeze-and-excitation (Hu et al. 2018; MobileNetV3, EfficientNet, RegNetY): each channel of the
+ * first input, a feature map {@code [N, C, H, W]}, times its gate, the second input {@code [N, C, 1, 1]} (or
+ * {@code [N, C]}), as PyTorch's {@code scale * input} broadcasts it. DL4J's element-wise vertex needs equal shapes.
+ * NCHW only. Gradients: the map's is the upstream gradient times the gate; the gate's the sum over each channel's
+ * positions of the upstream gradient times the map.
+ */
+public class ChannelScaleVertex extends org.deeplearning4j.nn.conf.graph.GraphVertex {
+    @Override
+    public ChannelScaleVertex clone() {
+        return new ChannelScaleVertex();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ChannelScaleVertex;
+    }
+
+    @Override
+    public int hashCode() {
+        return ChannelScaleVertex.class.hashCode();
+    }
+
+    @Override
+    public long numParams(boolean backprop) {
+        return 0;
+    }
+
+    @Override
+    public int minVertexInputs() {
+        return 2;
+    }
+
+    @Override
+    public int maxVertexInputs() {
+        return 2;
+    }
+
+    @Override
+    public org.deeplearning4j.nn.graph.vertex.GraphVertex instantiate(ComputationGraph graph, String name, int idx,
+                                                                        INDArray paramsView, boolean initializeParams,
+                                                                        DataType networkDatatype) {
+        return new Impl(graph, name, idx, networkDatatype);
+    }
+
+    @Override
+    public InputType getOutputType(int layerIndex, InputType... vertexInputs) {
+        return vertexInputs[0];
+    }
+
+    @Override
+    public MemoryReport getMemoryReport(InputType... inputTypes) {
+        return new LayerMemoryReport.Builder(null, ChannelScaleVertex.class, inputTypes[0], inputTypes[0])
+                .standardMemory(0, 0).workingMemory(0, 0, 0, 0).cacheMemory(0, 0).build();
+    }
+
+    @Override
+    public String toString() {
+        return "ChannelScaleVertex()";
+    }
+
+    static final class Impl extends BaseGraphVertex {
+        Impl(ComputationGraph graph, String name, int idx, DataType dataType) {
+            super(graph, name, idx, null, null, dataType);
+        }
+
+        private static INDArray gate(INDArray g) {
+            return g.reshape(g.size(0), g.size(1));
+        }
+
+        @Override
+        public boolean hasLayer() {
+            return false;
+        }
+
+        @Override
+        public Layer getLayer() {
+            return null;
+        }
+
+        @Override
+        public INDArray doForward(boolean training, LayerWorkspaceMgr workspaceMgr) {
+            INDArray x = inputs[0];
+            INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), x.shape(), 'c');
+            Nd4j.exec(new BroadcastMulOp(x, gate(inputs[1]).castTo(x.dataType()), out, 0, 1));
+            return out;
+        }
+
+        @Override
+        public Pair<Gradient, INDArray[]> doBackward(boolean tbptt, LayerWorkspaceMgr workspaceMgr) {
+            INDArray x = inputs[0];
+            INDArray g = inputs[1];
+            INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c');
+            Nd4j.exec(new BroadcastMulOp(epsilon, gate(g), dx, 0, 1));
+            INDArray dg = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, g.dataType(), g.shape(), 'c');
+            dg.assign(epsilon.mul(x).sum(2, 3).reshape(g.shape()));
+            return new Pair<>(new DefaultGradient(), new INDArray[]{dx, dg});
+        }
+
+        @Override
+        public void setBackpropGradientsViewArray(INDArray backpropGradientsViewArray) {
+            if (backpropGradientsViewArray != null && backpropGradientsViewArray.length() > 0) {
+                throw new IllegalArgumentException("ChannelScaleVertex has no parameters");
+            }
+        }
+
+        @Override
+        public Pair<INDArray, MaskState> feedForwardMaskArrays(INDArray[] maskArrays, MaskState currentMaskState,
+                                                               int minibatchSize) {
+            return new Pair<>(maskArrays == null ? null : maskArrays[0], currentMaskState);
+        }
+
+        @Override
+        public String toString() {
+            return "ChannelScaleVertex(" + vertexName + ")";
+        }
+    }
+}
