@@ -34,6 +34,18 @@ public final class ModelRegistry {
         for (DenseNet.Depth d : DenseNet.Depth.values()) {
             register(new DenseNet(d));
         }
+        for (MobileNet.Variant v : MobileNet.Variant.values()) {
+            register(new MobileNet(v));
+        }
+        for (EfficientNet.Variant v : EfficientNet.Variant.values()) {
+            register(new EfficientNet(v));
+        }
+        for (RegNet.Variant v : RegNet.Variant.values()) {
+            register(new RegNet(v));
+        }
+        for (ConvNeXt.Variant v : ConvNeXt.Variant.values()) {
+            register(new ConvNeXt(v));
+        }
         for (int depth : new int[]{20, 32, 44, 56, 110}) {
             register(new CifarResNet(depth, true));
         }

@@ -89,6 +89,61 @@ final class Net {
         return add(name, b.build());
     }
 
+    /**
+     * PyTorch's {@code Conv2d(..., groups)}: a {@link dev.cnn.zoo.layers.GroupedConvolution} where {@code groups > 1},
+     * else DL4J's own convolution.
+     */
+    Net conv(String name, int out, int k, int stride, int pad, int groups, boolean bias,
+             org.nd4j.linalg.activations.IActivation act) {
+        ConvolutionLayer.Builder b = new ConvolutionLayer.Builder(k, k).stride(stride, stride).padding(pad, pad)
+                .nOut(out).hasBias(bias).activation(act).dataFormat(format());
+        return add(name, groups == 1 ? b.build() : new dev.cnn.zoo.layers.GroupedConvolution(b, groups));
+    }
+
+    /** An activation layer with any activation function (ReLU6, Hardswish, SiLU, GELU, ...). */
+    Net act(String name, org.nd4j.linalg.activations.IActivation act) {
+        return add(name, new ActivationLayer.Builder().activation(act).build());
+    }
+
+    /**
+     * torchvision's {@code SqueezeExcitation} on the current vertex, its layers named {@code prefix + "fc1"} and
+     * {@code prefix + "fc2"} (1x1 convolutions with bias): global average pool, fc1 ({@code squeeze} channels) and
+     * {@code inner}, fc2 ({@code channels}) and {@code gate}, then each input channel times its gate
+     * ({@code prefix + "scale"}).
+     */
+    Net squeezeExcitation(String prefix, int channels, int squeeze, org.nd4j.linalg.activations.IActivation inner,
+                          org.nd4j.linalg.activations.IActivation gate) {
+        String in = last();
+        add(prefix + "avgpool", new GlobalPoolingLayer.Builder(PoolingType.AVG).collapseDimensions(false)
+                .poolingDimensions(spec.nhwc() ? new int[]{1, 2} : new int[]{2, 3}).build());
+        conv(prefix + "fc1", squeeze, 1, 1, 0, 1, true, inner);
+        conv(prefix + "fc2", channels, 1, 1, 0, 1, true, gate);
+        g.addVertex(prefix + "scale", new dev.cnn.zoo.layers.ChannelScaleVertex(), in, last());
+        from = new String[]{prefix + "scale"};
+        return this;
+    }
+
+    /** torchvision's {@code StochasticDepth(rate, "row")}; nothing where {@code rate} is 0. */
+    Net stochasticDepth(String name, double rate) {
+        return rate > 0 ? add(name, new dev.cnn.zoo.layers.StochasticDepth(rate)) : this;
+    }
+
+    /** LayerNorm over the channels at each position (torchvision's {@code LayerNorm2d}). */
+    Net layerNorm(String name, double eps) {
+        return add(name, new dev.cnn.zoo.layers.ChannelLayerNorm(eps));
+    }
+
+    /** Per-channel learned factors starting at {@code init} (ConvNeXt's {@code layer_scale}). */
+    Net layerScale(String name, double init) {
+        return add(name, new dev.cnn.zoo.layers.LayerScale(init));
+    }
+
+    /** Global average pooling that keeps the map's rank ({@code [N, C, 1, 1]}). */
+    Net globalAvgPoolKeepDims(String name) {
+        return add(name, new GlobalPoolingLayer.Builder(PoolingType.AVG).collapseDimensions(false)
+                .poolingDimensions(spec.nhwc() ? new int[]{1, 2} : new int[]{2, 3}).build());
+    }
+
     Net bn(String name) {
         return bn(name, 1e-5);
     }
@@ -126,6 +181,12 @@ final class Net {
             out--;
         }
         return Math.max(out, 0);
+    }
+
+    /** torchvision's {@code _make_divisible}: {@code v} rounded to a multiple of {@code divisor}, never 10% below. */
+    static int makeDivisible(double v, int divisor) {
+        int n = Math.max(divisor, (int) (v + divisor / 2.0) / divisor * divisor);
+        return n < 0.9 * v ? n + divisor : n;
     }
 
     /** The smallest input side for which {@code lastMapSize} (input side to the last feature map's) is at least 1. */

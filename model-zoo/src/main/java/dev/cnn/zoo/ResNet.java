@@ -12,18 +12,30 @@ import org.nd4j.linalg.activations.Activation;
  */
 final class ResNet implements Architecture {
 
+    /**
+     * Variants as data: the block type, blocks per stage and, for bottlenecks, torchvision's {@code groups} and
+     * {@code width_per_group} (the 3x3 convolution's width is {@code planes * widthPerGroup / 64 * groups}):
+     * ResNeXt (Xie et al. 2017) groups that convolution, Wide ResNet (Zagoruyko and Komodakis 2016) doubles it.
+     */
     enum Depth {
-        RESNET18(false, 2, 2, 2, 2),
-        RESNET34(false, 3, 4, 6, 3),
-        RESNET50(true, 3, 4, 6, 3),
-        RESNET101(true, 3, 4, 23, 3),
-        RESNET152(true, 3, 8, 36, 3);
+        RESNET18(false, 1, 64, 2, 2, 2, 2),
+        RESNET34(false, 1, 64, 3, 4, 6, 3),
+        RESNET50(true, 1, 64, 3, 4, 6, 3),
+        RESNET101(true, 1, 64, 3, 4, 23, 3),
+        RESNET152(true, 1, 64, 3, 8, 36, 3),
+        RESNEXT50_32X4D(true, 32, 4, 3, 4, 6, 3),
+        RESNEXT101_32X8D(true, 32, 8, 3, 4, 23, 3),
+        WIDE_RESNET50_2(true, 1, 128, 3, 4, 6, 3);
 
         final boolean bottleneck;
+        final int groups;
+        final int widthPerGroup;
         final int[] blocks;
 
-        Depth(boolean bottleneck, int... blocks) {
+        Depth(boolean bottleneck, int groups, int widthPerGroup, int... blocks) {
             this.bottleneck = bottleneck;
+            this.groups = groups;
+            this.widthPerGroup = widthPerGroup;
             this.blocks = blocks;
         }
     }
@@ -41,6 +53,12 @@ final class ResNet implements Architecture {
 
     @Override
     public String description() {
+        if (depth.groups > 1) {
+            return "ResNeXt-" + name().substring(7).replace('_', ' ') + " (grouped bottlenecks, torchvision layout)";
+        }
+        if (depth.widthPerGroup != 64) {
+            return "Wide ResNet-50-2 (bottlenecks twice as wide, torchvision layout)";
+        }
         return "ResNet-" + name().substring(6) + " (" + (depth.bottleneck ? "bottleneck" : "basic")
                 + " blocks, torchvision layout)";
     }
@@ -71,14 +89,16 @@ final class ResNet implements Architecture {
         int inPlanes = 64;
         for (int stage = 0; stage < 4; stage++) {
             int planes = 64 << stage;
+            int width = planes * depth.widthPerGroup / 64 * depth.groups;
             for (int b = 0; b < depth.blocks[stage]; b++) {
                 int stride = (stage > 0 && b == 0) ? 2 : 1;
                 String p = "layer" + (stage + 1) + "." + b + ".";
                 String in = n.last();
                 if (depth.bottleneck) {
-                    n.conv(p + "conv1", planes, 1, 1, 0, false, Activation.IDENTITY).bn(p + "bn1").relu(p + "relu1")
-                            .conv(p + "conv2", planes, 3, stride, 1, false, Activation.IDENTITY).bn(p + "bn2")
-                            .relu(p + "relu2")
+                    n.conv(p + "conv1", width, 1, 1, 0, false, Activation.IDENTITY).bn(p + "bn1").relu(p + "relu1")
+                            .conv(p + "conv2", width, 3, stride, 1, depth.groups, false,
+                                    Activation.IDENTITY.getActivationFunction())
+                            .bn(p + "bn2").relu(p + "relu2")
                             .conv(p + "conv3", planes * expansion, 1, 1, 0, false, Activation.IDENTITY)
                             .bn(p + "bn3");
                 } else {
