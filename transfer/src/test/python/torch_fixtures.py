@@ -40,6 +40,11 @@ def randomise(model, seed):
                 m.num_batches_tracked.fill_(7)
             elif isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)) and m.bias is not None:
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.05)
+            elif isinstance(m, torch.nn.LayerNorm):  # ConvNeXt's LayerNorm and LayerNorm2d
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+            if hasattr(m, "layer_scale"):  # ConvNeXt: 1e-6 at start would make every block nearly the identity
+                m.layer_scale.copy_(torch.rand(m.layer_scale.shape, generator=g) * 0.3 + 0.05)
         # keep deep residual networks' activations in range: the last batch norm of each block scaled down
         from torchvision.models.resnet import BasicBlock, Bottleneck
         for m in model.modules():

@@ -49,7 +49,21 @@ class ZooModelsTest {
             Map.entry("squeezenet1_1", 1_235_496L),
             Map.entry("googlenet", 6_624_904L),
             Map.entry("densenet121", 7_978_856L),
-            Map.entry("densenet169", 14_149_480L));
+            Map.entry("densenet169", 14_149_480L),
+            Map.entry("resnext50_32x4d", 25_028_904L),
+            Map.entry("resnext101_32x8d", 88_791_336L),
+            Map.entry("wide_resnet50_2", 68_883_240L),
+            Map.entry("mobilenet_v2", 3_504_872L),
+            Map.entry("mobilenet_v3_large", 5_483_032L),
+            Map.entry("mobilenet_v3_small", 2_542_856L),
+            Map.entry("efficientnet_b0", 5_288_548L),
+            Map.entry("efficientnet_b1", 7_794_184L),
+            Map.entry("efficientnet_b2", 9_109_994L),
+            Map.entry("efficientnet_b3", 12_233_232L),
+            Map.entry("regnet_y_400mf", 4_344_144L),
+            Map.entry("regnet_y_1_6gf", 11_202_430L),
+            Map.entry("convnext_tiny", 28_589_128L),
+            Map.entry("convnext_small", 50_223_688L));
 
     static Stream<Arguments> architectures() {
         // the CIFAR families differ only in depth: 20 and 56 stand for 32, 44 and 110 (CifarResNetTest counts all)

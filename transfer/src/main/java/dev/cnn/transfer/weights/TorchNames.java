@@ -5,6 +5,8 @@ import dev.cnn.zoo.Architecture;
 import dev.cnn.zoo.GraphQueries;
 import dev.cnn.zoo.ModelRegistry;
 import dev.cnn.zoo.ModelSpec;
+import dev.cnn.zoo.layers.ChannelLayerNorm;
+import dev.cnn.zoo.layers.LayerScale;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
@@ -53,7 +55,7 @@ public final class TorchNames {
     public record Report(int tensors, long values, List<String> skippedLayers, String matchedNames) {
     }
 
-    private enum Kind { AS_IS, DENSE, VECTOR, LOG_STD }
+    private enum Kind { AS_IS, DENSE, VECTOR, LOG_STD, FLAT }
 
     /** One destination parameter and the state-dict key it is read from. */
     private record Slot(String layer, String param, String key, Kind kind) {
@@ -70,6 +72,10 @@ public final class TorchNames {
             var layer = GraphQueries.unwrap(lv.getLayerConf().getLayer());
             if (layer instanceof BatchNormalization) {
                 keys.addAll(List.of(name + ".weight", name + ".bias", name + ".running_mean", name + ".running_var"));
+            } else if (layer instanceof ChannelLayerNorm) {
+                keys.addAll(List.of(name + ".weight", name + ".bias"));
+            } else if (layer instanceof LayerScale) {
+                keys.add(name);
             } else if (layer instanceof ConvolutionLayer conv) {
                 keys.add(name + ".weight");
                 if (conv.hasBias()) {
@@ -137,6 +143,12 @@ public final class TorchNames {
                         Kind.LOG_STD)
                         : new Slot(name, BatchNormalizationParamInitializer.GLOBAL_VAR, base + ".running_var",
                         Kind.VECTOR));
+            } else if (conf instanceof ChannelLayerNorm) {
+                slots.add(new Slot(name, ChannelLayerNorm.GAMMA, base + ".weight", Kind.VECTOR));
+                slots.add(new Slot(name, ChannelLayerNorm.BETA, base + ".bias", Kind.VECTOR));
+            } else if (conf instanceof LayerScale) {
+                // a parameter of the block itself (ConvNeXt's features.1.0.layer_scale, [C, 1, 1])
+                slots.add(new Slot(name, LayerScale.GAMMA, base, Kind.FLAT));
             } else if (conf instanceof ConvolutionLayer) {
                 slots.add(new Slot(name, "W", base + ".weight", Kind.AS_IS));
                 if (l.paramTable().containsKey("b")) {
@@ -191,7 +203,7 @@ public final class TorchNames {
                 values += src.length();
                 switch (s.kind()) {
                     case AS_IS -> dst.assign(src.reshape(dst.shape()));
-                    case VECTOR -> dst.assign(src.reshape(dst.shape()));
+                    case VECTOR, FLAT -> dst.assign(src.reshape(dst.shape()));
                     case DENSE -> dst.assign(src.reshape(dst.size(1), dst.size(0)).transpose());
                     // DL4J keeps log10(std) with var = std^2 (eps added in the op, as in PyTorch)
                     case LOG_STD -> dst.assign(Transforms.log(src, 10.0, false).muli(0.5).reshape(dst.shape()));
@@ -218,7 +230,7 @@ public final class TorchNames {
         return switch (kind) {
             case AS_IS -> dl4j;
             case DENSE -> new long[]{dl4j[1], dl4j[0]};
-            case VECTOR, LOG_STD -> new long[]{Arrays.stream(dl4j).reduce(1, (a, b) -> a * b)};
+            case VECTOR, LOG_STD, FLAT -> new long[]{Arrays.stream(dl4j).reduce(1, (a, b) -> a * b)};
         };
     }
 
@@ -226,10 +238,13 @@ public final class TorchNames {
         long n = Arrays.stream(file).reduce(1, (a, b) -> a * b);
         long m = Arrays.stream(dl4j).reduce(1, (a, b) -> a * b);
         return switch (kind) {
-            case AS_IS -> Arrays.equals(file, dl4j);
+            // or a Linear on the channels-last view (ConvNeXt's MLP) as a 1x1 convolution: [out, in] for [out, in, 1, 1]
+            case AS_IS -> Arrays.equals(file, dl4j) || (dl4j.length == 4 && dl4j[2] == 1 && dl4j[3] == 1
+                    && Arrays.equals(file, new long[]{dl4j[0], dl4j[1]}));
             // [out, in], or timm's convolution-as-dense [out, c, h, w]
             case DENSE -> file.length >= 2 && file[0] == dl4j[1] && n == m;
             case VECTOR, LOG_STD -> file.length == 1 && n == m;
+            case FLAT -> n == m && Arrays.stream(file).filter(d -> d != 1).count() <= 1;
         };
     }
 

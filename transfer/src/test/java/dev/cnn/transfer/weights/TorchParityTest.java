@@ -52,7 +52,21 @@ class TorchParityTest {
             "squeezenet1_0;zip",
             "squeezenet1_1;zip,bf16",
             "googlenet;zip",
-            "densenet121;zip"})
+            "densenet121;zip",
+            "resnext50_32x4d;zip",
+            "resnext101_32x8d;safetensors",
+            "wide_resnet50_2;zip",
+            "mobilenet_v2;zip",
+            "mobilenet_v3_large;zip",
+            "mobilenet_v3_small;safetensors",
+            "efficientnet_b0;zip",
+            "efficientnet_b1;zip",
+            "efficientnet_b2;zip",
+            "efficientnet_b3;zip",
+            "regnet_y_400mf;zip",
+            "regnet_y_1_6gf;zip",
+            "convnext_tiny;zip",
+            "convnext_small;zip"})
     void importedNetworksGivePyTorchsLogits(String arch, String formats) throws Exception {
         PyTorch.fixtures("parity", "--arch", arch, "--formats", formats, "--out", tmp.toString());
         INDArray x = Nd4j.create(PyTorch.floats(tmp.resolve("input.bin")), new long[]{2, 3, 224, 224}, 'c');
