@@ -14,7 +14,14 @@ import sys
 import torchvision.models as M
 
 ZOO = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-       "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "squeezenet1_0", "squeezenet1_1"]
+       "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "squeezenet1_0", "squeezenet1_1",
+       "googlenet", "densenet121", "densenet169", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2",
+       "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0", "efficientnet_b1",
+       "efficientnet_b2", "efficientnet_b3", "regnet_y_400mf", "regnet_y_1_6gf", "convnext_tiny", "convnext_small"]
+
+# GoogLeNet's published weights come with transform_input=True: the network maps ImageNet-normalised input to
+# (x - 0.5) / 0.5 before its first layer. The zoo's googlenet has no such step, so its preprocessing is that.
+NORMALISATION = {"googlenet": ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])}
 
 
 def number(x):
@@ -40,8 +47,8 @@ def main(out):
                 "resizeShorter": t.resize_size[0],
                 "crop": t.crop_size[0],
                 "interpolation": str(t.interpolation.value),
-                "mean": list(t.mean),
-                "std": list(t.std),
+                "mean": NORMALISATION.get(arch, (list(t.mean), None))[0],
+                "std": NORMALISATION.get(arch, (None, list(t.std)))[1],
                 "labels": "imagenet" if meta.get("categories") else None,
                 "top1": number(metrics.get("acc@1")),
                 "top5": number(metrics.get("acc@5")),

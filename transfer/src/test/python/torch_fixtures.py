@@ -214,6 +214,10 @@ def tiny(a):
     T.Compose([T.Resize(16), T.CenterCrop(12)])(src).save(os.path.join(a.out, "resize.down.png"))
     T.Compose([T.Resize(40), T.CenterCrop((31, 29))])(src).save(os.path.join(a.out, "resize.up.png"))
     T.Compose([T.Resize(8), T.CenterCrop(10)])(src).save(os.path.join(a.out, "resize.pad.png"))
+    bicubic = T.InterpolationMode.BICUBIC  # EfficientNet's evaluation transform
+    T.Compose([T.Resize(16, bicubic), T.CenterCrop(12)])(src).save(os.path.join(a.out, "resize.bicubic.down.png"))
+    T.Compose([T.Resize(40, bicubic), T.CenterCrop((31, 29))])(src).save(
+        os.path.join(a.out, "resize.bicubic.up.png"))
     with open(os.path.join(a.out, "evil.pth"), "wb") as f:  # a legacy-style pickle that calls os.system
         pickle.dump(Evil(), f, protocol=2)
     buf = io.BytesIO()  # the same inside a zip checkpoint, next to real weights

@@ -611,7 +611,7 @@ public final class ImageDecoder {
         int w = img.getWidth();
         int h = img.getHeight();
         if (pilResize(p)) {
-            return PilResize.resizeAndCrop(img, p.resizeShorter(), th, tw); // torchvision's eval transform
+            return PilResize.resizeAndCrop(img, p.resizeShorter(), th, tw, p.interpolation()); // torchvision's eval transform
         }
         if (w == tw && h == th) {
             return img;

@@ -16,6 +16,30 @@ import java.awt.image.BufferedImage;
 public final class PilResize {
     private static final int PRECISION_BITS = 32 - 8 - 2;
 
+    /** Pillow's resampling filters that torchvision's weights use: the triangle, and the cubic with a = -0.5. */
+    public enum Filter {
+        BILINEAR(1.0),
+        BICUBIC(2.0);
+
+        final double support;
+
+        Filter(double support) {
+            this.support = support;
+        }
+
+        double weight(double x) {
+            x = Math.abs(x);
+            if (this == BILINEAR) {
+                return x < 1.0 ? 1.0 - x : 0.0;
+            }
+            double a = -0.5; // Pillow's bicubic_filter
+            if (x < 1.0) {
+                return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+            }
+            return x < 2.0 ? (((x - 5) * x + 8) * x - 4) * a : 0.0;
+        }
+    }
+
     private PilResize() {
     }
 
@@ -29,21 +53,31 @@ public final class PilResize {
 
     /** {@code Resize(shorter)} then {@code CenterCrop(th, tw)} of an RGB image. */
     public static BufferedImage resizeAndCrop(BufferedImage img, int shorter, int th, int tw) {
+        return resizeAndCrop(img, shorter, th, tw, Filter.BILINEAR);
+    }
+
+    /** {@code Resize(shorter, interpolation)} then {@code CenterCrop(th, tw)} of an RGB image. */
+    public static BufferedImage resizeAndCrop(BufferedImage img, int shorter, int th, int tw, Filter filter) {
         int[] size = resizedSize(img.getWidth(), img.getHeight(), shorter);
-        BufferedImage r = resize(img, size[0], size[1]);
+        BufferedImage r = resize(img, size[0], size[1], filter);
         return centerCrop(r, th, tw);
     }
 
     /** Pillow's {@code Image.resize((w, h), BILINEAR)} of an RGB image. */
     public static BufferedImage resize(BufferedImage img, int ow, int oh) {
+        return resize(img, ow, oh, Filter.BILINEAR);
+    }
+
+    /** Pillow's {@code Image.resize((w, h), filter)} of an RGB image. */
+    public static BufferedImage resize(BufferedImage img, int ow, int oh, Filter filter) {
         int iw = img.getWidth();
         int ih = img.getHeight();
         if (iw == ow && ih == oh) {
             return img;
         }
         int[] px = img.getRGB(0, 0, iw, ih, null, 0, iw);
-        Coeffs hz = coeffs(iw, ow);
-        Coeffs vt = coeffs(ih, oh);
+        Coeffs hz = coeffs(iw, ow, filter);
+        Coeffs vt = coeffs(ih, oh, filter);
         int first = vt.bounds[0];
         int last = vt.bounds[2 * (oh - 1)] + vt.bounds[2 * (oh - 1) + 1];
         int rows = last - first;
@@ -129,11 +163,11 @@ public final class PilResize {
     private record Coeffs(int ksize, int[] bounds, int[] kk) {
     }
 
-    /** Pillow's precompute_coeffs + normalize_coeffs_8bpc for the bilinear (triangle) filter. */
-    private static Coeffs coeffs(int inSize, int outSize) {
+    /** Pillow's precompute_coeffs + normalize_coeffs_8bpc for {@code filter}. */
+    private static Coeffs coeffs(int inSize, int outSize, Filter filter) {
         double scale = (double) inSize / outSize;
         double filterscale = Math.max(scale, 1.0);
-        double support = 1.0 * filterscale;
+        double support = filter.support * filterscale;
         int ksize = (int) Math.ceil(support) * 2 + 1;
         int[] bounds = new int[outSize * 2];
         int[] kk = new int[outSize * ksize];
@@ -152,8 +186,7 @@ public final class PilResize {
             }
             xmax -= xmin;
             for (int x = 0; x < xmax; x++) {
-                double t = Math.abs((x + xmin - center + 0.5) * ss);
-                double w = t < 1.0 ? 1.0 - t : 0.0;
+                double w = filter.weight((x + xmin - center + 0.5) * ss);
                 k[x] = w;
                 ww += w;
             }

@@ -12,10 +12,12 @@ import java.util.Map;
  *
  * <p>{@code resizeShorter} &gt; 0 (with {@link ResizePolicy#CENTER_CROP}) is torchvision's evaluation transform:
  * the shorter side resized to that many pixels with Pillow's antialiased bilinear filter ({@link PilResize}), then
- * the centre {@code height x width} cropped; 0 scales the shorter side straight to the crop size.
+ * the centre {@code height x width} cropped; 0 scales the shorter side straight to the crop size. {@code
+ * interpolation} is that resize's filter: bilinear, or bicubic (EfficientNet's published weights).
  */
 public record Preprocess(int channels, int height, int width, ResizePolicy resize, ChannelOrder order,
-                         Normalization normalization, int background, int resizeShorter) {
+                         Normalization normalization, int background, int resizeShorter,
+                         PilResize.Filter interpolation) {
 
     public enum ResizePolicy { STRETCH, CENTER_CROP, PAD }
 
@@ -33,6 +35,9 @@ public record Preprocess(int channels, int height, int width, ResizePolicy resiz
         m.put("resize", resize.name().toLowerCase(Locale.ROOT));
         if (resizeShorter > 0) {
             m.put("resizeShorter", resizeShorter);
+            if (interpolation != PilResize.Filter.BILINEAR) {
+                m.put("interpolation", interpolation.name().toLowerCase(Locale.ROOT));
+            }
         }
         m.put("channelOrder", order.name().toLowerCase(Locale.ROOT));
         m.put("normalization", normalization.toMap());
@@ -51,6 +56,8 @@ public record Preprocess(int channels, int height, int width, ResizePolicy resiz
                 .normalization(Normalization.fromMap((Map<String, Object>) m.get("normalization")))
                 .background(Integer.parseInt(((String) bg).substring(1), 16))
                 .resizeShorter(m.get("resizeShorter") instanceof Number n ? n.intValue() : 0)
+                .interpolation(m.get("interpolation") instanceof String s
+                        ? PilResize.Filter.valueOf(s.toUpperCase(Locale.ROOT)) : PilResize.Filter.BILINEAR)
                 .build();
     }
 
@@ -63,6 +70,7 @@ public record Preprocess(int channels, int height, int width, ResizePolicy resiz
         private Normalization normalization;
         private int background = 0xFFFFFF;
         private int resizeShorter;
+        private PilResize.Filter interpolation = PilResize.Filter.BILINEAR;
 
         public Builder size(int channels, int height, int width) {
             this.channels = channels;
@@ -93,6 +101,12 @@ public record Preprocess(int channels, int height, int width, ResizePolicy resiz
         }
 
         /** torchvision's {@code Resize(n)} before the centre crop (sets the policy to CENTER_CROP); 0: none. */
+        /** The filter of the {@link #resizeShorter} resize (bilinear by default). */
+        public Builder interpolation(PilResize.Filter f) {
+            this.interpolation = f;
+            return this;
+        }
+
         public Builder resizeShorter(int n) {
             this.resizeShorter = n;
             if (n > 0) {
@@ -121,7 +135,8 @@ public record Preprocess(int channels, int height, int width, ResizePolicy resiz
                 throw new IllegalArgumentException("resizeShorter must be 0..8192 and goes with center_crop, got "
                         + resizeShorter + " with " + resize);
             }
-            return new Preprocess(channels, height, width, resize, order, normalization, background, resizeShorter);
+            return new Preprocess(channels, height, width, resize, order, normalization, background, resizeShorter,
+                    interpolation);
         }
     }
 }

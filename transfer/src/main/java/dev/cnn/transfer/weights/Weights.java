@@ -3,6 +3,7 @@ package dev.cnn.transfer.weights;
 import dev.cnn.core.CnnException;
 import dev.cnn.core.Json;
 import dev.cnn.data.Normalization;
+import dev.cnn.data.PilResize;
 import dev.cnn.data.Preprocess;
 import dev.cnn.transfer.WeightsChecksum;
 
@@ -35,10 +36,11 @@ import java.util.Optional;
  * @param top5          published top-5, or null
  * @param params        number of parameters
  * @param isDefault     torchvision's {@code DEFAULT} for the architecture
+ * @param interpolation the resize's filter ({@code bilinear}, or {@code bicubic} for EfficientNet's)
  */
 public record Weights(String model, String tag, String url, String sha256Prefix, int resizeShorter, int crop,
                       double[] mean, double[] std, String labels, Double top1, Double top5, long params,
-                      boolean isDefault) {
+                      boolean isDefault, String interpolation) {
 
     private static final List<Weights> ALL = load();
     private static volatile List<String> imagenetLabels;
@@ -93,7 +95,9 @@ public record Weights(String model, String tag, String url, String sha256Prefix,
             s[i] = (float) std[i];
         }
         return Preprocess.builder().size(3, crop, crop).order(Preprocess.ChannelOrder.RGB)
-                .normalization(Normalization.meanStd(m, s)).resizeShorter(resizeShorter).build();
+                .normalization(Normalization.meanStd(m, s)).resizeShorter(resizeShorter)
+                .interpolation("bicubic".equals(interpolation) ? PilResize.Filter.BICUBIC : PilResize.Filter.BILINEAR)
+                .build();
     }
 
     /** The class names, or null when the weights have no classifier of their own. */
@@ -150,7 +154,8 @@ public record Weights(String model, String tag, String url, String sha256Prefix,
                         (String) m.get("sha256Prefix"), ((Number) m.get("resizeShorter")).intValue(),
                         ((Number) m.get("crop")).intValue(), doubles(m.get("mean")), doubles(m.get("std")),
                         (String) m.get("labels"), number(m.get("top1")), number(m.get("top5")),
-                        ((Number) m.get("params")).longValue(), Boolean.TRUE.equals(m.get("default"))));
+                        ((Number) m.get("params")).longValue(), Boolean.TRUE.equals(m.get("default")),
+                        (String) m.get("interpolation")));
             }
             return List.copyOf(out);
         } catch (IOException e) {

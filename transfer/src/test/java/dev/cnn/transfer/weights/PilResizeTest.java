@@ -26,8 +26,12 @@ class PilResizeTest {
     }
 
     void check(int shorter, int h, int w, String expected) throws IOException {
+        check(shorter, h, w, expected, PilResize.Filter.BILINEAR);
+    }
+
+    void check(int shorter, int h, int w, String expected, PilResize.Filter filter) throws IOException {
         BufferedImage want = png(expected);
-        BufferedImage got = PilResize.resizeAndCrop(png("resize.src.png"), shorter, h, w);
+        BufferedImage got = PilResize.resizeAndCrop(png("resize.src.png"), shorter, h, w, filter);
         assertEquals(want.getWidth(), got.getWidth());
         assertEquals(want.getHeight(), got.getHeight());
         assertArrayEquals(rgb(want), rgb(got), expected);
@@ -41,6 +45,22 @@ class PilResizeTest {
     @Test
     void enlargingAndAnOddCropMatchTorchvision() throws IOException {
         check(40, 31, 29, "resize.up.png");
+    }
+
+    @Test
+    void bicubicShrinkingAndEnlargingMatchPillowToTheBit() throws IOException {
+        check(16, 12, 12, "resize.bicubic.down.png", PilResize.Filter.BICUBIC);
+        check(40, 31, 29, "resize.bicubic.up.png", PilResize.Filter.BICUBIC);
+    }
+
+    @Test
+    void efficientNetsWeightsResizeBicubicAndTheBundleKeepsIt() {
+        dev.cnn.data.Preprocess p = Weights.find("efficientnet_b0", null).orElseThrow().preprocess();
+        assertEquals(PilResize.Filter.BICUBIC, p.interpolation());
+        assertEquals(256, p.resizeShorter());
+        assertEquals(PilResize.Filter.BICUBIC, dev.cnn.data.Preprocess.fromMap(p.toMap()).interpolation());
+        assertEquals(PilResize.Filter.BILINEAR, Weights.find("resnet18", null).orElseThrow().preprocess()
+                .interpolation());
     }
 
     @Test
