@@ -17,11 +17,13 @@ ZOO = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "squeezenet1_0", "squeezenet1_1",
        "googlenet", "densenet121", "densenet169", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2",
        "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0", "efficientnet_b1",
-       "efficientnet_b2", "efficientnet_b3", "regnet_y_400mf", "regnet_y_1_6gf", "convnext_tiny", "convnext_small"]
+       "efficientnet_b2", "efficientnet_b3", "regnet_y_400mf", "regnet_y_1_6gf", "convnext_tiny", "convnext_small",
+       "inception_v3", "shufflenet_v2_x1_0"]
 
-# GoogLeNet's published weights come with transform_input=True: the network maps ImageNet-normalised input to
-# (x - 0.5) / 0.5 before its first layer. The zoo's googlenet has no such step, so its preprocessing is that.
-NORMALISATION = {"googlenet": ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])}
+# GoogLeNet's and Inception v3's published weights come with transform_input=True: the network maps
+# ImageNet-normalised input to (x - 0.5) / 0.5 before its first layer. The zoo's networks have no such step, so
+# their preprocessing is that.
+NORMALISATION = {"googlenet": ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]), "inception_v3": ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])}
 
 
 def number(x):

@@ -45,6 +45,12 @@ def randomise(model, seed):
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
             if hasattr(m, "layer_scale"):  # ConvNeXt: 1e-6 at start would make every block nearly the identity
                 m.layer_scale.copy_(torch.rand(m.layer_scale.shape, generator=g) * 0.3 + 0.05)
+        # Inception v3 initialises its convolutions with std 0.1 whatever their fan-in: logits of 1e13. Scaled to
+        # std 1/sqrt(fan-in), so the parity test compares logits of a sensible size
+        if isinstance(model, torchvision.models.Inception3):
+            for m in model.modules():
+                if isinstance(m, torch.nn.Conv2d):
+                    m.weight.mul_(1.0 / (0.1 * m.weight[0].numel() ** 0.5))
         # keep deep residual networks' activations in range: the last batch norm of each block scaled down
         from torchvision.models.resnet import BasicBlock, Bottleneck
         for m in model.modules():

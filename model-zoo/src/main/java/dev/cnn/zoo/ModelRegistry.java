@@ -34,6 +34,8 @@ public final class ModelRegistry {
         for (DenseNet.Depth d : DenseNet.Depth.values()) {
             register(new DenseNet(d));
         }
+        register(new InceptionV3());
+        register(new ShuffleNet());
         for (MobileNet.Variant v : MobileNet.Variant.values()) {
             register(new MobileNet(v));
         }

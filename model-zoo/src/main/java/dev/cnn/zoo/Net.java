@@ -100,6 +100,35 @@ final class Net {
         return add(name, groups == 1 ? b.build() : new dev.cnn.zoo.layers.GroupedConvolution(b, groups));
     }
 
+    /** A convolution with a {@code kh x kw} kernel and {@code ph, pw} padding (Inception's 1x7 and 7x1). */
+    Net conv(String name, int out, int kh, int kw, int stride, int ph, int pw, boolean bias, Activation act) {
+        return add(name, new ConvolutionLayer.Builder(kh, kw).stride(stride, stride).padding(ph, pw).nOut(out)
+                .hasBias(bias).activation(act).dataFormat(format()).build());
+    }
+
+    /**
+     * PyTorch's {@code avg_pool2d(x, k, stride, pad)} with its default {@code count_include_pad=True}: padded zeros
+     * count in each window's divisor.
+     */
+    Net avgPool(String name, int k, int stride, int pad) {
+        return add(name, new SubsamplingLayer.Builder(PoolingType.AVG).kernelSize(k, k).stride(stride, stride)
+                .padding(pad, pad).avgPoolIncludePadInDivisor(true).dataFormat(format()).build());
+    }
+
+    /** Channels {@code [from, to]} (inclusive) of the current vertex (torchvision's {@code chunk} along channels). */
+    Net channels(String name, int from, int to) {
+        g.addVertex(name, new dev.cnn.zoo.layers.ChannelSliceVertex(from, to), this.from);
+        this.from = new String[]{name};
+        return this;
+    }
+
+    /** ShuffleNet's channel shuffle of the current vertex into {@code groups} groups. */
+    Net channelShuffle(String name, int groups) {
+        g.addVertex(name, new dev.cnn.zoo.layers.ChannelShuffleVertex(groups), this.from);
+        this.from = new String[]{name};
+        return this;
+    }
+
     /** An activation layer with any activation function (ReLU6, Hardswish, SiLU, GELU, ...). */
     Net act(String name, org.nd4j.linalg.activations.IActivation act) {
         return add(name, new ActivationLayer.Builder().activation(act).build());

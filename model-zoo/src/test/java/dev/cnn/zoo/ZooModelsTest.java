@@ -63,7 +63,9 @@ class ZooModelsTest {
             Map.entry("regnet_y_400mf", 4_344_144L),
             Map.entry("regnet_y_1_6gf", 11_202_430L),
             Map.entry("convnext_tiny", 28_589_128L),
-            Map.entry("convnext_small", 50_223_688L));
+            Map.entry("convnext_small", 50_223_688L),
+            Map.entry("inception_v3", 23_834_568L),
+            Map.entry("shufflenet_v2_x1_0", 2_278_604L));
 
     static Stream<Arguments> architectures() {
         // the CIFAR families differ only in depth: 20 and 56 stand for 32, 44 and 110 (CifarResNetTest counts all)

@@ -66,7 +66,9 @@ class TorchParityTest {
             "regnet_y_400mf;zip",
             "regnet_y_1_6gf;zip",
             "convnext_tiny;zip",
-            "convnext_small;zip"})
+            "convnext_small;zip",
+            "inception_v3;zip",
+            "shufflenet_v2_x1_0;zip"})
     void importedNetworksGivePyTorchsLogits(String arch, String formats) throws Exception {
         PyTorch.fixtures("parity", "--arch", arch, "--formats", formats, "--out", tmp.toString());
         INDArray x = Nd4j.create(PyTorch.floats(tmp.resolve("input.bin")), new long[]{2, 3, 224, 224}, 'c');
