@@ -232,9 +232,61 @@ def tiny(a):
         f.write(buf.getvalue())
 
 
+class Ops(torch.nn.Module):
+    """The operations the zoo adds to DL4J, in one small network (see NewOpsTorchGradientTest)."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.ops import SqueezeExcitation
+        from torchvision.models.convnext import LayerNorm2d
+        nn = torch.nn
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.grouped = nn.Conv2d(8, 16, 3, padding=1, groups=4, bias=False)
+        self.dw = nn.Conv2d(16, 16, 3, stride=2, padding=1, groups=16)
+        self.se = SqueezeExcitation(16, 4, scale_activation=nn.Hardsigmoid)
+        self.ln = LayerNorm2d(16, eps=1e-6)
+        self.mlp = nn.Conv2d(16, 32, 1)
+        self.proj = nn.Conv2d(32, 16, 1)
+        self.layer_scale = nn.Parameter(torch.rand(16, 1, 1) * 0.5 + 0.25)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x):
+        from torchvision.models.shufflenetv2 import channel_shuffle
+        F = torch.nn.functional
+        x = F.hardswish(self.stem(x))
+        x = F.silu(self.grouped(x))
+        x = self.se(self.dw(x))
+        y = F.gelu(self.mlp(self.ln(x)))
+        x = x + self.proj(y) * self.layer_scale
+        x = channel_shuffle(x, 2)
+        return self.fc(x.mean((2, 3)))
+
+
+def ops(a):
+    """DIR/ops.pth (weights), ops.input.bin [2,3,12,12], ops.labels.bin [2,5] one-hot, ops.loss.bin, and
+    ops.grads.safetensors: every parameter's gradient of the mean cross-entropy, in float64."""
+    torch.manual_seed(a.seed)
+    model = Ops()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torchvision.models.convnext.LayerNorm2d):
+                m.weight.copy_(torch.rand(16) + 0.5)
+                m.bias.copy_(torch.randn(16) * 0.1)
+    torch.save(model.state_dict(), os.path.join(a.out, "ops.pth"))
+    model = model.double()
+    x = torch.randn(2, 3, 12, 12, dtype=torch.float64) * 2
+    target = torch.tensor([1, 3])
+    loss = torch.nn.functional.cross_entropy(model(x), target)
+    loss.backward()
+    write_floats(os.path.join(a.out, "ops.input.bin"), x)
+    write_floats(os.path.join(a.out, "ops.labels.bin"), torch.nn.functional.one_hot(target, 5))
+    write_floats(os.path.join(a.out, "ops.loss.bin"), loss.reshape(1))
+    save_safetensors({k: p.grad for k, p in model.named_parameters()}, os.path.join(a.out, "ops.grads.safetensors"))
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=["parity", "images", "tiny"])
+    p.add_argument("what", choices=["parity", "images", "tiny", "ops"])
     p.add_argument("--arch", default="resnet18")
     p.add_argument("--formats", default="zip")
     p.add_argument("--count", type=int, default=50)
@@ -242,7 +294,7 @@ def main():
     p.add_argument("--size", type=int, default=224, help="parity: input height and width")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    {"parity": parity, "images": images, "tiny": tiny}[a.what](a)
+    {"parity": parity, "images": images, "tiny": tiny, "ops": ops}[a.what](a)
 
 
 if __name__ == "__main__":

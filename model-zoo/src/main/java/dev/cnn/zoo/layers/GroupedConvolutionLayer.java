@@ -141,9 +141,15 @@ public class GroupedConvolutionLayer extends org.deeplearning4j.nn.layers.convol
         return a.get(NDArrayIndex.interval(from, to), NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.all());
     }
 
-    /** {@code z = conv(x, w)} without bias on libnd4j's ops. */
+    /**
+     * {@code z = conv(x, w)} without bias on libnd4j's ops. Slices are taken from dense copies: ND4J 1.0.0-M2.1's
+     * {@code get(interval)} along the first dimension of a parameter view (an offset into the flat parameters)
+     * returned empty arrays past the first slice.
+     */
     private void forward(INDArray x, INDArray w, INDArray z) {
         GroupedConvolution c = grouped();
+        x = x.dup('c');
+        w = w.dup('c');
         int g = c.getGroups();
         if (g == 1) {
             exec("conv2d", new INDArray[]{x, w}, new INDArray[]{z});
@@ -233,6 +239,8 @@ public class GroupedConvolutionLayer extends org.deeplearning4j.nn.layers.convol
     /** Input gradient into {@code eps}, weight gradient into {@code wGrad}, on libnd4j's ops. */
     private void backward(INDArray x, INDArray w, INDArray delta, INDArray eps, INDArray wGrad) {
         GroupedConvolution c = grouped();
+        x = x.dup('c');
+        w = w.dup('c');
         int g = c.getGroups();
         if (g == 1) {
             INDArray gw = Nd4j.createUninitialized(w.dataType(), w.shape(), 'c');
@@ -246,6 +254,8 @@ public class GroupedConvolutionLayer extends org.deeplearning4j.nn.layers.convol
         } else {
             long cin = c.getNIn() / g;
             long cout = c.getNOut() / g;
+            INDArray e = Nd4j.createUninitialized(x.dataType(), x.shape(), 'c');
+            INDArray wg2 = Nd4j.createUninitialized(w.dataType(), w.shape(), 'c');
             for (int i = 0; i < g; i++) {
                 INDArray xg = channels(x, i * cin, (i + 1) * cin).dup('c');
                 INDArray wg = rows(w, i * cout, (i + 1) * cout).dup('c');
@@ -253,9 +263,11 @@ public class GroupedConvolutionLayer extends org.deeplearning4j.nn.layers.convol
                 INDArray gw = Nd4j.createUninitialized(w.dataType(), wg.shape(), 'c');
                 exec("conv2d_bp", new INDArray[]{xg, wg, channels(delta, i * cout, (i + 1) * cout).dup('c')},
                         new INDArray[]{eg, gw});
-                channels(eps, i * cin, (i + 1) * cin).assign(eg);
-                rows(wGrad, i * cout, (i + 1) * cout).assign(gw);
+                channels(e, i * cin, (i + 1) * cin).assign(eg);
+                rows(wg2, i * cout, (i + 1) * cout).assign(gw);
             }
+            eps.assign(e);
+            wGrad.assign(wg2);
         }
     }
 }
