@@ -83,7 +83,7 @@ class NewOpsGradientTest {
 
     @Test
     void aGroupedConvolutionsGradientsMatchFiniteDifferences() {
-        assertTrue(check(g -> g.addLayer("body", conv(6, 3, 1, 1, 2, true, Activation.TANH), "pre")));
+        assertTrue(check(g -> g.addLayer("body", conv(8, 3, 1, 1, 4, true, Activation.TANH), "pre")));
     }
 
     @Test
