@@ -299,10 +299,22 @@ final class GraphPolicy {
                 && (r.getNegativeSlope() == null || r.getNegativeSlope() == 0);
     }
 
-    /** Activations that work element by element, so they are blind to the memory layout. */
+    /**
+     * Activations that work element by element, so they are blind to the memory layout: ReLU, ReLU6 (MobileNetV2),
+     * SiLU (EfficientNet), the zoo's Hardswish, Hardsigmoid and GELU, sigmoid, tanh, leaky ReLU, ELU.
+     */
     private static boolean elementWise(org.nd4j.linalg.activations.IActivation a) {
         return a == null || a instanceof org.nd4j.linalg.activations.impl.ActivationIdentity
-                || a instanceof org.nd4j.linalg.activations.impl.ActivationReLU;
+                || a instanceof org.nd4j.linalg.activations.impl.ActivationReLU
+                || a instanceof org.nd4j.linalg.activations.impl.ActivationReLU6
+                || a instanceof org.nd4j.linalg.activations.impl.ActivationSwish
+                || a instanceof org.nd4j.linalg.activations.impl.ActivationSigmoid
+                || a instanceof org.nd4j.linalg.activations.impl.ActivationTanH
+                || a instanceof org.nd4j.linalg.activations.impl.ActivationLReLU
+                || a instanceof org.nd4j.linalg.activations.impl.ActivationELU
+                || a instanceof dev.cnn.zoo.layers.ActivationHardSwish
+                || a instanceof dev.cnn.zoo.layers.ActivationHardSigmoid
+                || a instanceof dev.cnn.zoo.layers.ActivationGelu;
     }
 
     private static Object helperOf(Layer l) {

@@ -67,14 +67,16 @@ final class ModelsCommand extends BaseCommand {
             return ExitCodes.OK;
         }
         out().printf("Models at input %s, %d classes%n", spec.inputString(), spec.numClasses());
-        out().printf("%-13s %15s %12s  %-18s %s%n", "name", "params", "GMACs", "weights (top-1)", "description");
+        int width = rows.stream().mapToInt(r -> ((String) r.get("name")).length()).max().orElse(4);
+        String line = "%-" + width + "s %12s %8s  %-18s %s%n";
+        out().printf(line, "name", "params", "GMACs", "weights (top-1)", "description");
         for (Map<String, Object> r : rows) {
             Object p = r.get("params");
             String params = p == null ? "(min " + r.get("minInputSize") + " px)" : String.format("%,d", (Long) p);
             String macs = p == null ? "-" : String.format("%.3f", ((Long) r.get("macs")) / 1e9);
             String w = Weights.find((String) r.get("name"), null).map(x -> "imagenet" + (x.top1() == null ? ""
                     : String.format(" (%.1f%%)", x.top1()))).orElse("-");
-            out().printf("%-13s %15s %12s  %-18s %s%n", r.get("name"), params, macs, w, r.get("description"));
+            out().printf(line, r.get("name"), params, macs, w, r.get("description"));
         }
         out().println("Weights: --base zoo:NAME:imagenet (cnn finetune), cnn import weights --model NAME; "
                 + "--format json lists every tag and URL.");

@@ -74,7 +74,7 @@ final class RegNet implements Architecture {
 
     @Override
     public String description() {
-        return "RegNetY-" + name().substring(8).toUpperCase().replace('_', '.')
+        return "RegNetY-" + name().substring("regnet_y_".length()).toUpperCase().replace('_', '.')
                 + " (grouped bottlenecks, squeeze-and-excitation, torchvision layout)";
     }
 

@@ -27,6 +27,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 public class GroupedConvolutionLayer extends org.deeplearning4j.nn.layers.convolution.ConvolutionLayer {
     private static final String W = "W";
     private static final String B = "b";
+    /** Whether the last forward pass ran on the helper, which may have applied the activation inside. */
+    private boolean helperRan;
 
     public GroupedConvolutionLayer(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -92,11 +94,13 @@ public class GroupedConvolutionLayer extends org.deeplearning4j.nn.layers.convol
         INDArray bias = biasOrZeros();
         GroupedConvolution c = grouped();
         int[] pad = padding();
+        helperRan = false;
         if (helper != null) {
             INDArray z = helper.preOutput(input, weights, bias, c.getKernelSize(), c.getStride(), pad,
                     c.getCudnnAlgoMode(), c.getCudnnFwdAlgo(), c.getConvolutionMode(), c.getDilation(),
                     c.getCnn2dDataFormat(), workspaceMgr);
             if (z != null) {
+                helperRan = true;
                 return new Pair<>(z, null);
             }
         }
@@ -187,7 +191,7 @@ public class GroupedConvolutionLayer extends org.deeplearning4j.nn.layers.convol
         applyDropOutIfNecessary(training, workspaceMgr);
         INDArray z = preOutput(training, false, workspaceMgr).getFirst();
         IActivation afn = layerConf().getActivationFn();
-        if (helper != null) {
+        if (helperRan) { // the helper may have applied the activation itself (an inference copy's fused ReLU)
             INDArray a = helper.activate(z, afn, training);
             if (a != null) {
                 return a;
