@@ -48,7 +48,8 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
 
     private final ConvolutionHelper fallback;
     private final boolean inferenceOnly;
-    private final boolean fuseRelu;
+    private final Eltwise fused; // inference-only: the activation applied inside the convolution, or null
+    private boolean lastFused; // the last forward pass applied the activation
     private final Map<Geometry, Plan> plans = new HashMap<>();
     private boolean srcBlocked;
     private boolean dstBlocked;
@@ -61,9 +62,17 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
      * @param relu          the layer's activation is ReLU
      */
     DnnlConvHelper(ConvolutionHelper fallback, boolean inferenceOnly, boolean relu) {
+        this(fallback, inferenceOnly, relu ? Eltwise.RELU : null);
+    }
+
+    /**
+     * @param activation the layer's activation as a oneDNN post-op, or null: applied inside the convolution in
+     *                   inference-only helpers
+     */
+    DnnlConvHelper(ConvolutionHelper fallback, boolean inferenceOnly, Eltwise activation) {
         this.fallback = fallback;
         this.inferenceOnly = inferenceOnly;
-        this.fuseRelu = inferenceOnly && relu;
+        this.fused = inferenceOnly ? activation : null;
     }
 
     /**
@@ -231,12 +240,12 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
         long fixedWeightsAddress; // inference-only: weights.inner holds the weights at this address, reordered
 
         /** {@code plain}: activations in the arrays' own layout (no reorders); else oneDNN's choice (blocked). */
-        Forward(Plan p, boolean inference, boolean relu, boolean plain) {
-            this(p, inference, relu, plain, false);
+        Forward(Plan p, boolean inference, Eltwise act, boolean plain) {
+            this(p, inference, act, plain, false);
         }
 
         /** {@code sum}: the destination holds a residual on entry, which the convolution's result is added to. */
-        Forward(Plan p, boolean inference, boolean relu, boolean plain, boolean sum) {
+        Forward(Plan p, boolean inference, Eltwise act, boolean plain, boolean sum) {
             Geometry g = p.g;
             convolution_forward.desc d = new convolution_forward.desc(
                     inference ? prop_kind.forward_inference : prop_kind.forward_training,
@@ -244,13 +253,13 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     Dnnl.any(g.weightDims()), p.biasUser, plain ? p.dstUser : p.blockedDst(),
                     g.strides(), g.dilates(), g.padL(), g.padR());
             primitive_attr attr = Dnnl.attr();
-            if (relu || sum) {
+            if (act != null || sum) {
                 post_ops ops = new post_ops();
                 if (sum) {
                     ops.append_sum(1f, memory.data_type.f32);
                 }
-                if (relu) {
-                    ops.append_eltwise(1f, algorithm.eltwise_relu, 0f, 0f);
+                if (act != null) {
+                    ops.append_eltwise(1f, act.algorithm(), act.alpha(), act.beta());
                 }
                 attr.set_post_ops(ops);
             }
@@ -300,22 +309,22 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
         final Forward fwd;
         final boolean fixedLayout; // an input or output array holds oneDNN's blocked layout: no tuning
         final boolean inference;
-        final boolean relu;
+        final Eltwise act;
         Forward chosen; // inference-only: the faster of blocked and plain, measured on the first calls
         Forward residual; // inference-only: relu(conv(x) + residual), see convolveAddRelu
         WeightedBackward backward;
 
-        Plan(Geometry g, boolean inference, boolean relu, boolean srcBlocked, boolean dstBlocked) {
+        Plan(Geometry g, boolean inference, Eltwise act, boolean srcBlocked, boolean dstBlocked) {
             this.g = g;
             this.inference = inference;
-            this.relu = relu;
+            this.act = act;
             this.fixedLayout = srcBlocked || dstBlocked;
-            memory.format_tag act = g.nhwc ? memory.format_tag.nhwc : memory.format_tag.nchw;
-            srcUser = Dnnl.desc(g.srcDims(), srcBlocked ? Dnnl.blockedTag() : act);
-            dstUser = Dnnl.desc(g.dstDims(), dstBlocked ? Dnnl.blockedTag() : act);
+            memory.format_tag tag = g.nhwc ? memory.format_tag.nhwc : memory.format_tag.nchw;
+            srcUser = Dnnl.desc(g.srcDims(), srcBlocked ? Dnnl.blockedTag() : tag);
+            dstUser = Dnnl.desc(g.dstDims(), dstBlocked ? Dnnl.blockedTag() : tag);
             weightsUser = Dnnl.desc(g.weightDims(), g.weightTag());
             biasUser = Dnnl.desc(new long[]{g.oc}, memory.format_tag.x);
-            fwd = new Forward(this, inference, relu, false);
+            fwd = new Forward(this, inference, act, false);
         }
 
         /** Blocked source: nChw16c where the channels allow (as arrays marked blocked hold), else oneDNN's pick. */
@@ -340,7 +349,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             }
             Forward plain;
             try {
-                plain = new Forward(this, inference, relu, true);
+                plain = new Forward(this, inference, act, true);
             } catch (RuntimeException e) { // no implementation for this layout
                 return fwd;
             }
@@ -388,7 +397,29 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
     }
 
     private Plan plan(Geometry g) {
-        return plans.computeIfAbsent(g, k -> new Plan(k, inferenceOnly, fuseRelu, srcBlocked, dstBlocked));
+        return plans.computeIfAbsent(g, k -> new Plan(k, inferenceOnly, fusedFor(k), srcBlocked, dstBlocked));
+    }
+
+    /**
+     * The activation to apply inside the convolution for this geometry, or null. DL4J's convolution layer hands its
+     * output to {@link #activate} only when the output's strides descend strictly, and applies the activation itself
+     * otherwise: outputs with a width (or height and width) of 1, such as squeeze-and-excitation's convolutions. For
+     * those the activation stays DL4J's, or it would be applied twice (harmless for ReLU only).
+     */
+    private Eltwise fusedFor(Geometry g) {
+        long[] shape = g.dstShape();
+        long[] strides = new long[shape.length];
+        long s = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            strides[i] = s;
+            s *= shape[i];
+        }
+        for (int i = 1; i < strides.length; i++) {
+            if (strides[i - 1] <= strides[i]) {
+                return null;
+            }
+        }
+        return fused;
     }
 
     private static boolean supported(INDArray... arrays) {
@@ -407,6 +438,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                                            org.deeplearning4j.nn.conf.layers.ConvolutionLayer.FwdAlgo fwdAlgo,
                                            ConvolutionMode convolutionMode, int[] dilation, CNN2DFormat format,
                                            LayerWorkspaceMgr workspaceMgr) {
+        lastFused = false;
         Geometry g = supported(input, weights, bias)
                 ? Geometry.of(input, weights, kernel, strides, pad, convolutionMode, dilation, format)
                 : null;
@@ -415,6 +447,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     fwdAlgo, convolutionMode, dilation, format, workspaceMgr);
         }
         Plan p = plan(g);
+        lastFused = p.act != null;
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, g.dstShape(), 'c');
         if (inferenceOnly) {
             if (p.chosen == null) {
@@ -450,7 +483,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
         }
         Plan p = plan(g);
         if (p.residual == null) {
-            p.residual = new Forward(p, true, true, false, true);
+            p.residual = new Forward(p, true, Eltwise.RELU, false, true);
         }
         p.residual.run(input, weights, bias, out, true);
         FORWARD.incrementAndGet();
@@ -490,9 +523,9 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
     }
 
     @Override
-    public INDArray activate(INDArray z, IActivation afn, boolean training) {
-        // with the ReLU fused, preOutput already returned the activations
-        return fuseRelu ? z : afn.getActivation(z, training);
+    public synchronized INDArray activate(INDArray z, IActivation afn, boolean training) {
+        // with the activation fused, preOutput already returned the activations
+        return lastFused ? z : afn.getActivation(z, training);
     }
 
     @Override

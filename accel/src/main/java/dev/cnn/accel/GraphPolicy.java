@@ -55,9 +55,9 @@ final class GraphPolicy {
                     if (!(h instanceof DnnlConvHelper d) || d.inferenceOnly() != inferenceOnly) {
                         ConvolutionHelper previous = h instanceof DnnlConvHelper d ? d.fallback()
                                 : h instanceof ConvolutionHelper c ? c : null;
-                        boolean relu = inner.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b
-                                && plainRelu(b.getActivationFn());
-                        DnnlConvHelper fresh = new DnnlConvHelper(previous, inferenceOnly, relu);
+                        Eltwise act = inner.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b
+                                ? Eltwise.of(b.getActivationFn()) : null;
+                        DnnlConvHelper fresh = new DnnlConvHelper(previous, inferenceOnly, act);
                         if (h instanceof DnnlConvHelper d) { // keep the layout its neighbours expect
                             fresh.blocked(d.srcBlocked(), d.dstBlocked());
                         }
@@ -67,9 +67,9 @@ final class GraphPolicy {
                 } else if (inner instanceof dev.cnn.zoo.layers.GroupedConvolutionLayer gc) {
                     ConvolutionHelper h = gc.convolutionHelper();
                     if (!(h instanceof DnnlConvHelper d) || d.inferenceOnly() != inferenceOnly) {
-                        boolean relu = plainRelu(((org.deeplearning4j.nn.conf.layers.BaseLayer) inner.conf()
+                        Eltwise act = Eltwise.of(((org.deeplearning4j.nn.conf.layers.BaseLayer) inner.conf()
                                 .getLayer()).getActivationFn());
-                        DnnlConvHelper fresh = new DnnlConvHelper(null, inferenceOnly, relu);
+                        DnnlConvHelper fresh = new DnnlConvHelper(null, inferenceOnly, act);
                         if (h instanceof DnnlConvHelper d) {
                             fresh.blocked(d.srcBlocked(), d.dstBlocked());
                         }

@@ -28,7 +28,8 @@ import java.util.Map;
 /**
  * An inference-only copy of a network with every {@code conv -> batch norm} pair folded into one convolution (the
  * usual {@code W' = W * gamma / std}, {@code b' = (b - mean) * gamma / std + beta}, with {@code std = sqrt(var + eps)})
- * and a ReLU that directly follows such a convolution moved into it. The outputs equal the original network's in
+ * and an element-wise activation layer that directly follows such a convolution (ReLU, ReLU6, SiLU, Hardswish, GELU,
+ * sigmoid, tanh: the ones {@link Eltwise} maps to a oneDNN post-op) moved into it. The outputs equal the original network's in
  * inference mode to float rounding; the original is left untouched. ResNets lose two of every three layers' worth of
  * per-layer work (and the memory traffic of the batch-norm and activation passes).
  *
@@ -61,7 +62,7 @@ final class InferenceGraph {
         return net;
     }
 
-    /** Folds batch norms (and the ReLUs after them) into the preceding convolutions; see the class comment. */
+    /** Folds batch norms (and the activations after them) into the preceding convolutions; see the class comment. */
     static Folded fold(ComputationGraph net, AccelOptions options) {
         ComputationGraphConfiguration conf = net.getConfiguration().clone();
         Map<String, GraphVertex> vertices = conf.getVertices();
@@ -85,9 +86,9 @@ final class InferenceGraph {
             foldedBn.put(conv, bn);
             List<String> next = GraphQueries.consumers(conf, conv);
             if (next.size() == 1 && layerOf(vertices.get(next.get(0))) instanceof ActivationLayer act
-                    && GraphPolicy.plainRelu(act.getActivationFn()) && !hasPreProcessor(vertices.get(next.get(0)))
+                    && Eltwise.of(act.getActivationFn()) != null && !hasPreProcessor(vertices.get(next.get(0)))
                     && !conf.getNetworkOutputs().contains(next.get(0))) {
-                ((ConvolutionLayer) layerOf(vertices.get(conv))).setActivationFn(new ActivationReLU());
+                ((ConvolutionLayer) layerOf(vertices.get(conv))).setActivationFn(act.getActivationFn());
                 remove(conf, next.get(0), conv);
                 relus++;
             }
@@ -119,7 +120,7 @@ final class InferenceGraph {
             residuals = fused.residuals();
             out = fused.network();
         }
-        GraphPolicy.installForInference(out, options); // weights final from here on: reordered once, ReLU fused
+        GraphPolicy.installForInference(out, options); // weights final from here on: reordered once, activations fused
         if (residuals > 0) {
             GraphPolicy.blockActivations(out); // no reorders between the convolutions
         }
