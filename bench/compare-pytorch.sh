@@ -42,8 +42,13 @@ LEVER_ARGS=()
 
 # Cases: MODEL@CxHxW:BATCH:MODE. This machine's speed drifts over minutes (shared cores), so each case runs cnn then
 # PyTorch back to back, ROUNDS times, and the ratio is taken per round (median over rounds).
+# The efficient networks of issue #19 (depthwise and grouped convolutions, squeeze-and-excitation, LayerNorm) at
+# their real size, inference and training at batch 8.
 CASES="${CASES:-lenet@1x28x28:64:train lenet@1x28x28:64:infer simplecnn@3x32x32:64:train simplecnn@3x32x32:64:infer
-resnet18@3x64x64:32:train resnet18@3x64x64:32:infer resnet50@3x224x224:8:infer vgg16@3x224x224:8:infer}"
+resnet18@3x64x64:32:train resnet18@3x64x64:32:infer resnet50@3x224x224:8:infer vgg16@3x224x224:8:infer
+mobilenet_v2@3x224x224:8:infer mobilenet_v2@3x224x224:8:train efficientnet_b0@3x224x224:8:infer
+efficientnet_b0@3x224x224:8:train densenet121@3x224x224:8:infer densenet121@3x224x224:8:train
+convnext_tiny@3x224x224:8:infer convnext_tiny@3x224x224:8:train}"
 ROUNDS="${ROUNDS:-2}"
 for round in $(seq 1 "$ROUNDS"); do
   for c in $CASES; do

@@ -260,8 +260,11 @@ public final class Dnnl {
         private final memory scratchpad; // null: the primitive needs none
         private final long scratchpadSize;
 
+        final String implementation; // oneDNN's name for the kernel, e.g. jit_dw:avx512_common
+
         Prim(primitive prim, primitive_desc_base pd) {
             this.prim = prim;
+            this.implementation = pd.impl_info_str().getString();
             memory.desc d = pd.scratchpad_desc();
             scratchpadSize = d.get_size();
             scratchpad = scratchpadSize == 0 ? null : new memory(d, engine, new Address(0));

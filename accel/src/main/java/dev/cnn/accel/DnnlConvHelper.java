@@ -327,15 +327,25 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             fwd = new Forward(this, inference, act, false);
         }
 
-        /** Blocked source: nChw16c where the channels allow (as arrays marked blocked hold), else oneDNN's pick. */
+        /**
+         * Blocked source: nChw16c where the channels allow (as arrays marked blocked hold), else oneDNN's pick. Grouped
+         * convolutions whose groups are not whole channel blocks (ResNeXt's 4 channels) get oneDNN's pick too: on
+         * nChw16c oneDNN 2.5 has only its reference kernel for them.
+         */
         memory.desc blockedSrc() {
-            return !g.nhwc && g.c % Dnnl.BLOCK == 0 ? Dnnl.desc(g.srcDims(), Dnnl.blockedTag())
+            return !g.nhwc && g.c % Dnnl.BLOCK == 0 && wholeBlocks() ? Dnnl.desc(g.srcDims(), Dnnl.blockedTag())
                     : Dnnl.any(g.srcDims());
         }
 
         memory.desc blockedDst() {
-            return !g.nhwc && g.oc % Dnnl.BLOCK == 0 ? Dnnl.desc(g.dstDims(), Dnnl.blockedTag())
+            return !g.nhwc && g.oc % Dnnl.BLOCK == 0 && wholeBlocks() ? Dnnl.desc(g.dstDims(), Dnnl.blockedTag())
                     : Dnnl.any(g.dstDims());
+        }
+
+        /** One group, depthwise, or groups of whole channel blocks. */
+        private boolean wholeBlocks() {
+            return g.groups == 1 || (g.groups == g.c && g.oc == g.c)
+                    || ((g.c / g.groups) % Dnnl.BLOCK == 0 && (g.oc / g.groups) % Dnnl.BLOCK == 0);
         }
 
         /**
@@ -526,6 +536,21 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
     public synchronized INDArray activate(INDArray z, IActivation afn, boolean training) {
         // with the activation fused, preOutput already returned the activations
         return lastFused ? z : afn.getActivation(z, training);
+    }
+
+    /**
+     * The oneDNN implementations of this helper's forward primitives and, once built, backward ones (for tests: a
+     * {@code ref:} name is oneDNN's slow reference kernel).
+     */
+    public synchronized java.util.Set<String> implementations() {
+        java.util.Set<String> out = new java.util.TreeSet<>();
+        for (Plan p : plans.values()) {
+            out.add(p.fwd.prim.implementation);
+            if (p.backward != null) {
+                out.addAll(p.backward.implementations());
+            }
+        }
+        return out;
     }
 
     @Override

@@ -71,4 +71,9 @@ final class WeightedBackward {
         run.exec(weights, args);
         run.finish();
     }
+
+    /** oneDNN's names of the backward-data and backward-weights kernels. */
+    java.util.List<String> implementations() {
+        return java.util.List.of(data.implementation, weights.implementation);
+    }
 }

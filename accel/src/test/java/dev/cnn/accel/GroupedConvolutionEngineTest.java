@@ -89,6 +89,12 @@ class GroupedConvolutionEngineTest {
             double diff = e.getValue().sub(g).norm2Number().doubleValue();
             assertTrue(diff <= 1e-4 * scale, e.getKey() + ": gradients differ by " + diff + " (norm " + scale + ")");
         }
+        for (String layer : new String[]{"grouped", "resnext", "dw", "dw5"}) {
+            java.util.Set<String> impl = ((DnnlConvHelper) ((GroupedConvolutionLayer) engine.getLayer(layer))
+                    .convolutionHelper()).implementations();
+            assertTrue(impl.stream().noneMatch(i -> i.startsWith("ref")), layer + " on oneDNN's reference kernel: "
+                    + impl);
+        }
         engine.fit(data);
         plain.fit(data);
         assertTrue(plain.params().equalsWithEps(engine.params(), 1e-4), "a training step agrees");
