@@ -163,6 +163,11 @@ class PlainDl4jLoadTest {
         assertEquals(want, Double.parseDouble(states.get(1).substring(6)), 1e-6 * Math.abs(want));
     }
 
+    /**
+     * Every zoo architecture is saved naming DL4J's classes only, except the operations DL4J lacks: those name the
+     * zoo's {@code dev.cnn.zoo.layers} classes and nothing else of this project (that package depends on DL4J only),
+     * and the architectures built from DL4J's layers alone (the ResNets, VGG, DenseNet, ...) name none.
+     */
     @Test
     void everyZooArchitectureIsSavedWithDl4jClassesOnly() {
         for (TrainConfig.Optimizer o : TrainConfig.Optimizer.values()) {
@@ -178,7 +183,13 @@ class PlainDl4jLoadTest {
                 conf.setEpochCount(1);
                 assertTrue(conf.toJson().contains("dev.cnn.core.LrSchedule"), a.name());
                 String json = PortableConfiguration.json(new ComputationGraph(conf), null); // not initialised: cheap
-                assertEquals(Set.of(), PortableConfiguration.foreignClasses(json), a.name() + ", " + o);
+                Set<String> foreign = PortableConfiguration.foreignClasses(json);
+                assertTrue(foreign.stream().allMatch(c -> c.startsWith("dev.cnn.zoo.layers.")), a.name() + ", " + o
+                        + ": " + foreign);
+                if (a.name().matches("(alexnet.*|vgg.*|resnet\\d+|densenet.*|googlenet|inception_v3|squeezenet.*"
+                        + "|wide_resnet50_2|lenet|simplecnn|mnist_cnn|plain\\d+)")) {
+                    assertEquals(Set.of(), foreign, a.name() + ", " + o);
+                }
                 var back = org.deeplearning4j.nn.conf.ComputationGraphConfiguration.fromJson(json);
                 assertEquals(7, back.getIterationCount(), a.name());
                 assertEquals(1, back.getEpochCount(), a.name());
