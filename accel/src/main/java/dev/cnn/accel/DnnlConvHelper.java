@@ -17,6 +17,7 @@ import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
 
 import java.util.Arrays;
 import java.util.HashMap;
@@ -407,29 +408,18 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
     }
 
     private Plan plan(Geometry g) {
-        return plans.computeIfAbsent(g, k -> new Plan(k, inferenceOnly, fusedFor(k), srcBlocked, dstBlocked));
+        return plans.computeIfAbsent(g, k -> new Plan(k, inferenceOnly, fused, srcBlocked, dstBlocked));
     }
 
     /**
-     * The activation to apply inside the convolution for this geometry, or null. DL4J's convolution layer hands its
-     * output to {@link #activate} only when the output's strides descend strictly, and applies the activation itself
-     * otherwise: outputs with a width (or height and width) of 1, such as squeeze-and-excitation's convolutions. For
-     * those the activation stays DL4J's, or it would be applied twice (harmless for ReLU only).
+     * The plan for a forward pass into {@code out}. DL4J's convolution layer hands its output to {@link #activate}
+     * only when {@code Shape.strideDescendingCAscendingF(out)}, and applies the activation itself otherwise (outputs
+     * with a width, or height and width, of 1: squeeze-and-excitation's convolutions). There the activation is left
+     * out of the convolution, or it would run twice (harmless for ReLU only).
      */
-    private Eltwise fusedFor(Geometry g) {
-        long[] shape = g.dstShape();
-        long[] strides = new long[shape.length];
-        long s = 1;
-        for (int i = shape.length - 1; i >= 0; i--) {
-            strides[i] = s;
-            s *= shape[i];
-        }
-        for (int i = 1; i < strides.length; i++) {
-            if (strides[i - 1] <= strides[i]) {
-                return null;
-            }
-        }
-        return fused;
+    private Plan plan(Geometry g, INDArray out) {
+        return plans.computeIfAbsent(g, k -> new Plan(k, inferenceOnly,
+                Shape.strideDescendingCAscendingF(out) ? fused : null, srcBlocked, dstBlocked));
     }
 
     private static boolean supported(INDArray... arrays) {
@@ -456,9 +446,9 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             return fallback == null ? null : fallback.preOutput(input, weights, bias, kernel, strides, pad, mode,
                     fwdAlgo, convolutionMode, dilation, format, workspaceMgr);
         }
-        Plan p = plan(g);
-        lastFused = p.act != null;
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, g.dstShape(), 'c');
+        Plan p = plan(g, out);
+        lastFused = p.act != null;
         if (inferenceOnly) {
             if (p.chosen == null) {
                 p.chosen = p.tune(input, weights, bias, out);

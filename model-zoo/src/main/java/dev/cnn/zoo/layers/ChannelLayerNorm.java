@@ -52,13 +52,7 @@ public class ChannelLayerNorm extends ChannelLayer {
     public org.deeplearning4j.nn.api.Layer instantiate(NeuralNetConfiguration conf,
                                                        Collection<TrainingListener> listeners, int layerIndex,
                                                        INDArray view, boolean initializeParams, DataType dataType) {
-        Impl l = new Impl(conf, dataType);
-        l.setListeners(listeners);
-        l.setIndex(layerIndex);
-        l.setParamsViewArray(view);
-        l.setParamTable(initializer().init(conf, view, initializeParams));
-        l.setConf(conf);
-        return l;
+        return Instances.wire(new Impl(conf, dataType), conf, listeners, layerIndex, view, initializeParams);
     }
 
     @Override

@@ -1,14 +1,8 @@
 package dev.cnn.zoo.layers;
 
-import org.deeplearning4j.nn.api.Layer;
-import org.deeplearning4j.nn.api.MaskState;
-import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
-import org.deeplearning4j.nn.conf.memory.MemoryReport;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.graph.vertex.BaseGraphVertex;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
@@ -24,7 +18,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * NCHW only. Gradients: the map's is the upstream gradient times the gate; the gate's the sum over each channel's
  * positions of the upstream gradient times the map.
  */
-public class ChannelScaleVertex extends org.deeplearning4j.nn.conf.graph.GraphVertex {
+public class ChannelScaleVertex extends ParameterFreeVertex {
+    public ChannelScaleVertex() {
+        super(2);
+    }
+
     @Override
     public ChannelScaleVertex clone() {
         return new ChannelScaleVertex();
@@ -41,21 +39,6 @@ public class ChannelScaleVertex extends org.deeplearning4j.nn.conf.graph.GraphVe
     }
 
     @Override
-    public long numParams(boolean backprop) {
-        return 0;
-    }
-
-    @Override
-    public int minVertexInputs() {
-        return 2;
-    }
-
-    @Override
-    public int maxVertexInputs() {
-        return 2;
-    }
-
-    @Override
     public org.deeplearning4j.nn.graph.vertex.GraphVertex instantiate(ComputationGraph graph, String name, int idx,
                                                                         INDArray paramsView, boolean initializeParams,
                                                                         DataType networkDatatype) {
@@ -63,38 +46,17 @@ public class ChannelScaleVertex extends org.deeplearning4j.nn.conf.graph.GraphVe
     }
 
     @Override
-    public InputType getOutputType(int layerIndex, InputType... vertexInputs) {
-        return vertexInputs[0];
-    }
-
-    @Override
-    public MemoryReport getMemoryReport(InputType... inputTypes) {
-        return new LayerMemoryReport.Builder(null, ChannelScaleVertex.class, inputTypes[0], inputTypes[0])
-                .standardMemory(0, 0).workingMemory(0, 0, 0, 0).cacheMemory(0, 0).build();
-    }
-
-    @Override
     public String toString() {
         return "ChannelScaleVertex()";
     }
 
-    static final class Impl extends BaseGraphVertex {
+    static final class Impl extends Running {
         Impl(ComputationGraph graph, String name, int idx, DataType dataType) {
-            super(graph, name, idx, null, null, dataType);
+            super(graph, name, idx, dataType);
         }
 
         private static INDArray gate(INDArray g) {
             return g.reshape(g.size(0), g.size(1));
-        }
-
-        @Override
-        public boolean hasLayer() {
-            return false;
-        }
-
-        @Override
-        public Layer getLayer() {
-            return null;
         }
 
         @Override
@@ -114,24 +76,6 @@ public class ChannelScaleVertex extends org.deeplearning4j.nn.conf.graph.GraphVe
             INDArray dg = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, g.dataType(), g.shape(), 'c');
             dg.assign(epsilon.mul(x).sum(2, 3).reshape(g.shape()));
             return new Pair<>(new DefaultGradient(), new INDArray[]{dx, dg});
-        }
-
-        @Override
-        public void setBackpropGradientsViewArray(INDArray backpropGradientsViewArray) {
-            if (backpropGradientsViewArray != null && backpropGradientsViewArray.length() > 0) {
-                throw new IllegalArgumentException("ChannelScaleVertex has no parameters");
-            }
-        }
-
-        @Override
-        public Pair<INDArray, MaskState> feedForwardMaskArrays(INDArray[] maskArrays, MaskState currentMaskState,
-                                                               int minibatchSize) {
-            return new Pair<>(maskArrays == null ? null : maskArrays[0], currentMaskState);
-        }
-
-        @Override
-        public String toString() {
-            return "ChannelScaleVertex(" + vertexName + ")";
         }
     }
 }

@@ -1,14 +1,8 @@
 package dev.cnn.zoo.layers;
 
-import org.deeplearning4j.nn.api.Layer;
-import org.deeplearning4j.nn.api.MaskState;
-import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
-import org.deeplearning4j.nn.conf.memory.MemoryReport;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.graph.vertex.BaseGraphVertex;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
@@ -20,14 +14,16 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * {@code [groups, C / groups]}, transposed to {@code [C / groups, groups]}. The backward pass applies the inverse
  * permutation (the same shuffle with {@code C / groups} groups).
  */
-public class ChannelShuffleVertex extends org.deeplearning4j.nn.conf.graph.GraphVertex {
+public class ChannelShuffleVertex extends ParameterFreeVertex {
     private int groups = 2;
 
     /** For JSON. */
     public ChannelShuffleVertex() {
+        super(1);
     }
 
     public ChannelShuffleVertex(int groups) {
+        super(1);
         this.groups = groups;
     }
 
@@ -55,36 +51,10 @@ public class ChannelShuffleVertex extends org.deeplearning4j.nn.conf.graph.Graph
     }
 
     @Override
-    public long numParams(boolean backprop) {
-        return 0;
-    }
-
-    @Override
-    public int minVertexInputs() {
-        return 1;
-    }
-
-    @Override
-    public int maxVertexInputs() {
-        return 1;
-    }
-
-    @Override
     public org.deeplearning4j.nn.graph.vertex.GraphVertex instantiate(ComputationGraph graph, String name, int idx,
                                                                         INDArray paramsView, boolean initializeParams,
                                                                         DataType networkDatatype) {
         return new Impl(graph, name, idx, networkDatatype, groups);
-    }
-
-    @Override
-    public InputType getOutputType(int layerIndex, InputType... vertexInputs) {
-        return vertexInputs[0];
-    }
-
-    @Override
-    public MemoryReport getMemoryReport(InputType... inputTypes) {
-        return new LayerMemoryReport.Builder(null, ChannelShuffleVertex.class, inputTypes[0], inputTypes[0])
-                .standardMemory(0, 0).workingMemory(0, 0, 0, 0).cacheMemory(0, 0).build();
     }
 
     @Override
@@ -104,22 +74,12 @@ public class ChannelShuffleVertex extends org.deeplearning4j.nn.conf.graph.Graph
         return out;
     }
 
-    static final class Impl extends BaseGraphVertex {
+    static final class Impl extends Running {
         private final int groups;
 
         Impl(ComputationGraph graph, String name, int idx, DataType dataType, int groups) {
-            super(graph, name, idx, null, null, dataType);
+            super(graph, name, idx, dataType);
             this.groups = groups;
-        }
-
-        @Override
-        public boolean hasLayer() {
-            return false;
-        }
-
-        @Override
-        public Layer getLayer() {
-            return null;
         }
 
         @Override
@@ -132,24 +92,6 @@ public class ChannelShuffleVertex extends org.deeplearning4j.nn.conf.graph.Graph
             long c = epsilon.size(1);
             return new Pair<>(new DefaultGradient(),
                     new INDArray[]{shuffle(epsilon, c / groups, workspaceMgr, ArrayType.ACTIVATION_GRAD)});
-        }
-
-        @Override
-        public void setBackpropGradientsViewArray(INDArray backpropGradientsViewArray) {
-            if (backpropGradientsViewArray != null && backpropGradientsViewArray.length() > 0) {
-                throw new IllegalArgumentException("ChannelShuffleVertex has no parameters");
-            }
-        }
-
-        @Override
-        public Pair<INDArray, MaskState> feedForwardMaskArrays(INDArray[] maskArrays, MaskState currentMaskState,
-                                                               int minibatchSize) {
-            return new Pair<>(maskArrays == null ? null : maskArrays[0], currentMaskState);
-        }
-
-        @Override
-        public String toString() {
-            return "ChannelShuffleVertex(" + vertexName + ")";
         }
     }
 }

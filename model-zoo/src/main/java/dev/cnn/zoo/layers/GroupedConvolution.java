@@ -8,7 +8,6 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.Collection;
-import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -61,14 +60,8 @@ public class GroupedConvolution extends ConvolutionLayer {
             throw new IllegalStateException("layer " + getLayerName() + ": " + getNIn() + " input and " + getNOut()
                     + " output channels do not split into " + groups + " groups");
         }
-        GroupedConvolutionLayer ret = new GroupedConvolutionLayer(conf, networkDataType);
-        ret.setListeners(listeners);
-        ret.setIndex(layerIndex);
-        ret.setParamsViewArray(layerParamsView);
-        Map<String, INDArray> params = initializer().init(conf, layerParamsView, initializeParams);
-        ret.setParamTable(params);
-        ret.setConf(conf);
-        return ret;
+        return Instances.wire(new GroupedConvolutionLayer(conf, networkDataType), conf, listeners, layerIndex,
+                layerParamsView, initializeParams);
     }
 
     @Override
