@@ -144,9 +144,22 @@ class TrainClassifyEvaluateCliTest {
         assertEquals(3, p.exitValue(), "one input failed");
         Process empty = InterruptTest.start(dir, "classify", "--model", model.toString(), "-");
         empty.getOutputStream().close();
-        assertTrue(empty.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+        // read while it runs: a process whose output fills the pipe would wait on it forever
+        var output = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return new String(empty.getInputStream().readAllBytes());
+            } catch (java.io.IOException e) {
+                return e.toString();
+            }
+        });
+        boolean ended = empty.waitFor(60, java.util.concurrent.TimeUnit.SECONDS);
+        if (!ended) {
+            empty.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        String text = output.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertTrue(ended, "classify of an empty stdin did not end in 60 s; its output: " + text);
         assertEquals(3, empty.exitValue(), "empty stdin: no images found");
-        assertTrue(new String(empty.getInputStream().readAllBytes()).contains("no images found in stdin"));
+        assertTrue(text.contains("no images found in stdin"), text);
     }
 
     @Test
