@@ -107,4 +107,9 @@ public final class Accel {
     public static void preload() {
         Dnnl.preload();
     }
+
+    /** Whether oneDNN loads here; loads it, or waits for a {@link #preload} in progress. */
+    public static boolean oneDnnAvailable() {
+        return Dnnl.available();
+    }
 }

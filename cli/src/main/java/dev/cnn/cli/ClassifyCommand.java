@@ -48,16 +48,33 @@ final class ClassifyCommand extends BaseCommand {
             throw CnnException.usage("--top-k and --batch-size must be >= 1");
         }
         long t0 = System.nanoTime();
-        Thread warm = new Thread(dev.cnn.data.ImageDecoder::warmUp, "imageio-warm-up");
+        // OpenCV's natives load only once ND4J's and oneDNN's have: JavaCPP loading libraries on two threads at once
+        // can deadlock inside glibc's loader (one thread in dlopen, the other in dlsym called from dl_iterate_phdr,
+        // each holding the lock the other waits for: seen as a classify that never ended, gdb showing exactly that)
+        java.util.concurrent.CountDownLatch modelLoaded = new java.util.concurrent.CountDownLatch(1);
+        Thread warm = new Thread(() -> {
+            try {
+                modelLoaded.await();
+            } catch (InterruptedException e) {
+                return;
+            }
+            dev.cnn.accel.Accel.oneDnnAvailable(); // waits for the oneDNN load below
+            dev.cnn.data.ImageDecoder.warmUp();
+        }, "imageio-warm-up");
         warm.setDaemon(true);
-        warm.start(); // overlaps with the model load
-        dev.cnn.accel.Accel.preload(); // so does loading oneDNN
+        warm.start(); // overlaps with the first forward pass
+        dev.cnn.accel.Accel.preload(); // overlaps with the model load
         List<Path> files = collect();
         boolean stdin = inputs.contains("-");
         if (files.isEmpty() && !stdin) {
             throw noImages();
         }
-        ModelBundle bundle = ModelBundle.load(model, false);
+        ModelBundle bundle;
+        try {
+            bundle = ModelBundle.load(model, false);
+        } finally {
+            modelLoaded.countDown();
+        }
         long tLoad = System.nanoTime();
         Preprocess pre = bundle.metadata().preprocess();
         Predictor predictor = new Predictor(bundle, f -> ImageDecoder.load(f, pre)).workers(workers);
