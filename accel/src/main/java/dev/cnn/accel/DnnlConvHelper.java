@@ -343,10 +343,8 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     : Dnnl.any(g.dstDims());
         }
 
-        /** One group, depthwise, or groups of whole channel blocks. */
         private boolean wholeBlocks() {
-            return g.groups == 1 || (g.groups == g.c && g.oc == g.c)
-                    || ((g.c / g.groups) % Dnnl.BLOCK == 0 && (g.oc / g.groups) % Dnnl.BLOCK == 0);
+            return DnnlConvHelper.wholeBlocks(g.c, g.oc, g.groups);
         }
 
         /**
@@ -405,6 +403,15 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                             bias ? bwPd.diff_bias_desc() : null});
             return backward;
         }
+    }
+
+    /**
+     * Whether oneDNN has blocked-layout kernels for a convolution of {@code c} to {@code oc} channels in
+     * {@code groups} groups: one group, depthwise, or groups of whole channel blocks.
+     */
+    static boolean wholeBlocks(long c, long oc, long groups) {
+        return groups == 1 || (groups == c && oc == c)
+                || ((c / groups) % Dnnl.BLOCK == 0 && (oc / groups) % Dnnl.BLOCK == 0);
     }
 
     private Plan plan(Geometry g) {

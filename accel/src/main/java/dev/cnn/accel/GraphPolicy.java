@@ -386,10 +386,8 @@ final class GraphPolicy {
      * whole channel blocks. Others (ResNeXt's groups of 4 channels) read and write the plain layout.
      */
     private static boolean blockableGroups(org.deeplearning4j.nn.conf.layers.ConvolutionLayer c) {
-        if (!(c instanceof dev.cnn.zoo.layers.GroupedConvolution g) || g.getGroups() == 1 || g.depthwise()) {
-            return true;
-        }
-        return (g.getNIn() / g.getGroups()) % Dnnl.BLOCK == 0 && (g.getNOut() / g.getGroups()) % Dnnl.BLOCK == 0;
+        return !(c instanceof dev.cnn.zoo.layers.GroupedConvolution g)
+                || DnnlConvHelper.wholeBlocks(g.getNIn(), g.getNOut(), g.getGroups());
     }
 
     /** Output channels of a convolution or batch-norm vertex; 0 (any) for element-wise steps. */
