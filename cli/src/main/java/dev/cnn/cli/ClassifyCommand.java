@@ -18,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 
 /** {@code cnn classify}: top-k predictions for images and folders. */
 @Command(name = "classify", description = "Classify images with a trained model.",
@@ -157,23 +156,7 @@ final class ClassifyCommand extends BaseCommand {
     }
 
     private List<Path> collect() throws IOException {
-        List<Path> files = new ArrayList<>();
-        for (String in : inputs) {
-            if (in.equals("-")) {
-                continue; // read as it comes, see readLinesInto
-            }
-            Path p = Path.of(in);
-            if (Files.isDirectory(p)) {
-                try (Stream<Path> s = Files.walk(p)) {
-                    s.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith("."))
-                            .filter(f -> ImageDecoder.isImageName(f.getFileName().toString())).sorted()
-                            .forEach(files::add);
-                }
-            } else {
-                files.add(p); // missing files get an error record
-            }
-        }
-        return files;
+        return dev.cnn.data.ImageInputs.collect(inputs); // missing files get an error record
     }
 
     private CnnException noImages() {

@@ -238,7 +238,7 @@ public record ModelBundle(ComputationGraph network, BundleMetadata metadata) {
         }
     }
 
-    static String oneLine(Throwable e) {
+    public static String oneLine(Throwable e) {
         String m = e.getMessage();
         return m == null ? e.getClass().getSimpleName() : m.lines().findFirst().orElse("").trim();
     }

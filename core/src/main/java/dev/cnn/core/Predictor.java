@@ -28,7 +28,7 @@ public final class Predictor {
     }
 
     /** One label and its probability. */
-    public record Scored(String label, double probability) {
+    public record Scored(String label, double probability) implements java.io.Serializable {
         /** {@code label} then {@code probability}: the documented order, the same in every run. */
         public Map<String, Object> toMap() {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -39,7 +39,8 @@ public final class Predictor {
     }
 
     /** Result for one input: top-k predictions and the full distribution, or an error. */
-    public record Prediction(String path, List<Scored> top, float[] probabilities, String error) {
+    public record Prediction(String path, List<Scored> top, float[] probabilities, String error)
+            implements java.io.Serializable {
         public boolean ok() {
             return error == null;
         }

@@ -111,12 +111,15 @@ public final class TrainJob {
         return fit(cfg, net, meta, su.data(), su.src(), su.pre(), callback, onTrainer);
     }
 
-    /** What a request trains on: architecture, data, preprocessing, batches. */
-    private record Setup(Architecture arch, DataSource src, Preprocess pre, Augmentation aug, ModelSpec spec,
+    /**
+     * What a request trains on: architecture, data, preprocessing, batches; public for trainers that run the same
+     * request elsewhere ({@code cnn train --spark}).
+     */
+    public record Setup(Architecture arch, DataSource src, Preprocess pre, Augmentation aug, ModelSpec spec,
                          ImageData data, TrainConfig cfg) {
     }
 
-    private static Setup setup(Request req) {
+    public static Setup setup(Request req) {
         Architecture arch = ModelRegistry.get(req.model());
         TrainConfig cfg = req.config();
         DataSource src = open(req.data(), req.valSplit(), cfg.seed(), req.strict());

@@ -9,7 +9,7 @@ import java.util.Map;
  * channel (ImageNet: {@link #imagenet()}). {@code VGG}: v - mean in 0..255 (DL4J's converted ImageNet weights, BGR
  * means 103.939, 116.779, 123.68). Means/stds are given in the tensor's channel order.
  */
-public record Normalization(Kind kind, float[] mean, float[] std) {
+public record Normalization(Kind kind, float[] mean, float[] std) implements java.io.Serializable {
     public enum Kind { UNIT, MEAN_STD, VGG }
 
     public Normalization {

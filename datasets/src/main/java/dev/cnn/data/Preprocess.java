@@ -17,7 +17,7 @@ import java.util.Map;
  */
 public record Preprocess(int channels, int height, int width, ResizePolicy resize, ChannelOrder order,
                          Normalization normalization, int background, int resizeShorter,
-                         PilResize.Filter interpolation) {
+                         PilResize.Filter interpolation) implements java.io.Serializable {
 
     public enum ResizePolicy { STRETCH, CENTER_CROP, PAD }
 

@@ -1,0 +1,177 @@
+package dev.cnn.spark;
+
+import dev.cnn.core.Classifier;
+import dev.cnn.core.CnnException;
+import dev.cnn.core.Json;
+import dev.cnn.core.ModelBundle;
+import dev.cnn.core.Predictor;
+import dev.cnn.data.ImageDecoder;
+import dev.cnn.data.ImageInputs;
+import dev.cnn.data.Preprocess;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.broadcast.Broadcast;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * {@code cnn classify --spark MASTER}: classifies images inside Spark's partitions. The bundle is broadcast once and
+ * loaded once per executor; each partition decodes its images as {@code cnn classify} does and classifies them in
+ * batches; an image that cannot be read gives an error record, the same record as on one machine.
+ */
+public final class SparkClassifier {
+    static {
+        dev.cnn.accel.Engine.init();
+    }
+
+    /** Bundles loaded on this executor, by broadcast id. */
+    private static final Map<Long, Classifier> LOADED = new ConcurrentHashMap<>();
+
+    private SparkClassifier() {
+    }
+
+    /**
+     * The images that {@code inputs} name, in {@code cnn classify}'s order: local files and folders as it lists them,
+     * and URIs of Hadoop's file systems (a file, or a folder searched recursively for image names).
+     */
+    public static List<String> locations(List<String> inputs) {
+        List<String> out = new ArrayList<>();
+        for (String in : inputs) {
+            if (!SparkImages.isUri(in)) {
+                try {
+                    ImageInputs.collect(List.of(in)).forEach(p -> out.add(p.toString()));
+                } catch (IOException e) {
+                    throw CnnException.data(in + ": cannot list (" + ModelBundle.oneLine(e) + ")", e);
+                }
+                continue;
+            }
+            try {
+                org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(URI.create(in));
+                org.apache.hadoop.fs.FileSystem fs = p.getFileSystem(new org.apache.hadoop.conf.Configuration());
+                if (fs.exists(p) && fs.getFileStatus(p).isDirectory()) {
+                    List<String> found = new ArrayList<>();
+                    var it = fs.listFiles(p, true);
+                    while (it.hasNext()) {
+                        org.apache.hadoop.fs.Path f = it.next().getPath();
+                        if (!f.getName().startsWith(".") && ImageDecoder.isImageName(f.getName())) {
+                            found.add(f.toString());
+                        }
+                    }
+                    found.sort(null);
+                    out.addAll(found);
+                } else {
+                    out.add(in);
+                }
+            } catch (IOException | IllegalArgumentException e) {
+                throw CnnException.data(in + ": cannot list (" + ModelBundle.oneLine(e) + ")", e);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The predictions for {@code locations} (see {@link #locations}), in their order, {@code topK} labels each;
+     * computed when the RDD is consumed ({@code toLocalIterator}, {@code saveAsTextFile} of {@link #jsonl}, ...).
+     *
+     * @param partitions how many partitions to classify in (0: twice Spark's default parallelism)
+     */
+    public static JavaRDD<Predictor.Prediction> classify(JavaSparkContext sc, Path model, List<String> locations,
+                                                         int topK, int batchSize, int partitions) {
+        byte[] bundle;
+        try {
+            bundle = Files.readAllBytes(model);
+        } catch (IOException e) {
+            throw CnnException.model(model + ": cannot read the model (" + ModelBundle.oneLine(e) + ")");
+        }
+        ModelBundle.readMetadata(model); // a file that is no bundle fails here, on the driver, with exit 4
+        Broadcast<byte[]> b = sc.broadcast(bundle);
+        int n = partitions > 0 ? partitions : 2 * sc.defaultParallelism();
+        return sc.parallelize(locations, Math.max(1, Math.min(n, locations.size())))
+                .mapPartitions(new Classify(b, topK, batchSize));
+    }
+
+    /** One JSON object per line, as {@code cnn classify --format jsonl} prints them. */
+    public static JavaRDD<String> jsonl(JavaRDD<Predictor.Prediction> predictions) {
+        return predictions.map(p -> Json.write(p.toMap()));
+    }
+
+    private static final class Classify implements FlatMapFunction<Iterator<String>, Predictor.Prediction> {
+        private final Broadcast<byte[]> bundle;
+        private final int topK;
+        private final int batchSize;
+
+        Classify(Broadcast<byte[]> bundle, int topK, int batchSize) {
+            this.bundle = bundle;
+            this.topK = topK;
+            this.batchSize = batchSize;
+        }
+
+        @Override
+        public Iterator<Predictor.Prediction> call(Iterator<String> locations) {
+            Classifier c = LOADED.computeIfAbsent(bundle.id(), id -> load(bundle.value()));
+            Preprocess pre = c.preprocess();
+            List<Predictor.Prediction> out = new ArrayList<>();
+            List<Predictor.Prediction> pending = new ArrayList<>();
+            List<String> names = new ArrayList<>();
+            List<INDArray> xs = new ArrayList<>();
+            while (locations.hasNext()) {
+                String loc = locations.next();
+                try {
+                    xs.add(SparkImages.load(SparkSample.of(loc, -1), pre));
+                    names.add(loc);
+                    pending.add(null);
+                } catch (Exception e) {
+                    pending.add(new Predictor.Prediction(loc, List.of(), null, ModelBundle.oneLine(e)));
+                }
+                if (xs.size() >= batchSize) {
+                    flush(c, names, xs, pending, out);
+                }
+            }
+            flush(c, names, xs, pending, out);
+            return out.iterator();
+        }
+
+        private void flush(Classifier c, List<String> names, List<INDArray> xs, List<Predictor.Prediction> pending,
+                           List<Predictor.Prediction> out) {
+            float[][] p = xs.isEmpty() ? new float[0][] : c.probabilities(Nd4j.concat(0, xs.toArray(new INDArray[0])));
+            int j = 0;
+            for (Predictor.Prediction r : pending) {
+                if (r != null) {
+                    out.add(r);
+                } else {
+                    out.add(c.prediction(names.get(j), p[j], topK));
+                    j++;
+                }
+            }
+            names.clear();
+            xs.clear();
+            pending.clear();
+        }
+
+        private static Classifier load(byte[] bytes) {
+            try {
+                Path tmp = Files.createTempFile("cnn-spark-model", ".zip");
+                try {
+                    Files.write(tmp, bytes);
+                    return Classifier.load(tmp);
+                } finally {
+                    Files.deleteIfExists(tmp);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+package dev.cnn.spark;
+
+import dev.cnn.core.BundleMetadata;
+import dev.cnn.core.CnnException;
+import dev.cnn.core.EpochStats;
+import dev.cnn.core.ModelBundle;
+import dev.cnn.core.Networks;
+import dev.cnn.core.OutputLock;
+import dev.cnn.core.Provenance;
+import dev.cnn.core.TrainConfig;
+import dev.cnn.core.TrainJob;
+import dev.cnn.core.Trainer;
+import dev.cnn.core.TrainingState;
+import dev.cnn.data.Augmentation;
+import dev.cnn.data.Normalization;
+import dev.cnn.data.Preprocess;
+import dev.cnn.zoo.Architecture;
+import dev.cnn.zoo.ModelRegistry;
+import dev.cnn.zoo.ModelSpec;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.util.LongAccumulator;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.spark.api.RDDTrainingApproach;
+import org.deeplearning4j.spark.impl.graph.SparkComputationGraph;
+import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
+import org.nd4j.evaluation.classification.Evaluation;
+import org.nd4j.linalg.dataset.DataSet;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * {@code cnn train --spark MASTER}: trains a zoo architecture with DL4J's Spark training
+ * ({@link ParameterAveragingTrainingMaster}) and writes the same bundle, checkpoints and history as {@code cnn train}.
+ *
+ * <p>Each worker fits minibatches of the run's batch size and the workers' parameters and updater states are averaged
+ * every {@link Options#averagingFrequency} minibatches; an epoch is one pass over the training set by all workers
+ * together. Parameter averaging rather than {@code SharedTrainingMaster}'s gradient sharing: it needs nothing but
+ * Spark (gradient sharing needs UDP between every executor and the driver, and the parameter-server module), it is
+ * deterministic for a seed and partitioning, and on the few workers a CPU cluster has it converges as well.
+ *
+ * <p>Executors read the images themselves: local paths (which each executor must see, as on a shared file system),
+ * URIs of Hadoop's file systems from a manifest, or the built-in images, which travel encoded.
+ */
+public final class SparkTrainer {
+    static {
+        dev.cnn.accel.Engine.init();
+    }
+
+    /**
+     * @param master             Spark master ({@code local[2]}, {@code spark://...}, {@code yarn})
+     * @param averagingFrequency minibatches per worker between parameter averages
+     */
+    public record Options(String master, int averagingFrequency) {
+        public Options {
+            if (averagingFrequency < 1) {
+                throw CnnException.usage("--averaging-frequency must be >= 1, got " + averagingFrequency);
+            }
+        }
+
+        public static Options of(String master) {
+            return new Options(master, 5);
+        }
+    }
+
+    /** What happened: the run's status, its epochs, the bundle written, what the executors skipped. */
+    public record Outcome(Trainer.Status status, List<EpochStats> history, ModelBundle bundle, Path output,
+                          Path historyCsv, int trainImages, int valImages, long skipped, int workers) {
+    }
+
+    private record Plan(Architecture arch, List<String> classes, List<SparkSample> train, List<SparkSample> val,
+                        Preprocess pre, Augmentation aug, ModelSpec spec, TrainConfig cfg) {
+    }
+
+    private SparkTrainer() {
+    }
+
+    /**
+     * Trains as {@code req} says ({@code cnn train}'s request: the same data specs, defaults and validation), on
+     * Spark; {@code onEpoch} sees each epoch's numbers (null: nothing).
+     */
+    public static Outcome run(TrainJob.Request req, Options opt, Consumer<EpochStats> onEpoch) {
+        try (JavaSparkContext sc = Spark.context(opt.master(), "cnn train " + req.model())) {
+            return train(sc, req, opt, onEpoch);
+        }
+    }
+
+    /** As {@link #run}, on a context the caller owns (left running). */
+    public static Outcome train(JavaSparkContext sc, TrainJob.Request req, Options opt, Consumer<EpochStats> onEpoch) {
+        if (req.resume() != null) {
+            throw CnnException.usage("--resume is not supported with --spark yet; start again, or resume without "
+                    + "--spark from the checkpoint");
+        }
+        Plan plan = plan(req);
+        try (OutputLock lock = OutputLock.acquire(plan.cfg().output(), "cnn train")) {
+            return train(sc, req, plan, opt, onEpoch);
+        }
+    }
+
+    private static Plan plan(TrainJob.Request req) {
+        if (SparkData.isManifestUri(req.data())) {
+            Architecture arch = ModelRegistry.get(req.model());
+            SparkData d = SparkData.manifest(req.data(), req.valSplit(), req.config().seed());
+            int size = req.imageSize() != null ? req.imageSize() : Math.max(arch.minInputSize(), 64);
+            if ("dataset".equalsIgnoreCase(req.normalize())) {
+                throw CnnException.usage("--normalize dataset reads local images; with a manifest URI give unit, "
+                        + "imagenet or vgg");
+            }
+            Normalization norm;
+            try {
+                norm = Normalization.parse(req.normalize());
+            } catch (IllegalArgumentException e) {
+                throw CnnException.usage("--normalize: " + e.getMessage());
+            }
+            Preprocess pre = Preprocess.builder().size(req.channels(), size, size).resize(req.resize())
+                    .normalization(norm).build();
+            ModelSpec spec = ModelSpec.builder().numClasses(d.classes().size()).input(req.channels(), size, size)
+                    .seed(req.config().seed()).build();
+            return new Plan(arch, d.classes(), d.train(), d.validation(), pre, TrainJob.parseAug(req.augment()),
+                    spec, req.config());
+        }
+        TrainJob.Setup su = TrainJob.setup(req);
+        return new Plan(su.arch(), su.src().classes(), SparkData.of(su.src().train()),
+                SparkData.of(su.src().validation()), su.pre(), su.aug(), su.spec(), su.cfg());
+    }
+
+    private static Outcome train(JavaSparkContext sc, TrainJob.Request req, Plan plan, Options opt,
+                                 Consumer<EpochStats> onEpoch) {
+        TrainConfig cfg = plan.cfg();
+        int workers = sc.defaultParallelism();
+        // --batch-size is the global batch, as on one machine: each worker fits its share, and with averaging every
+        // step the run takes the steps a single machine takes (per-worker batches of the full size halve the steps
+        // and lose accuracy for the same epochs)
+        int batch = Math.max(1, (cfg.batchSize() + workers - 1) / workers);
+        int stepsPerEpoch = (int) Math.max(1, Math.ceil(plan.train().size() / (double) (batch * workers)));
+        ComputationGraph net = Networks.forTraining(plan.arch(), plan.spec(), cfg, stepsPerEpoch);
+        Provenance prov = Provenance.of(req.data(), req.valSplit(), plan.aug().toSpec(), false, req.strict(),
+                plan.train().size(), plan.val().size(), cfg, null);
+        BundleMetadata meta = BundleMetadata.of(plan.arch().name(), plan.classes(), plan.pre(), prov);
+        ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(workers, batch)
+                .batchSizePerWorker(batch).averagingFrequency(opt.averagingFrequency()).workerPrefetchNumBatches(2)
+                .rddTrainingApproach(RDDTrainingApproach.Direct).collectTrainingStats(false).build();
+        SparkComputationGraph sparkNet = new SparkComputationGraph(sc, net, tm);
+        LongAccumulator skipped = sc.sc().longAccumulator("cnn skipped images");
+        // samples with their index, from which each epoch's order comes: a seeded shuffle across partitions, then
+        // within each (sources are often sorted by class; one worker seeing two classes, the other two others, and
+        // averaging the two, trains badly)
+        org.apache.spark.api.java.JavaPairRDD<SparkSample, Long> train = sc.parallelize(plan.train(), workers)
+                .zipWithIndex().cache();
+        JavaRDD<DataSet> val = plan.val().isEmpty() ? null : sc.parallelize(plan.val(), workers)
+                .mapPartitionsWithIndex(new SparkImages.ToBatches(plan.pre(), Augmentation.NONE,
+                        plan.classes().size(), batch, cfg.seed(), -1, 0, req.strict(), null), false).cache();
+        Path ckpt = cfg.checkpointDir();
+        try {
+            Files.createDirectories(ckpt);
+        } catch (IOException e) {
+            throw CnnException.data("cannot create checkpoint directory " + ckpt + ": " + e.getMessage());
+        }
+        List<EpochStats> history = new ArrayList<>();
+        Double bestTop1 = null;
+        int sinceBest = 0;
+        Trainer.Status status = Trainer.Status.COMPLETED;
+        for (int epoch = 0; epoch < cfg.epochs(); epoch++) {
+            long t0 = System.nanoTime();
+            long seed = cfg.seed();
+            int ep = epoch;
+            JavaRDD<DataSet> batches = train
+                    .mapToPair(t -> new scala.Tuple2<>(SparkImages.mix(seed, ep, t._2().intValue()), t._1()))
+                    .partitionBy(new org.apache.spark.HashPartitioner(workers)).values().mapPartitionsWithIndex(new SparkImages.ToBatches(plan.pre(), plan.aug(),
+                    plan.classes().size(), batch, cfg.seed(), epoch, cfg.labelSmoothing(), req.strict(), skipped),
+                    false);
+            try {
+                sparkNet.fit(batches);
+            } catch (Exception ex) { // SparkException is checked, and Scala throws it undeclared
+                throw failure(ex);
+            }
+            double secs = (System.nanoTime() - t0) / 1e9;
+            double loss = sparkNet.getScore();
+            if (!Double.isFinite(loss)) {
+                status = Trainer.Status.DIVERGED;
+                break;
+            }
+            double top1 = Double.NaN;
+            double top5 = Double.NaN;
+            double valLoss = Double.NaN;
+            if (val != null) {
+                int k = Math.min(5, plan.classes().size());
+                try {
+                    Evaluation ev = sparkNet.doEvaluation(val, batch, new Evaluation(plan.classes(), k))[0];
+                    top1 = ev.accuracy();
+                    top5 = ev.topNAccuracy();
+                    valLoss = sparkNet.calculateScore(val, true);
+                } catch (Exception ex) {
+                    throw failure(ex);
+                }
+            }
+            boolean best = Double.isFinite(top1) && (bestTop1 == null || top1 > bestTop1);
+            if (best) {
+                bestTop1 = top1;
+                sinceBest = 0;
+            } else {
+                sinceBest++;
+            }
+            EpochStats s = new EpochStats(epoch + 1, loss, valLoss, top1, top5, learningRate(net, cfg, epoch), secs,
+                    plan.train().size() / Math.max(secs, 1e-9), best);
+            history.add(s);
+            net.getConfiguration().setEpochCount(epoch + 1);
+            TrainingState state = new TrainingState(epoch + 1, 0, history, bestTop1, sinceBest, cfg,
+                    cfg.output().toAbsolutePath().toString());
+            save(new ModelBundle(net, meta.withTraining(state)), ckpt.resolve(Trainer.LAST), true, ckpt);
+            if (best) {
+                save(new ModelBundle(net, meta), ckpt.resolve(Trainer.BEST), false, ckpt);
+            }
+            if (onEpoch != null) {
+                onEpoch.accept(s);
+            }
+            if (cfg.earlyStoppingPatience() > 0 && sinceBest >= cfg.earlyStoppingPatience()
+                    && epoch + 1 < cfg.epochs()) {
+                status = Trainer.Status.EARLY_STOPPED;
+                break;
+            }
+        }
+        ModelBundle out = new ModelBundle(net, meta);
+        if (status != Trainer.Status.DIVERGED || !history.isEmpty()) {
+            save(out, cfg.output(), false, ckpt);
+        }
+        Path csv = TrainJob.writeHistory(cfg.output(), history);
+        return new Outcome(status, history, out, cfg.output(), csv, plan.train().size(), plan.val().size(),
+                skipped.value(), workers);
+    }
+
+    private static double learningRate(ComputationGraph net, TrainConfig cfg, int epoch) {
+        return net.getLayer(0).conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer bl
+                && bl.getIUpdater() != null && bl.getIUpdater().hasLearningRate()
+                ? bl.getIUpdater().getLearningRate(net.getIterationCount(), epoch) : cfg.lr();
+    }
+
+    private static void save(ModelBundle b, Path file, boolean withUpdater, Path ckpt) {
+        try {
+            b.save(file, withUpdater);
+        } catch (IOException e) {
+            throw CnnException.data("cannot write " + file + " (" + ModelBundle.oneLine(e) + ")", e);
+        }
+    }
+
+    /** A failed Spark job as the CLI reports it: a strict run's bad image is a data error naming the file. */
+    static RuntimeException failure(Exception e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getCause() instanceof dev.cnn.data.BadImageException bad) {
+                return CnnException.data(t.getMessage(), bad);
+            }
+        }
+        String m = ModelBundle.oneLine(e);
+        java.util.regex.Matcher strict = java.util.regex.Pattern.compile("IllegalStateException: (.*\\(--strict;.*\\))")
+                .matcher(String.valueOf(e.getMessage()));
+        if (strict.find()) {
+            return CnnException.data(strict.group(1), e);
+        }
+        return e instanceof RuntimeException r ? r : new IllegalStateException(m, e);
+    }
+}
