@@ -36,6 +36,16 @@ final class ClassifyCommand extends BaseCommand {
     int batchSize;
     @picocli.CommandLine.Mixin
     FormatOptions formatOptions;
+    @Option(names = "--spark", paramLabel = "MASTER", description = "Classify on Apache Spark: local[N], "
+            + "spark://HOST:PORT, yarn, ... The bundle is broadcast once; inputs may be URIs Hadoop opens "
+            + "(hdfs://, s3a://, file:).")
+    String spark;
+    @Option(names = "--output-dir", paramLabel = "DIR", description = "With --spark: write the records as JSON-lines "
+            + "part files to DIR (a path or URI that must not exist) instead of printing them.")
+    String outputDir;
+    @Option(converter = Ranges.Positive.class, names = "--partitions", description = "With --spark: partitions "
+            + "to classify in (default: twice Spark's default parallelism).")
+    Integer partitions;
     @Option(names = "--timings", description = "Print where the time went (JVM start, native init, model load, "
             + "classification) to stderr.")
     boolean timings;
@@ -45,6 +55,12 @@ final class ClassifyCommand extends BaseCommand {
         Format format = formatOptions.require(Format.values());
         if (topK < 1 || batchSize < 1) {
             throw CnnException.usage("--top-k and --batch-size must be >= 1");
+        }
+        if (spark != null) {
+            return onSpark(format);
+        }
+        if (outputDir != null || partitions != null) {
+            throw CnnException.usage("--output-dir and --partitions go with --spark");
         }
         long t0 = System.nanoTime();
         // OpenCV's natives load only once ND4J's and oneDNN's have: JavaCPP loading libraries on two threads at once
@@ -93,37 +109,8 @@ final class ClassifyCommand extends BaseCommand {
             } else {
                 queue.add(Predictor.END);
             }
-            handled = predictor.classify(queue, stdin ? -1 : files.size(), topK, batchSize, p -> {
-                if (!p.ok()) {
-                    failed[0]++;
-                    err().println("cnn: warning: " + p.error());
-                }
-                switch (format) {
-                    case jsonl -> out().println(Json.write(p.toMap()));
-                    case csv -> {
-                        if (!p.ok()) {
-                            out().println(csv(p.path()) + ",,,," + csv(p.error()));
-                        }
-                        for (int i = 0; i < p.top().size(); i++) {
-                            out().printf(java.util.Locale.ROOT, "%s,%d,%s,%.6f,%n", csv(p.path()), i + 1,
-                                    csv(p.top().get(i).label()), p.top().get(i).probability());
-                        }
-                    }
-                    case table -> {
-                        if (p.ok()) {
-                            StringBuilder b = new StringBuilder(p.path()).append(':');
-                            for (Predictor.Scored s : p.top()) {
-                                b.append(String.format("  %s %.4f", s.label(), s.probability()));
-                            }
-                            out().println(b);
-                        } else {
-                            out().println(p.path() + ":  ERROR " + p.error());
-                        }
-                    }
-                    case json -> all.add(p);
-                }
-                out().flush();
-            }, stop::get);
+            handled = predictor.classify(queue, stdin ? -1 : files.size(), topK, batchSize,
+                    p -> emit(format, p, failed, all), stop::get);
         } finally {
             signals.restore();
         }
@@ -150,6 +137,70 @@ final class ClassifyCommand extends BaseCommand {
         }
         if (failed[0] > 0) {
             err().printf("cnn: %d of %d inputs could not be classified%n", failed[0], handled);
+            return ExitCodes.DATA;
+        }
+        return ExitCodes.OK;
+    }
+
+    /** Prints one result in {@code format} (json: kept in {@code all} for the end); counts failures. */
+    private void emit(Format format, Predictor.Prediction p, int[] failed, List<Predictor.Prediction> all) {
+        if (!p.ok()) {
+            failed[0]++;
+            err().println("cnn: warning: " + p.error());
+        }
+        switch (format) {
+            case jsonl -> out().println(Json.write(p.toMap()));
+            case csv -> {
+                if (!p.ok()) {
+                    out().println(csv(p.path()) + ",,,," + csv(p.error()));
+                }
+                for (int i = 0; i < p.top().size(); i++) {
+                    out().printf(java.util.Locale.ROOT, "%s,%d,%s,%.6f,%n", csv(p.path()), i + 1,
+                            csv(p.top().get(i).label()), p.top().get(i).probability());
+                }
+            }
+            case table -> {
+                if (p.ok()) {
+                    StringBuilder b = new StringBuilder(p.path()).append(':');
+                    for (Predictor.Scored s : p.top()) {
+                        b.append(String.format("  %s %.4f", s.label(), s.probability()));
+                    }
+                    out().println(b);
+                } else {
+                    out().println(p.path() + ":  ERROR " + p.error());
+                }
+            }
+            case json -> all.add(p);
+        }
+        out().flush();
+    }
+
+    /** {@code --spark}: the same records from {@link dev.cnn.spark.SparkClassifier}, in input order. */
+    private Integer onSpark(Format format) {
+        if (inputs.contains("-")) {
+            throw CnnException.usage("--spark does not read paths from stdin; give files, folders or URIs");
+        }
+        if (outputDir != null && format != Format.jsonl) {
+            throw CnnException.usage("--output-dir writes JSON lines: add --format jsonl");
+        }
+        int[] failed = {0};
+        List<Predictor.Prediction> all = new ArrayList<>();
+        if (format == Format.csv) {
+            out().println("path,rank,label,probability,error");
+        }
+        dev.cnn.spark.SparkClassifier.Counts c = dev.cnn.spark.SparkClassifier.run(spark, model, inputs, topK,
+                batchSize, partitions == null ? 0 : partitions, outputDir, p -> emit(format, p, failed, all));
+        if (c.handled() == 0) {
+            throw noImages();
+        }
+        if (format == Format.json) {
+            out().println(Json.pretty(all.stream().map(Predictor.Prediction::toMap).toList()));
+        }
+        if (outputDir != null) {
+            err().printf("cnn classify: %d records written to %s%n", c.handled(), outputDir);
+        }
+        if (c.failed() > 0) {
+            err().printf("cnn: %d of %d inputs could not be classified%n", c.failed(), c.handled());
             return ExitCodes.DATA;
         }
         return ExitCodes.OK;

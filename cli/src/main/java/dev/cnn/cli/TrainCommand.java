@@ -58,6 +58,15 @@ final class TrainCommand extends BaseCommand {
             + "change, other settings are the run's.")
     Path resume;
 
+    @Option(names = "--spark", paramLabel = "MASTER", description = "Train on Apache Spark: local[N], "
+            + "spark://HOST:PORT, yarn, k8s://... (DL4J's parameter averaging; --batch-size is the global batch, "
+            + "shared by the workers). Executors read the images: give paths they all see, or a CSV manifest URI.")
+    String spark;
+    @Option(converter = Ranges.Positive.class, names = "--averaging-frequency", defaultValue = "5",
+            description = "With --spark: minibatches each worker fits between parameter averages (default: "
+                    + "${DEFAULT-VALUE}).")
+    int averagingFrequency;
+
     /** Options that may be given with --resume (the rest are the run's own settings, recorded in the checkpoint). */
     private static final java.util.Set<String> RESUMABLE = java.util.Set.of("--resume", "--epochs", "--early-stopping",
             "--output", "--workers", "--format", "--no-report", "--report", "--verbose", "--help");
@@ -90,6 +99,9 @@ final class TrainCommand extends BaseCommand {
         TrainJob.Request req = new TrainJob.Request(data, model, imageSize, channels, resize, normalize,
                 run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg, resume, autoBatch());
         TrainingRun tr = new TrainingRun(out(), err(), "cnn train");
+        if (spark != null) {
+            return onSpark(format, tr, req);
+        }
         err().printf("cnn train: %s on %s%s%n", resume != null ? "resuming " + resume : model, resume != null
                 ? "its data" : data, resume != null ? "" : String.format(" (%d epochs, batch %d, %s lr %g)",
                 epochs, batchSize, run.optimizer.name().toLowerCase(), lr));
@@ -100,6 +112,48 @@ final class TrainCommand extends BaseCommand {
             return report(format, tr, again == null ? tr.execute(onTrainer -> TrainJob.run(req, tr, onTrainer))
                     : tr.execute(onTrainer -> TrainJob.resume(again, tr, onTrainer)));
         }
+    }
+
+    /** {@code --spark}: the same request trained by {@link dev.cnn.spark.SparkTrainer}, one line per epoch. */
+    private Integer onSpark(Format format, TrainingRun tr, TrainJob.Request req) {
+        err().printf("cnn train: %s on %s with Spark (%s; %d epochs, global batch %d, averaging every %d)%n", model,
+                data, spark, epochs, batchSize, averagingFrequency);
+        err().flush();
+        dev.cnn.spark.SparkTrainer.Outcome o = dev.cnn.spark.SparkTrainer.run(req,
+                new dev.cnn.spark.SparkTrainer.Options(spark, averagingFrequency), s -> {
+                    err().printf(java.util.Locale.ROOT, "epoch %d/%d  loss %.4f  val top-1 %s  %.1f s  %.0f img/s%s%n",
+                            s.epoch(), epochs, s.trainLoss(), Double.isFinite(s.top1())
+                                    ? String.format(java.util.Locale.ROOT, "%.4f", s.top1()) : "-", s.seconds(),
+                            s.imagesPerSecond(), s.best() ? "  *" : "");
+                    err().flush();
+                });
+        if (o.skipped() > 0) {
+            err().printf("cnn: skipped %d unreadable images (--strict fails on the first)%n", o.skipped());
+        }
+        if (format == Format.json) {
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("status", o.status().name().toLowerCase());
+            doc.put("output", o.output().toString());
+            doc.put("workers", o.workers());
+            doc.put("history", o.history().stream().map(EpochStats::toMap).toList());
+            doc.put("skipped", o.skipped());
+            tr.json(doc);
+        }
+        Integer exit = tr.ended(o.status(), o.status() == Trainer.Status.DIVERGED ? "training diverged (loss is "
+                + "not finite); try a lower --lr" : "early stopping: no validation improvement", "");
+        if (exit != null) {
+            return exit;
+        }
+        if (format == Format.table) {
+            EpochStats best = o.history().stream().filter(EpochStats::best).reduce((a, b) -> b).orElse(null);
+            out().printf("saved %s (%s, %d classes, %d workers%s)%n", o.output(), model,
+                    o.bundle().metadata().numClasses(), o.workers(), best == null ? ""
+                            : String.format(java.util.Locale.ROOT, ", best val top-1 %.4f at epoch %d", best.top1(),
+                            best.epoch()));
+            out().printf("epoch log: %s; checkpoints: %s%n", o.historyCsv(), req.config().checkpointDir());
+            out().printf("try: ./cnn classify --model %s IMAGE_OR_FOLDER%n", o.output());
+        }
+        return ExitCodes.OK;
     }
 
     private Integer report(Format format, TrainingRun tr, TrainJob.Outcome o) {

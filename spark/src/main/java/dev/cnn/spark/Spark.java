@@ -14,6 +14,14 @@ public final class Spark {
      * log is cut to warnings.
      */
     public static JavaSparkContext context(String master, String appName) {
+        // Spark's and Hadoop's start-up notes (loopback address, no native Hadoop, task sizes) are not the user's
+        // business: errors only, unless logging was configured (slf4j-simple reads these when a logger is made)
+        for (String pkg : new String[]{"org.apache.spark", "org.apache.hadoop", "org.sparkproject"}) {
+            String key = "org.slf4j.simpleLogger.log." + pkg;
+            if (System.getProperty(key) == null) {
+                System.setProperty(key, "error");
+            }
+        }
         SparkConf conf = new SparkConf().setAppName(appName);
         if (!conf.contains("spark.master")) {
             conf.setMaster(master);

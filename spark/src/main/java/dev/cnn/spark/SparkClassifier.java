@@ -102,6 +102,42 @@ public final class SparkClassifier {
                 .mapPartitions(new Classify(b, topK, batchSize));
     }
 
+    /** What a run classified: images handled and those that could not be read. */
+    public record Counts(long handled, long failed) {
+    }
+
+    /**
+     * {@code cnn classify --spark}: classifies what {@code inputs} name on {@code master}; with {@code outputDir}
+     * (a local path or a URI) the records are written there as JSON-lines part files, else each is handed to
+     * {@code sink} on this machine, in input order.
+     */
+    public static Counts run(String master, Path model, List<String> inputs, int topK, int batchSize, int partitions,
+                             String outputDir, java.util.function.Consumer<Predictor.Prediction> sink) {
+        List<String> locations = locations(inputs);
+        if (locations.isEmpty()) {
+            return new Counts(0, 0);
+        }
+        try (JavaSparkContext sc = Spark.context(master, "cnn classify")) {
+            JavaRDD<Predictor.Prediction> p = classify(sc, model, locations, topK, batchSize, partitions);
+            if (outputDir != null) {
+                p = p.persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
+                jsonl(p).saveAsTextFile(outputDir);
+                return new Counts(locations.size(), p.filter(r -> !r.ok()).count());
+            }
+            long failed = 0;
+            for (java.util.Iterator<Predictor.Prediction> it = p.toLocalIterator(); it.hasNext(); ) {
+                Predictor.Prediction r = it.next();
+                failed += r.ok() ? 0 : 1;
+                sink.accept(r);
+            }
+            return new Counts(locations.size(), failed);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) { // SparkException (checked, thrown undeclared): an output folder that exists, say
+            throw CnnException.data(ModelBundle.oneLine(e), e);
+        }
+    }
+
     /** One JSON object per line, as {@code cnn classify --format jsonl} prints them. */
     public static JavaRDD<String> jsonl(JavaRDD<Predictor.Prediction> predictions) {
         return predictions.map(p -> Json.write(p.toMap()));

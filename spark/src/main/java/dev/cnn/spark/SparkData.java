@@ -19,7 +19,8 @@ import java.util.Random;
 import java.util.TreeSet;
 
 /** Training data as Spark sees it: the classes and the samples of each split, which the executors read. */
-public record SparkData(String spec, List<String> classes, List<SparkSample> train, List<SparkSample> validation) {
+public record SparkData(String spec, List<String> classes, List<SparkSample> train, List<SparkSample> validation,
+                        double valSplit) {
 
     /**
      * The samples of a data set opened as {@code cnn train} opens it (an image folder, a CSV manifest of local paths,
@@ -92,7 +93,7 @@ public record SparkData(String spec, List<String> classes, List<SparkSample> tra
             val.addAll(c.subList(0, v));
             train.addAll(c.subList(v, c.size()));
         }
-        return new SparkData(uri, classes, train, val);
+        return new SparkData(uri, classes, train, val, split);
     }
 
     private static byte[] png(java.awt.image.BufferedImage img) {

@@ -74,7 +74,7 @@ public final class SparkTrainer {
     }
 
     private record Plan(Architecture arch, List<String> classes, List<SparkSample> train, List<SparkSample> val,
-                        Preprocess pre, Augmentation aug, ModelSpec spec, TrainConfig cfg) {
+                        double valSplit, Preprocess pre, Augmentation aug, ModelSpec spec, TrainConfig cfg) {
     }
 
     private SparkTrainer() {
@@ -121,12 +121,13 @@ public final class SparkTrainer {
                     .normalization(norm).build();
             ModelSpec spec = ModelSpec.builder().numClasses(d.classes().size()).input(req.channels(), size, size)
                     .seed(req.config().seed()).build();
-            return new Plan(arch, d.classes(), d.train(), d.validation(), pre, TrainJob.parseAug(req.augment()),
+            return new Plan(arch, d.classes(), d.train(), d.validation(), d.valSplit(), pre,
+                    TrainJob.parseAug(req.augment()),
                     spec, req.config());
         }
         TrainJob.Setup su = TrainJob.setup(req);
         return new Plan(su.arch(), su.src().classes(), SparkData.of(su.src().train()),
-                SparkData.of(su.src().validation()), su.pre(), su.aug(), su.spec(), su.cfg());
+                SparkData.of(su.src().validation()), su.src().valSplit(), su.pre(), su.aug(), su.spec(), su.cfg());
     }
 
     private static Outcome train(JavaSparkContext sc, TrainJob.Request req, Plan plan, Options opt,
@@ -139,7 +140,7 @@ public final class SparkTrainer {
         int batch = Math.max(1, (cfg.batchSize() + workers - 1) / workers);
         int stepsPerEpoch = (int) Math.max(1, Math.ceil(plan.train().size() / (double) (batch * workers)));
         ComputationGraph net = Networks.forTraining(plan.arch(), plan.spec(), cfg, stepsPerEpoch);
-        Provenance prov = Provenance.of(req.data(), req.valSplit(), plan.aug().toSpec(), false, req.strict(),
+        Provenance prov = Provenance.of(req.data(), plan.valSplit(), plan.aug().toSpec(), false, req.strict(),
                 plan.train().size(), plan.val().size(), cfg, null);
         BundleMetadata meta = BundleMetadata.of(plan.arch().name(), plan.classes(), plan.pre(), prov);
         ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(workers, batch)

@@ -1,0 +1,69 @@
+package dev.cnn.cli;
+
+import dev.cnn.core.Json;
+import dev.cnn.data.Importers;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static dev.cnn.cli.CliTestSupport.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code --spark local[2]} through the CLI: train, then classify on Spark and on one machine. */
+class SparkCliTest {
+    @Test
+    void trainAndClassifyOnSparkLocalGiveABundleAndTheRecordsOfOneMachine(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("shapes");
+        Importers.writeShapes(data, 120, 16, 3, 0.25);
+        Path model = dir.resolve("m.zip");
+        CliTestSupport.Run t = run("train", "--spark", "local[2]", "--data", data.toString(), "--image-size", "16",
+                "--epochs", "2", "--batch-size", "16", "--output", model.toString(), "--format", "json");
+        assertEquals(0, t.code(), t.err());
+        Map<String, Object> doc = Json.readMap(t.out());
+        assertEquals("completed", doc.get("status"));
+        assertEquals(2, ((Number) doc.get("workers")).intValue());
+        assertEquals(2, ((List<?>) doc.get("history")).size());
+        assertTrue(t.err().contains("epoch 2/2"), t.err());
+        assertTrue(Files.isRegularFile(model) && Files.isRegularFile(dir.resolve("m.history.csv")));
+
+        Path val = data.resolve("val");
+        Files.writeString(val.resolve("broken.png"), "not a png");
+        CliTestSupport.Run local = run("classify", "--model", model.toString(), "--format", "jsonl", val.toString());
+        CliTestSupport.Run spark = run("classify", "--spark", "local[2]", "--model", model.toString(), "--format",
+                "jsonl", val.toString());
+        assertEquals(3, local.code(), local.err());
+        assertEquals(3, spark.code(), "a bad image is exit 3 on Spark too: " + spark.err());
+        List<String> a = local.out().lines().toList();
+        List<String> b = spark.out().lines().toList();
+        assertEquals(a.size(), b.size());
+        assertEquals(a.stream().map(SparkCliTest::withoutProbabilities).toList(),
+                b.stream().map(SparkCliTest::withoutProbabilities).toList());
+
+        Path out = dir.resolve("records");
+        CliTestSupport.Run saved = run("classify", "--spark", "local[2]", "--model", model.toString(), "--format",
+                "jsonl", "--output-dir", out.toString(), val.toString());
+        assertEquals(3, saved.code(), saved.err());
+        long lines = 0;
+        try (var parts = Files.list(out)) {
+            for (Path p : parts.filter(p -> p.getFileName().toString().startsWith("part-")).toList()) {
+                lines += Files.readAllLines(p).size();
+            }
+        }
+        assertEquals(a.size(), lines);
+
+        assertEquals(2, run("classify", "--spark", "local[2]", "--model", model.toString(), "-").code(),
+                "stdin is not read with --spark");
+        assertEquals(2, run("classify", "--model", model.toString(), "--output-dir", out.toString(),
+                val.toString()).code(), "--output-dir goes with --spark");
+    }
+
+    /** Probabilities may differ in the last bits (other images share each batch); labels and order may not. */
+    private static String withoutProbabilities(String record) {
+        return record.replaceAll("\"probability\":[-0-9.eE]+", "P");
+    }
+}
