@@ -2,6 +2,7 @@ package dev.cnn.spark;
 
 import dev.cnn.core.BundleMetadata;
 import dev.cnn.core.CnnException;
+import dev.cnn.core.EpochLoop;
 import dev.cnn.core.EpochStats;
 import dev.cnn.core.ModelBundle;
 import dev.cnn.core.Networks;
@@ -10,7 +11,6 @@ import dev.cnn.core.Provenance;
 import dev.cnn.core.TrainConfig;
 import dev.cnn.core.TrainJob;
 import dev.cnn.core.Trainer;
-import dev.cnn.core.TrainingState;
 import dev.cnn.data.Augmentation;
 import dev.cnn.data.Normalization;
 import dev.cnn.data.Preprocess;
@@ -27,10 +27,7 @@ import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.dataset.DataSet;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -156,97 +153,41 @@ public final class SparkTrainer {
         JavaRDD<DataSet> val = plan.val().isEmpty() ? null : sc.parallelize(plan.val(), workers)
                 .mapPartitionsWithIndex(new SparkImages.ToBatches(plan.pre(), Augmentation.NONE,
                         plan.classes().size(), batch, cfg.seed(), -1, 0, req.strict(), null), false).cache();
-        Path ckpt = cfg.checkpointDir();
-        try {
-            Files.createDirectories(ckpt);
-        } catch (IOException e) {
-            throw CnnException.data("cannot create checkpoint directory " + ckpt + ": " + e.getMessage());
-        }
-        List<EpochStats> history = new ArrayList<>();
-        Double bestTop1 = null;
-        int sinceBest = 0;
-        Trainer.Status status = Trainer.Status.COMPLETED;
-        for (int epoch = 0; epoch < cfg.epochs(); epoch++) {
-            long t0 = System.nanoTime();
-            long seed = cfg.seed();
-            int ep = epoch;
-            JavaRDD<DataSet> batches = train
-                    .mapToPair(t -> new scala.Tuple2<>(SparkImages.mix(seed, ep, t._2().intValue()), t._1()))
-                    .partitionBy(new org.apache.spark.HashPartitioner(workers)).values().mapPartitionsWithIndex(new SparkImages.ToBatches(plan.pre(), plan.aug(),
-                    plan.classes().size(), batch, cfg.seed(), epoch, cfg.labelSmoothing(), req.strict(), skipped),
-                    false);
-            try {
-                sparkNet.fit(batches);
-            } catch (Exception ex) { // SparkException is checked, and Scala throws it undeclared
-                throw failure(ex);
+        int k = Math.min(5, plan.classes().size());
+        long seed = cfg.seed();
+        EpochLoop.Result r = EpochLoop.run(cfg, net, meta, plan.train().size(), new EpochLoop.Epochs() {
+            @Override
+            public double fit(int epoch) {
+                JavaRDD<DataSet> batches = train
+                        .mapToPair(t -> new scala.Tuple2<>(SparkImages.mix(seed, epoch, t._2().intValue()), t._1()))
+                        .partitionBy(new org.apache.spark.HashPartitioner(workers)).values()
+                        .mapPartitionsWithIndex(new SparkImages.ToBatches(plan.pre(), plan.aug(),
+                                plan.classes().size(), batch, seed, epoch, cfg.labelSmoothing(), req.strict(),
+                                skipped), false);
+                try {
+                    sparkNet.fit(batches);
+                } catch (Exception ex) { // SparkException is checked, and Scala throws it undeclared
+                    throw failure(ex);
+                }
+                return sparkNet.getScore();
             }
-            double secs = (System.nanoTime() - t0) / 1e9;
-            double loss = sparkNet.getScore();
-            if (!Double.isFinite(loss)) {
-                status = Trainer.Status.DIVERGED;
-                break;
-            }
-            double top1 = Double.NaN;
-            double top5 = Double.NaN;
-            double valLoss = Double.NaN;
-            if (val != null) {
-                int k = Math.min(5, plan.classes().size());
+
+            @Override
+            public EpochLoop.Validation validate() {
+                if (val == null) {
+                    return null;
+                }
                 try {
                     Evaluation ev = sparkNet.doEvaluation(val, batch, new Evaluation(plan.classes(), k))[0];
-                    top1 = ev.accuracy();
-                    top5 = ev.topNAccuracy();
-                    valLoss = sparkNet.calculateScore(val, true);
+                    return new EpochLoop.Validation(sparkNet.calculateScore(val, true), ev.accuracy(),
+                            ev.topNAccuracy());
                 } catch (Exception ex) {
                     throw failure(ex);
                 }
             }
-            boolean best = Double.isFinite(top1) && (bestTop1 == null || top1 > bestTop1);
-            if (best) {
-                bestTop1 = top1;
-                sinceBest = 0;
-            } else {
-                sinceBest++;
-            }
-            EpochStats s = new EpochStats(epoch + 1, loss, valLoss, top1, top5, learningRate(net, cfg, epoch), secs,
-                    plan.train().size() / Math.max(secs, 1e-9), best);
-            history.add(s);
-            net.getConfiguration().setEpochCount(epoch + 1);
-            TrainingState state = new TrainingState(epoch + 1, 0, history, bestTop1, sinceBest, cfg,
-                    cfg.output().toAbsolutePath().toString());
-            save(new ModelBundle(net, meta.withTraining(state)), ckpt.resolve(Trainer.LAST), true, ckpt);
-            if (best) {
-                save(new ModelBundle(net, meta), ckpt.resolve(Trainer.BEST), false, ckpt);
-            }
-            if (onEpoch != null) {
-                onEpoch.accept(s);
-            }
-            if (cfg.earlyStoppingPatience() > 0 && sinceBest >= cfg.earlyStoppingPatience()
-                    && epoch + 1 < cfg.epochs()) {
-                status = Trainer.Status.EARLY_STOPPED;
-                break;
-            }
-        }
-        ModelBundle out = new ModelBundle(net, meta);
-        if (status != Trainer.Status.DIVERGED || !history.isEmpty()) {
-            save(out, cfg.output(), false, ckpt);
-        }
-        Path csv = TrainJob.writeHistory(cfg.output(), history);
-        return new Outcome(status, history, out, cfg.output(), csv, plan.train().size(), plan.val().size(),
-                skipped.value(), workers);
-    }
-
-    private static double learningRate(ComputationGraph net, TrainConfig cfg, int epoch) {
-        return net.getLayer(0).conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer bl
-                && bl.getIUpdater() != null && bl.getIUpdater().hasLearningRate()
-                ? bl.getIUpdater().getLearningRate(net.getIterationCount(), epoch) : cfg.lr();
-    }
-
-    private static void save(ModelBundle b, Path file, boolean withUpdater, Path ckpt) {
-        try {
-            b.save(file, withUpdater);
-        } catch (IOException e) {
-            throw CnnException.data("cannot write " + file + " (" + ModelBundle.oneLine(e) + ")", e);
-        }
+        }, onEpoch);
+        return new Outcome(r.status(), r.history(), r.bundle(), cfg.output(), r.historyCsv(), plan.train().size(),
+                plan.val().size(), skipped.value(), workers);
     }
 
     /** A failed Spark job as the CLI reports it: a strict run's bad image is a data error naming the file. */

@@ -1,0 +1,114 @@
+package dev.cnn.core;
+
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The loop of trainers that fit a whole epoch at a time ({@code --spark}'s Spark training, {@code --devices}'
+ * ParallelWrapper): after each epoch, validation, {@code last.zip} (resumable state) and {@code best.zip} in the
+ * checkpoint folder, early stopping, a stop on a loss that is not finite; at the end the model and its history, as
+ * {@link Trainer} writes them.
+ */
+public final class EpochLoop {
+    /** What the trainer does each epoch. */
+    public interface Epochs {
+        /** Trains epoch {@code epoch} (0-based) and returns its training loss. */
+        double fit(int epoch);
+
+        /** The network's validation numbers now, or null without validation data. */
+        Validation validate();
+    }
+
+    /** Validation loss, top-1 and top-5 accuracy. */
+    public record Validation(double loss, double top1, double top5) {
+    }
+
+    /** How the run ended, its epochs, and the bundle written to the config's output. */
+    public record Result(Trainer.Status status, List<EpochStats> history, ModelBundle bundle, Path historyCsv) {
+    }
+
+    private EpochLoop() {
+    }
+
+    /**
+     * Runs {@code cfg.epochs()} epochs of {@code epochs} on {@code net} (the network the trainer updates in place);
+     * {@code onEpoch} sees each epoch's numbers (null: nothing).
+     */
+    public static Result run(TrainConfig cfg, ComputationGraph net, BundleMetadata meta, int trainImages,
+                             Epochs epochs, Consumer<EpochStats> onEpoch) {
+        Path ckpt = cfg.checkpointDir();
+        try {
+            Files.createDirectories(ckpt);
+        } catch (IOException e) {
+            throw CnnException.data("cannot create checkpoint directory " + ckpt + ": " + e.getMessage());
+        }
+        List<EpochStats> history = new ArrayList<>();
+        Double bestTop1 = null;
+        int sinceBest = 0;
+        Trainer.Status status = Trainer.Status.COMPLETED;
+        for (int epoch = 0; epoch < cfg.epochs(); epoch++) {
+            long t0 = System.nanoTime();
+            double loss = epochs.fit(epoch);
+            double secs = (System.nanoTime() - t0) / 1e9;
+            if (!Double.isFinite(loss)) {
+                status = Trainer.Status.DIVERGED;
+                break;
+            }
+            Validation v = epochs.validate();
+            double top1 = v == null ? Double.NaN : v.top1();
+            boolean best = Double.isFinite(top1) && (bestTop1 == null || top1 > bestTop1);
+            if (best) {
+                bestTop1 = top1;
+                sinceBest = 0;
+            } else {
+                sinceBest++;
+            }
+            EpochStats s = new EpochStats(epoch + 1, loss, v == null ? Double.NaN : v.loss(), top1,
+                    v == null ? Double.NaN : v.top5(), learningRate(net, cfg, epoch), secs,
+                    trainImages / Math.max(secs, 1e-9), best);
+            history.add(s);
+            net.getConfiguration().setEpochCount(epoch + 1);
+            TrainingState state = new TrainingState(epoch + 1, 0, history, bestTop1, sinceBest, cfg,
+                    cfg.output().toAbsolutePath().toString());
+            save(new ModelBundle(net, meta.withTraining(state)), ckpt.resolve(Trainer.LAST), true, ckpt);
+            if (best) {
+                save(new ModelBundle(net, meta), ckpt.resolve(Trainer.BEST), false, ckpt);
+            }
+            if (onEpoch != null) {
+                onEpoch.accept(s);
+            }
+            if (cfg.earlyStoppingPatience() > 0 && sinceBest >= cfg.earlyStoppingPatience()
+                    && epoch + 1 < cfg.epochs()) {
+                status = Trainer.Status.EARLY_STOPPED;
+                break;
+            }
+        }
+        ModelBundle out = new ModelBundle(net, meta);
+        if (status != Trainer.Status.DIVERGED || !history.isEmpty()) {
+            save(out, cfg.output(), false, ckpt);
+        }
+        return new Result(status, history, out, TrainJob.writeHistory(cfg.output(), history));
+    }
+
+    /** The rate of the network's first layer at its current iteration and {@code epoch}. */
+    static double learningRate(ComputationGraph net, TrainConfig cfg, int epoch) {
+        return net.getLayer(0).conf().getLayer() instanceof BaseLayer bl && bl.getIUpdater() != null
+                && bl.getIUpdater().hasLearningRate()
+                ? bl.getIUpdater().getLearningRate(net.getIterationCount(), epoch) : cfg.lr();
+    }
+
+    private static void save(ModelBundle b, Path file, boolean withUpdater, Path ckpt) {
+        try {
+            b.save(file, withUpdater);
+        } catch (IOException e) {
+            throw Trainer.writeError(file, e, ckpt);
+        }
+    }
+}
