@@ -62,9 +62,13 @@ final class TrainCommand extends BaseCommand {
             + "spark://HOST:PORT, yarn, k8s://... (DL4J's parameter averaging; --batch-size is the global batch, "
             + "shared by the workers). Executors read the images: give paths they all see, or a CSV manifest URI.")
     String spark;
+    @Option(converter = Ranges.Positive.class, names = "--devices", defaultValue = "1", description = "Train on N "
+            + "devices of this machine with DL4J's ParallelWrapper: N GPUs with a CUDA build (-Pcuda), N worker "
+            + "threads on a CPU; --batch-size is the global batch (default: ${DEFAULT-VALUE}).")
+    int devices;
     @Option(converter = Ranges.Positive.class, names = "--averaging-frequency", defaultValue = "5",
-            description = "With --spark: minibatches each worker fits between parameter averages (default: "
-                    + "${DEFAULT-VALUE}).")
+            description = "With --spark or --devices: minibatches each worker fits between parameter averages "
+                    + "(default: ${DEFAULT-VALUE}).")
     int averagingFrequency;
 
     /** Options that may be given with --resume (the rest are the run's own settings, recorded in the checkpoint). */
@@ -99,8 +103,15 @@ final class TrainCommand extends BaseCommand {
         TrainJob.Request req = new TrainJob.Request(data, model, imageSize, channels, resize, normalize,
                 run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg, resume, autoBatch());
         TrainingRun tr = new TrainingRun(out(), err(), "cnn train");
+        if (spark != null && devices > 1) {
+            throw dev.cnn.core.CnnException.usage("--spark and --devices do not go together: Spark's workers are "
+                    + "its executors");
+        }
         if (spark != null) {
             return onSpark(format, tr, req);
+        }
+        if (devices > 1) {
+            return onDevices(format, tr, req);
         }
         err().printf("cnn train: %s on %s%s%n", resume != null ? "resuming " + resume : model, resume != null
                 ? "its data" : data, resume != null ? "" : String.format(" (%d epochs, batch %d, %s lr %g)",
@@ -114,19 +125,24 @@ final class TrainCommand extends BaseCommand {
         }
     }
 
-    /** {@code --spark}: the same request trained by {@link dev.cnn.spark.SparkTrainer}, one line per epoch. */
-    private Integer onSpark(Format format, TrainingRun tr, TrainJob.Request req) {
-        err().printf("cnn train: %s on %s with Spark (%s; %d epochs, global batch %d, averaging every %d)%n", model,
-                data, spark, epochs, batchSize, averagingFrequency);
+    /** A run of {@code --spark} or {@code --devices}, as {@link #epochwise} reports it. */
+    private record Epochwise(Trainer.Status status, java.util.List<EpochStats> history, dev.cnn.core.ModelBundle bundle,
+                             Path output, Path historyCsv, int workers, long skipped) {
+    }
+
+    /** {@code --spark} / {@code --devices}: the same request trained a whole epoch at a time, one line per epoch. */
+    private Integer epochwise(Format format, TrainingRun tr, TrainJob.Request req, String how,
+                              java.util.function.Function<java.util.function.Consumer<EpochStats>, Epochwise> train) {
+        err().printf("cnn train: %s on %s %s (%d epochs, global batch %d, averaging every %d)%n", model, data, how,
+                epochs, batchSize, averagingFrequency);
         err().flush();
-        dev.cnn.spark.SparkTrainer.Outcome o = dev.cnn.spark.SparkTrainer.run(req,
-                new dev.cnn.spark.SparkTrainer.Options(spark, averagingFrequency), s -> {
-                    err().printf(java.util.Locale.ROOT, "epoch %d/%d  loss %.4f  val top-1 %s  %.1f s  %.0f img/s%s%n",
-                            s.epoch(), epochs, s.trainLoss(), Double.isFinite(s.top1())
-                                    ? String.format(java.util.Locale.ROOT, "%.4f", s.top1()) : "-", s.seconds(),
-                            s.imagesPerSecond(), s.best() ? "  *" : "");
-                    err().flush();
-                });
+        Epochwise o = train.apply(s -> {
+            err().printf(java.util.Locale.ROOT, "epoch %d/%d  loss %.4f  val top-1 %s  %.1f s  %.0f img/s%s%n",
+                    s.epoch(), epochs, s.trainLoss(), Double.isFinite(s.top1())
+                            ? String.format(java.util.Locale.ROOT, "%.4f", s.top1()) : "-", s.seconds(),
+                    s.imagesPerSecond(), s.best() ? "  *" : "");
+            err().flush();
+        });
         if (o.skipped() > 0) {
             err().printf("cnn: skipped %d unreadable images (--strict fails on the first)%n", o.skipped());
         }
@@ -154,6 +170,23 @@ final class TrainCommand extends BaseCommand {
             out().printf("try: ./cnn classify --model %s IMAGE_OR_FOLDER%n", o.output());
         }
         return ExitCodes.OK;
+    }
+
+    private Integer onSpark(Format format, TrainingRun tr, TrainJob.Request req) {
+        return epochwise(format, tr, req, "with Spark (" + spark + ")", onEpoch -> {
+            dev.cnn.spark.SparkTrainer.Outcome o = dev.cnn.spark.SparkTrainer.run(req,
+                    new dev.cnn.spark.SparkTrainer.Options(spark, averagingFrequency), onEpoch);
+            return new Epochwise(o.status(), o.history(), o.bundle(), o.output(), o.historyCsv(), o.workers(),
+                    o.skipped());
+        });
+    }
+
+    private Integer onDevices(Format format, TrainingRun tr, TrainJob.Request req) {
+        return epochwise(format, tr, req, "on " + devices + " devices (ParallelWrapper)", onEpoch -> {
+            dev.cnn.parallel.ParallelTrainer.Outcome o = dev.cnn.parallel.ParallelTrainer.run(req,
+                    new dev.cnn.parallel.ParallelTrainer.Options(devices, averagingFrequency), onEpoch);
+            return new Epochwise(o.status(), o.history(), o.bundle(), o.output(), o.historyCsv(), o.devices(), 0);
+        });
     }
 
     private Integer report(Format format, TrainingRun tr, TrainJob.Outcome o) {

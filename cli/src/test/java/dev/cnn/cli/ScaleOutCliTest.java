@@ -14,8 +14,8 @@ import static dev.cnn.cli.CliTestSupport.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@code --spark local[2]} through the CLI: train, then classify on Spark and on one machine. */
-class SparkCliTest {
+/** {@code --spark local[2]} and {@code --devices 2} through the CLI. */
+class ScaleOutCliTest {
     @Test
     void trainAndClassifyOnSparkLocalGiveABundleAndTheRecordsOfOneMachine(@TempDir Path dir) throws Exception {
         Path data = dir.resolve("shapes");
@@ -41,8 +41,8 @@ class SparkCliTest {
         List<String> a = local.out().lines().toList();
         List<String> b = spark.out().lines().toList();
         assertEquals(a.size(), b.size());
-        assertEquals(a.stream().map(SparkCliTest::withoutProbabilities).toList(),
-                b.stream().map(SparkCliTest::withoutProbabilities).toList());
+        assertEquals(a.stream().map(ScaleOutCliTest::withoutProbabilities).toList(),
+                b.stream().map(ScaleOutCliTest::withoutProbabilities).toList());
 
         Path out = dir.resolve("records");
         CliTestSupport.Run saved = run("classify", "--spark", "local[2]", "--model", model.toString(), "--format",
@@ -60,6 +60,23 @@ class SparkCliTest {
                 "stdin is not read with --spark");
         assertEquals(2, run("classify", "--model", model.toString(), "--output-dir", out.toString(),
                 val.toString()).code(), "--output-dir goes with --spark");
+    }
+
+    @Test
+    void trainOnTwoDevicesWritesABundleAndRefusesToCombineWithSpark(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("shapes");
+        Importers.writeShapes(data, 120, 16, 3, 0.25);
+        Path model = dir.resolve("m.zip");
+        CliTestSupport.Run t = run("train", "--devices", "2", "--data", data.toString(), "--image-size", "16",
+                "--epochs", "2", "--batch-size", "16", "--output", model.toString(), "--format", "json");
+        assertEquals(0, t.code(), t.err());
+        Map<String, Object> doc = Json.readMap(t.out());
+        assertEquals(2, ((Number) doc.get("workers")).intValue());
+        assertEquals(2, ((List<?>) doc.get("history")).size());
+        assertTrue(t.err().contains("on 2 devices (ParallelWrapper)"), t.err());
+        assertEquals(0, run("classify", "--model", model.toString(), data.resolve("val").toString()).code());
+        assertEquals(2, run("train", "--devices", "2", "--spark", "local[2]", "--data", data.toString(),
+                "--output", dir.resolve("x.zip").toString()).code());
     }
 
     /** Probabilities may differ in the last bits (other images share each batch); labels and order may not. */
