@@ -36,7 +36,7 @@ public final class SparkClassifier {
         dev.cnn.accel.Engine.init();
     }
 
-    /** Bundles loaded on this executor, by broadcast id. */
+    /** The bundle loaded on this executor, by broadcast id: one at a time (a later run's replaces it). */
     private static final Map<Long, Classifier> LOADED = new ConcurrentHashMap<>();
 
     private SparkClassifier() {
@@ -156,7 +156,7 @@ public final class SparkClassifier {
 
         @Override
         public Iterator<Predictor.Prediction> call(Iterator<String> locations) {
-            Classifier c = LOADED.computeIfAbsent(bundle.id(), id -> load(bundle.value()));
+            Classifier c = loaded(bundle);
             Preprocess pre = c.preprocess();
             List<Predictor.Prediction> out = new ArrayList<>();
             List<Predictor.Prediction> pending = new ArrayList<>();
@@ -194,6 +194,17 @@ public final class SparkClassifier {
             names.clear();
             xs.clear();
             pending.clear();
+        }
+
+        private static synchronized Classifier loaded(Broadcast<byte[]> bundle) {
+            Classifier c = LOADED.get(bundle.id());
+            if (c == null) {
+                LOADED.values().forEach(Classifier::close);
+                LOADED.clear();
+                c = load(bundle.value());
+                LOADED.put(bundle.id(), c);
+            }
+            return c;
         }
 
         private static Classifier load(byte[] bytes) {

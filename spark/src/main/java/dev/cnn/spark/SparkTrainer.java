@@ -35,11 +35,12 @@ import java.util.function.Consumer;
  * {@code cnn train --spark MASTER}: trains a zoo architecture with DL4J's Spark training
  * ({@link ParameterAveragingTrainingMaster}) and writes the same bundle, checkpoints and history as {@code cnn train}.
  *
- * <p>Each worker fits minibatches of the run's batch size and the workers' parameters and updater states are averaged
- * every {@link Options#averagingFrequency} minibatches; an epoch is one pass over the training set by all workers
- * together. Parameter averaging rather than {@code SharedTrainingMaster}'s gradient sharing: it needs nothing but
- * Spark (gradient sharing needs UDP between every executor and the driver, and the parameter-server module), it is
- * deterministic for a seed and partitioning, and on the few workers a CPU cluster has it converges as well.
+ * <p>The run's batch size is the global batch: each of the N workers fits minibatches of a 1/N share, and the workers'
+ * parameters and updater states are averaged every {@link Options#averagingFrequency} minibatches; an epoch is one
+ * pass over the training set by all workers together, shuffled across partitions. Parameter averaging rather than
+ * {@code SharedTrainingMaster}'s gradient sharing: it needs nothing but Spark (gradient sharing needs UDP between
+ * every executor and the driver, and the parameter-server module), and on the few workers a CPU cluster has it
+ * converges as well.
  *
  * <p>Executors read the images themselves: local paths (which each executor must see, as on a shared file system),
  * URIs of Hadoop's file systems from a manifest, or the built-in images, which travel encoded.
@@ -142,7 +143,8 @@ public final class SparkTrainer {
         BundleMetadata meta = BundleMetadata.of(plan.arch().name(), plan.classes(), plan.pre(), prov);
         ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(workers, batch)
                 .batchSizePerWorker(batch).averagingFrequency(opt.averagingFrequency()).workerPrefetchNumBatches(2)
-                .rddTrainingApproach(RDDTrainingApproach.Direct).collectTrainingStats(false).build();
+                .rddTrainingApproach(RDDTrainingApproach.Direct).collectTrainingStats(false)
+                .trainingHooks(new EngineHook()).build();
         SparkComputationGraph sparkNet = new SparkComputationGraph(sc, net, tm);
         LongAccumulator skipped = sc.sc().longAccumulator("cnn skipped images");
         // samples with their index, from which each epoch's order comes: a seeded shuffle across partitions, then
