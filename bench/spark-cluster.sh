@@ -55,8 +55,11 @@ submit() {
     -cp "$JAR:$SCP" dev.cnn.cli.Main "$@"
 }
 echo "== train on the standalone cluster" >&2
-/usr/bin/time -f '%e s, %M KB peak (driver)' submit train --spark "spark://127.0.0.1:$PORT" --data builtin:shapes \
-  --epochs "${EPOCHS:-3}" --output "$WORK/m.zip" --format json >"$WORK/train.json"
+t0=$(date +%s.%N)
+submit train --spark "spark://127.0.0.1:$PORT" --data builtin:shapes \
+  --epochs "${EPOCHS:-3}" --output "$WORK/m.zip" --format json >"$WORK/train.json" 2>"$WORK/train.err" || {
+  tail -20 "$WORK/train.err" >&2; exit 1; }
+echo "trained in $(echo "$(date +%s.%N) - $t0" | bc) s from driver start"
 /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("status", d["status"], "workers", d["workers"], "top-1", [h["top1"] for h in d["history"]])' "$WORK/train.json"
 grep -q "Launching executor\|Asked to launch executor" "$WORK/worker.log" && echo "executors: $(grep -c 'Asked to launch executor' "$WORK/worker.log") launched by the worker"
 
