@@ -105,7 +105,8 @@ public final class ImageBatchIterator implements DataSetIterator {
         return Math.max(1, Math.min(8, Runtime.getRuntime().availableProcessors()));
     }
 
-    static long mix(long seed, int epoch, int i) {
+    /** A well-mixed 64-bit value of (seed, epoch, i): the seed of an example's augmentation, an epoch's order. */
+    public static long mix(long seed, int epoch, int i) {
         long h = seed * 0x9E3779B97F4A7C15L ^ (epoch + 1) * 0xBF58476D1CE4E5B9L ^ (i + 7L) * 0x94D049BB133111EBL;
         h ^= h >>> 31;
         return h * 0xD6E8FEB86659FD93L;

@@ -151,8 +151,6 @@ public final class SparkImages {
     }
 
     static long mix(long seed, int epoch, int i) {
-        long h = seed * 0x9E3779B97F4A7C15L ^ (epoch + 1) * 0xBF58476D1CE4E5B9L ^ (i + 7L) * 0x94D049BB133111EBL;
-        h ^= h >>> 31;
-        return h * 0xD6E8FEB86659FD93L;
+        return dev.cnn.data.ImageBatchIterator.mix(seed, epoch, i);
     }
 }
