@@ -45,9 +45,10 @@ public record SparkData(String spec, List<String> classes, List<SparkSample> tra
     }
 
     /**
-     * A CSV manifest ({@code path,label} lines, an optional header) on any Hadoop file system, whose paths are URIs or
-     * paths the executors read; nothing is checked here, the executors skip and count what they cannot read. Classes
-     * are the sorted labels; {@code valSplit} of each class (seeded) is held out for validation.
+     * A CSV manifest ({@code path,label} lines, an optional header), or a list of paths one per line whose class is
+     * the folder each image is in, on any Hadoop file system; the paths are URIs or paths the executors read. Nothing
+     * is checked here, the executors skip and count what they cannot read. Classes are the sorted labels;
+     * {@code valSplit} of each class (seeded) is held out for validation.
      */
     public static SparkData manifest(String uri, double valSplit, long seed) {
         List<String[]> rows = new ArrayList<>();
@@ -62,7 +63,17 @@ public record SparkData(String spec, List<String> classes, List<SparkSample> tra
                         continue;
                     }
                     int comma = l.lastIndexOf(',');
-                    if (comma <= 0 || comma == l.length() - 1) {
+                    if (comma < 0) { // a list of paths: the class is the folder each image is in
+                        String path = l.strip();
+                        String parent = parentName(path);
+                        if (parent == null) {
+                            throw CnnException.data(uri + ":" + line + ": '" + path + "' is in no folder to name its "
+                                    + "class; give path,label lines");
+                        }
+                        rows.add(new String[]{path, parent});
+                        continue;
+                    }
+                    if (comma == 0 || comma == l.length() - 1) {
                         throw CnnException.data(uri + ":" + line + ": expected path,label, got '" + l.strip() + "'");
                     }
                     rows.add(new String[]{l.substring(0, comma).strip(), l.substring(comma + 1).strip()});
@@ -94,6 +105,23 @@ public record SparkData(String spec, List<String> classes, List<SparkSample> tra
             train.addAll(c.subList(v, c.size()));
         }
         return new SparkData(uri, classes, train, val, split);
+    }
+
+    /** The name of the folder {@code path} (a path or URI) is in, or null at the top. */
+    static String parentName(String path) {
+        String p = path;
+        if (SparkImages.isUri(path)) {
+            try {
+                p = URI.create(path).getPath();
+            } catch (IllegalArgumentException e) {
+                return null;
+            }
+            if (p == null) {
+                return null;
+            }
+        }
+        String[] parts = p.replaceAll("/+$", "").split("/+");
+        return parts.length < 2 || parts[parts.length - 2].isEmpty() ? null : parts[parts.length - 2];
     }
 
     private static byte[] png(java.awt.image.BufferedImage img) {

@@ -127,6 +127,23 @@ class SparkLocalTest {
         assertEquals(41, d.train().size() + d.validation().size());
         assertEquals(8, d.validation().size(), "a fifth of each class, rounded: 2 of 10, 2 of 11");
 
+        // a plain list of URIs: the class is the folder each image is in
+        Path classes = dir.resolve("by-class");
+        StringBuilder list = new StringBuilder();
+        for (int i = 0; i < 8; i++) {
+            Path f = classes.resolve(Shapes.CLASSES.get(i % 2)).resolve("i" + i + ".png");
+            Files.createDirectories(f.getParent());
+            Files.copy(images.resolve(String.format("img%02d.png", i)), f);
+            list.append(f.toUri()).append('\n');
+        }
+        Files.writeString(dir.resolve("list.txt"), list);
+        SparkData l = SparkData.manifest(dir.resolve("list.txt").toUri().toString(), 0.25, 1);
+        assertEquals(List.of("circle", "cross"), l.classes());
+        assertEquals(6, l.train().size());
+        assertEquals(2, l.validation().size());
+        assertEquals("circle", SparkData.parentName("hdfs://nn:8020/data/circle/x.png"));
+        assertEquals(null, SparkData.parentName("hdfs://nn:8020/x.png"));
+
         String uri = "hdfs-like:" + manifest.toUri(); // not a scheme Hadoop knows: the manifest cannot be read
         CnnException e = assertThrows(CnnException.class, () -> SparkData.manifest(uri, 0.2, 1));
         assertEquals(CnnException.DATA, e.exitCode());
