@@ -73,7 +73,8 @@ final class TrainCommand extends BaseCommand {
 
     /** Options that may be given with --resume (the rest are the run's own settings, recorded in the checkpoint). */
     private static final java.util.Set<String> RESUMABLE = java.util.Set.of("--resume", "--epochs", "--early-stopping",
-            "--output", "--workers", "--format", "--no-report", "--report", "--verbose", "--help");
+            "--output", "--workers", "--format", "--no-report", "--report", "--verbose", "--help", "--spark",
+            "--devices", "--averaging-frequency");
 
     /** --resume with the options the user gave explicitly; any other explicit option is a usage error. */
     private TrainJob.Resume resumeRequest() {
@@ -133,12 +134,22 @@ final class TrainCommand extends BaseCommand {
     /** {@code --spark} / {@code --devices}: the same request trained a whole epoch at a time, one line per epoch. */
     private Integer epochwise(Format format, TrainingRun tr, TrainJob.Request req, String how,
                               java.util.function.Function<java.util.function.Consumer<EpochStats>, Epochwise> train) {
-        err().printf("cnn train: %s on %s %s (%d epochs, global batch %d, averaging every %d)%n", model, data, how,
-                epochs, batchSize, averagingFrequency);
+        int total = epochs;
+        if (resume != null) {
+            var state = dev.cnn.core.ModelBundle.readMetadata(resume).training();
+            if (!givenOptions().contains("--epochs") && state != null && state.config() != null) {
+                total = state.config().epochs();
+            }
+            err().printf("cnn train: resuming %s %s (averaging every %d)%n", resume, how, averagingFrequency);
+        } else {
+            err().printf("cnn train: %s on %s %s (%d epochs, global batch %d, averaging every %d)%n", model, data,
+                    how, epochs, batchSize, averagingFrequency);
+        }
         err().flush();
+        int last = total;
         Epochwise o = train.apply(s -> {
             err().printf(java.util.Locale.ROOT, "epoch %d/%d  loss %.4f  val top-1 %s  %.1f s  %.0f img/s%s%n",
-                    s.epoch(), epochs, s.trainLoss(), Double.isFinite(s.top1())
+                    s.epoch(), last, s.trainLoss(), Double.isFinite(s.top1())
                             ? String.format(java.util.Locale.ROOT, "%.4f", s.top1()) : "-", s.seconds(),
                     s.imagesPerSecond(), s.best() ? "  *" : "");
             err().flush();
@@ -173,18 +184,23 @@ final class TrainCommand extends BaseCommand {
     }
 
     private Integer onSpark(Format format, TrainingRun tr, TrainJob.Request req) {
+        TrainJob.Resume again = resume == null ? null : resumeRequest();
         return epochwise(format, tr, req, "with Spark (" + spark + ")", onEpoch -> {
-            dev.cnn.spark.SparkTrainer.Outcome o = dev.cnn.spark.SparkTrainer.run(req,
-                    new dev.cnn.spark.SparkTrainer.Options(spark, averagingFrequency), onEpoch);
+            var opt = new dev.cnn.spark.SparkTrainer.Options(spark, averagingFrequency);
+            dev.cnn.spark.SparkTrainer.Outcome o = again == null ? dev.cnn.spark.SparkTrainer.run(req, opt, onEpoch)
+                    : dev.cnn.spark.SparkTrainer.resume(again, opt, onEpoch);
             return new Epochwise(o.status(), o.history(), o.bundle(), o.output(), o.historyCsv(), o.workers(),
                     o.skipped());
         });
     }
 
     private Integer onDevices(Format format, TrainingRun tr, TrainJob.Request req) {
+        TrainJob.Resume again = resume == null ? null : resumeRequest();
         return epochwise(format, tr, req, "on " + devices + " devices (ParallelWrapper)", onEpoch -> {
-            dev.cnn.parallel.ParallelTrainer.Outcome o = dev.cnn.parallel.ParallelTrainer.run(req,
-                    new dev.cnn.parallel.ParallelTrainer.Options(devices, averagingFrequency), onEpoch);
+            var opt = new dev.cnn.parallel.ParallelTrainer.Options(devices, averagingFrequency);
+            dev.cnn.parallel.ParallelTrainer.Outcome o = again == null
+                    ? dev.cnn.parallel.ParallelTrainer.run(req, opt, onEpoch)
+                    : dev.cnn.parallel.ParallelTrainer.resume(again, opt, onEpoch);
             return new Epochwise(o.status(), o.history(), o.bundle(), o.output(), o.historyCsv(), o.devices(), 0);
         });
     }

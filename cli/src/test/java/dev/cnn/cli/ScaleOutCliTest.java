@@ -30,6 +30,13 @@ class ScaleOutCliTest {
         assertEquals(2, ((List<?>) doc.get("history")).size());
         assertTrue(t.err().contains("epoch 2/2"), t.err());
         assertTrue(Files.isRegularFile(model) && Files.isRegularFile(dir.resolve("m.history.csv")));
+        // and continues from its checkpoint with one more epoch
+        CliTestSupport.Run more = run("train", "--spark", "local[2]", "--resume",
+                dir.resolve("m.zip.checkpoints/last.zip").toString(), "--epochs", "3", "--format", "json");
+        assertEquals(0, more.code(), more.err());
+        assertEquals(3, ((List<?>) Json.readMap(more.out()).get("history")).size());
+        assertTrue(more.err().contains("epoch 3/3") && !more.err().contains("epoch 1/"), more.err());
+        assertEquals(4, Files.readAllLines(dir.resolve("m.history.csv")).size());
 
         Path val = data.resolve("val");
         Files.writeString(val.resolve("broken.png"), "not a png");
@@ -74,6 +81,12 @@ class ScaleOutCliTest {
         assertEquals(2, ((Number) doc.get("workers")).intValue());
         assertEquals(2, ((List<?>) doc.get("history")).size());
         assertTrue(t.err().contains("on 2 devices (ParallelWrapper)"), t.err());
+        CliTestSupport.Run more = run("train", "--devices", "2", "--resume",
+                dir.resolve("m.zip.checkpoints/last.zip").toString(), "--epochs", "3", "--format", "json");
+        assertEquals(0, more.code(), more.err());
+        assertEquals(3, ((List<?>) Json.readMap(more.out()).get("history")).size());
+        assertEquals(2, run("train", "--devices", "2", "--resume", dir.resolve("m.zip.checkpoints/last.zip")
+                .toString(), "--lr", "0.1").code(), "the run's own settings stay");
         assertEquals(0, run("classify", "--model", model.toString(), data.resolve("val").toString()).code());
         assertEquals(2, run("train", "--devices", "2", "--spark", "local[2]", "--data", data.toString(),
                 "--output", dir.resolve("x.zip").toString()).code());

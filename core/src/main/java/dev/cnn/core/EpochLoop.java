@@ -43,17 +43,28 @@ public final class EpochLoop {
      */
     public static Result run(TrainConfig cfg, ComputationGraph net, BundleMetadata meta, int trainImages,
                              Epochs epochs, Consumer<EpochStats> onEpoch) {
+        return run(cfg, net, meta, null, trainImages, epochs, onEpoch);
+    }
+
+    /**
+     * As {@link #run(TrainConfig, ComputationGraph, BundleMetadata, int, Epochs, Consumer)}, continuing from
+     * {@code from} (a checkpoint's state, whose network {@code net} is; null: from the start) with the epochs,
+     * best accuracy and early-stopping count it holds.
+     */
+    public static Result run(TrainConfig cfg, ComputationGraph net, BundleMetadata meta, TrainingState from,
+                             int trainImages, Epochs epochs, Consumer<EpochStats> onEpoch) {
+        meta = meta.withTraining(null);
         Path ckpt = cfg.checkpointDir();
         try {
             Files.createDirectories(ckpt);
         } catch (IOException e) {
             throw CnnException.data("cannot create checkpoint directory " + ckpt + ": " + e.getMessage());
         }
-        List<EpochStats> history = new ArrayList<>();
-        Double bestTop1 = null;
-        int sinceBest = 0;
+        List<EpochStats> history = new ArrayList<>(from == null ? List.of() : from.history());
+        Double bestTop1 = from == null ? null : from.bestTop1();
+        int sinceBest = from == null ? 0 : from.badEpochs();
         Trainer.Status status = Trainer.Status.COMPLETED;
-        for (int epoch = 0; epoch < cfg.epochs(); epoch++) {
+        for (int epoch = from == null ? 0 : from.epoch(); epoch < cfg.epochs(); epoch++) {
             long t0 = System.nanoTime();
             double loss = epochs.fit(epoch);
             double secs = (System.nanoTime() - t0) / 1e9;

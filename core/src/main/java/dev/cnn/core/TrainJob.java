@@ -150,6 +150,38 @@ public final class TrainJob {
 
     /** Continues an interrupted (or finished) run from its checkpoint, writing to its own output by default. */
     public static Outcome resume(Resume r, Trainer.Callback callback, Consumer<Trainer> onTrainer) {
+        Continuation c = continuation(r);
+        TrainConfig cfg = c.cfg();
+        String dataSpec = c.provenance().data();
+        DataSource src = c.open();
+        ImageData data = new ImageData(src.train(), src.validation(), c.preprocess(), c.augmentation(),
+                cfg.batchSize(), cfg.seed(), src.skipped(),
+                Boolean.TRUE.equals(c.provenance().cache()) || dataSpec.startsWith("builtin:"), r.workers());
+        return fit(cfg, c.network(), c.metadata(), data, src, c.preprocess(), callback, onTrainer);
+    }
+
+    /**
+     * A checkpoint to continue from, as every trainer reads it: the network (with its updater state), the metadata
+     * (with the training state), the run's settings as {@code --resume} may change them, and where its data came
+     * from.
+     */
+    public record Continuation(ComputationGraph network, BundleMetadata metadata, TrainingState state, TrainConfig cfg,
+                               Provenance provenance, Preprocess preprocess, Augmentation augmentation) {
+        /** The run's data as {@code cnn train} opens it, checked to have the checkpoint's classes. */
+        public DataSource open() {
+            String spec = provenance.data();
+            DataSource src = TrainJob.open(spec, provenance.valSplit(), cfg.seed(),
+                    Boolean.TRUE.equals(provenance.strict()));
+            if (!src.classes().equals(metadata.labels())) {
+                throw CnnException.data(spec + ": classes " + src.classes() + " differ from the checkpoint's "
+                        + metadata.labels() + "; resume needs the same data");
+            }
+            return src;
+        }
+    }
+
+    /** Reads {@code r}'s checkpoint; not one with a training state is exit 4. */
+    public static Continuation continuation(Resume r) {
         ModelBundle ckpt = ModelBundle.load(r.checkpoint(), true);
         BundleMetadata meta = ckpt.metadata();
         TrainingState state = meta.training();
@@ -166,19 +198,9 @@ public final class TrainJob {
         if (r.earlyStoppingPatience() != null) {
             b.earlyStoppingPatience(r.earlyStoppingPatience());
         }
-        TrainConfig cfg = b.build();
         Provenance prov = meta.provenance();
-        String dataSpec = prov.data();
-        DataSource src = open(dataSpec, prov.valSplit(), cfg.seed(), Boolean.TRUE.equals(prov.strict()));
-        if (!src.classes().equals(meta.labels())) {
-            throw CnnException.data(dataSpec + ": classes " + src.classes() + " differ from the checkpoint's "
-                    + meta.labels() + "; resume needs the same data");
-        }
-        Preprocess pre = meta.preprocess();
-        ImageData data = new ImageData(src.train(), src.validation(), pre, parseAug(prov.augment()),
-                cfg.batchSize(), cfg.seed(), src.skipped(),
-                Boolean.TRUE.equals(prov.cache()) || dataSpec.startsWith("builtin:"), r.workers());
-        return fit(cfg, ckpt.network(), meta, data, src, pre, callback, onTrainer);
+        return new Continuation(ckpt.network(), meta, state, b.build(), prov, meta.preprocess(),
+                parseAug(prov.augment()));
     }
 
     /** The model file a resumed run writes: {@code --output} if given, else the run's own. */

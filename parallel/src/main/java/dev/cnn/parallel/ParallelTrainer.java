@@ -8,11 +8,14 @@ import dev.cnn.core.ImageData;
 import dev.cnn.core.Metrics;
 import dev.cnn.core.ModelBundle;
 import dev.cnn.core.Networks;
+import dev.cnn.core.Optimizers;
 import dev.cnn.core.OutputLock;
 import dev.cnn.core.Provenance;
 import dev.cnn.core.TrainConfig;
 import dev.cnn.core.TrainJob;
 import dev.cnn.core.Trainer;
+import dev.cnn.core.TrainingState;
+import dev.cnn.data.DataSource;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.parallelism.ParallelWrapper;
 
@@ -57,25 +60,54 @@ public final class ParallelTrainer {
     /** Trains as {@code req} says ({@code cnn train}'s request) on {@code opt.devices()} devices. */
     public static Outcome run(TrainJob.Request req, Options opt, Consumer<EpochStats> onEpoch) {
         if (req.resume() != null) {
-            throw CnnException.usage("--resume is not supported with --devices yet; resume without --devices");
+            return resume(new TrainJob.Resume(req.resume(), null, null, null, req.workers()), opt, onEpoch);
         }
         TrainJob.Setup su = TrainJob.setup(req);
         TrainConfig cfg = su.cfg();
-        int perDevice = Math.max(1, (cfg.batchSize() + opt.devices() - 1) / opt.devices());
-        ImageData data = su.data().withBatchSize(perDevice);
-        // a step of the run is one averaged step of all devices: the schedule counts those
-        int steps = Math.max(1, (data.batchesPerEpoch() + opt.devices() - 1) / opt.devices());
-        ComputationGraph net = Networks.forTraining(su.arch(), su.spec(), cfg, steps);
+        ImageData data = su.data().withBatchSize(perDevice(cfg, opt));
+        ComputationGraph net = Networks.forTraining(su.arch(), su.spec(), cfg, steps(data, opt));
         int valImages = su.src().validation() == null ? 0 : su.src().validation().size();
         Provenance prov = Provenance.of(req.data(), su.src().valSplit(), su.aug().toSpec(), req.cache(),
                 req.strict(), su.src().train().size(), valImages, cfg, null);
         BundleMetadata meta = BundleMetadata.of(su.arch().name(), su.src().classes(), su.pre(), prov);
+        return train(cfg, net, meta, null, data, su.src(), opt, onEpoch);
+    }
+
+    /**
+     * {@code cnn train --devices N --resume CHECKPOINT}: continues a run from its {@code last.zip} (of any trainer)
+     * with its own data, settings and output, on N devices.
+     */
+    public static Outcome resume(TrainJob.Resume r, Options opt, Consumer<EpochStats> onEpoch) {
+        TrainJob.Continuation c = TrainJob.continuation(r);
+        TrainConfig cfg = c.cfg();
+        DataSource src = c.open();
+        String spec = c.provenance().data();
+        ImageData data = new ImageData(src.train(), src.validation(), c.preprocess(), c.augmentation(),
+                perDevice(cfg, opt), cfg.seed(), src.skipped(),
+                Boolean.TRUE.equals(c.provenance().cache()) || spec.startsWith("builtin:"), r.workers());
+        Optimizers.restoreSchedule(c.network(), cfg, steps(data, opt)); // a checkpoint stores a fixed rate
+        return train(cfg, c.network(), c.metadata(), c.state(), data, src, opt, onEpoch);
+    }
+
+    /** Each device's share of the global batch. */
+    private static int perDevice(TrainConfig cfg, Options opt) {
+        return Math.max(1, (cfg.batchSize() + opt.devices() - 1) / opt.devices());
+    }
+
+    /** Steps per epoch as the schedule counts them: one averaged step of all devices is one. */
+    private static int steps(ImageData data, Options opt) {
+        return Math.max(1, (data.batchesPerEpoch() + opt.devices() - 1) / opt.devices());
+    }
+
+    private static Outcome train(TrainConfig cfg, ComputationGraph net, BundleMetadata meta, TrainingState from,
+                                 ImageData data, DataSource src, Options opt, Consumer<EpochStats> onEpoch) {
+        int valImages = src.validation() == null ? 0 : src.validation().size();
         ParallelWrapper pw = new ParallelWrapper.Builder<>(net).workers(opt.devices())
                 .averagingFrequency(opt.averagingFrequency()).prefetchBuffer(2 * opt.devices())
                 .trainingMode(ParallelWrapper.TrainingMode.AVERAGING).averageUpdaters(true)
                 .reportScoreAfterAveraging(true).build();
         try (OutputLock lock = OutputLock.acquire(cfg.output(), "cnn train")) {
-            EpochLoop.Result r = EpochLoop.run(cfg, net, meta, su.src().train().size(), new EpochLoop.Epochs() {
+            EpochLoop.Result r = EpochLoop.run(cfg, net, meta, from, src.train().size(), new EpochLoop.Epochs() {
                 @Override
                 public double fit(int epoch) {
                     pw.fit(data.train(epoch));
@@ -84,12 +116,12 @@ public final class ParallelTrainer {
 
                 @Override
                 public EpochLoop.Validation validate() {
-                    Metrics m = Trainer.evaluate(net, data.validation(), su.src().classes());
+                    Metrics m = Trainer.evaluate(net, data.validation(), meta.labels());
                     return m == null ? null : new EpochLoop.Validation(m.loss(), m.top1(), m.top5());
                 }
             }, onEpoch);
             return new Outcome(r.status(), r.history(), r.bundle(), cfg.output(), r.historyCsv(),
-                    su.src().train().size(), valImages, opt.devices());
+                    src.train().size(), valImages, opt.devices());
         } finally {
             pw.shutdown();
         }

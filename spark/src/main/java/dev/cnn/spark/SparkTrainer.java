@@ -91,12 +91,55 @@ public final class SparkTrainer {
     /** As {@link #run}, on a context the caller owns (left running). */
     public static Outcome train(JavaSparkContext sc, TrainJob.Request req, Options opt, Consumer<EpochStats> onEpoch) {
         if (req.resume() != null) {
-            throw CnnException.usage("--resume is not supported with --spark yet; start again, or resume without "
-                    + "--spark from the checkpoint");
+            return resume(sc, new TrainJob.Resume(req.resume(), null, null, null, req.workers()), opt, onEpoch);
         }
         Plan plan = plan(req);
         try (OutputLock lock = OutputLock.acquire(plan.cfg().output(), "cnn train")) {
-            return train(sc, req, plan, opt, onEpoch);
+            return train(sc, plan, null, req.strict(), opt, onEpoch, steps -> {
+                ComputationGraph net = Networks.forTraining(plan.arch(), plan.spec(), plan.cfg(), steps);
+                Provenance prov = Provenance.of(req.data(), plan.valSplit(), plan.aug().toSpec(), false,
+                        req.strict(), plan.train().size(), plan.val().size(), plan.cfg(), null);
+                return new ModelBundle(net, BundleMetadata.of(plan.arch().name(), plan.classes(), plan.pre(), prov));
+            });
+        }
+    }
+
+    /**
+     * {@code cnn train --spark MASTER --resume CHECKPOINT}: continues a run from its {@code last.zip} (a Spark run's
+     * or one machine's) with its own data, settings and output, on Spark.
+     */
+    public static Outcome resume(TrainJob.Resume r, Options opt, Consumer<EpochStats> onEpoch) {
+        try (JavaSparkContext sc = Spark.context(opt.master(), "cnn train --resume " + r.checkpoint())) {
+            return resume(sc, r, opt, onEpoch);
+        }
+    }
+
+    private static Outcome resume(JavaSparkContext sc, TrainJob.Resume r, Options opt, Consumer<EpochStats> onEpoch) {
+        TrainJob.Continuation c = TrainJob.continuation(r);
+        Provenance prov = c.provenance();
+        TrainConfig cfg = c.cfg();
+        List<SparkSample> train;
+        List<SparkSample> val;
+        if (SparkData.isManifestUri(prov.data())) {
+            SparkData d = SparkData.manifest(prov.data(), prov.valSplit(), cfg.seed());
+            if (!d.classes().equals(c.metadata().labels())) {
+                throw CnnException.data(prov.data() + ": classes " + d.classes() + " differ from the checkpoint's "
+                        + c.metadata().labels() + "; resume needs the same data");
+            }
+            train = d.train();
+            val = d.validation();
+        } else {
+            dev.cnn.data.DataSource src = c.open();
+            train = SparkData.of(src.train());
+            val = SparkData.of(src.validation());
+        }
+        Plan plan = new Plan(ModelRegistry.get(c.metadata().architecture()), c.metadata().labels(), train, val,
+                prov.valSplit(), c.preprocess(), c.augmentation(), null, cfg);
+        try (OutputLock lock = OutputLock.acquire(cfg.output(), "cnn train")) {
+            return train(sc, plan, c.state(), Boolean.TRUE.equals(prov.strict()), opt, onEpoch, steps -> {
+                dev.cnn.core.Optimizers.restoreSchedule(c.network(), cfg, steps); // a checkpoint stores a fixed rate
+                return new ModelBundle(c.network(), c.metadata());
+            });
         }
     }
 
@@ -128,8 +171,13 @@ public final class SparkTrainer {
                 SparkData.of(su.src().validation()), su.src().valSplit(), su.pre(), su.aug(), su.spec(), su.cfg());
     }
 
-    private static Outcome train(JavaSparkContext sc, TrainJob.Request req, Plan plan, Options opt,
-                                 Consumer<EpochStats> onEpoch) {
+    /**
+     * Trains {@code plan} on {@code sc}, continuing from {@code from} (null: from the start) with the network and
+     * metadata {@code start} gives for the steps per epoch.
+     */
+    private static Outcome train(JavaSparkContext sc, Plan plan, dev.cnn.core.TrainingState from, boolean strict,
+                                 Options opt, Consumer<EpochStats> onEpoch,
+                                 java.util.function.IntFunction<ModelBundle> start) {
         TrainConfig cfg = plan.cfg();
         int workers = sc.defaultParallelism();
         // --batch-size is the global batch, as on one machine: each worker fits its share, and with averaging every
@@ -137,10 +185,9 @@ public final class SparkTrainer {
         // and lose accuracy for the same epochs)
         int batch = Math.max(1, (cfg.batchSize() + workers - 1) / workers);
         int stepsPerEpoch = (int) Math.max(1, Math.ceil(plan.train().size() / (double) (batch * workers)));
-        ComputationGraph net = Networks.forTraining(plan.arch(), plan.spec(), cfg, stepsPerEpoch);
-        Provenance prov = Provenance.of(req.data(), plan.valSplit(), plan.aug().toSpec(), false, req.strict(),
-                plan.train().size(), plan.val().size(), cfg, null);
-        BundleMetadata meta = BundleMetadata.of(plan.arch().name(), plan.classes(), plan.pre(), prov);
+        ModelBundle begin = start.apply(stepsPerEpoch);
+        ComputationGraph net = begin.network();
+        BundleMetadata meta = begin.metadata();
         ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(workers, batch)
                 .batchSizePerWorker(batch).averagingFrequency(opt.averagingFrequency()).workerPrefetchNumBatches(2)
                 .rddTrainingApproach(RDDTrainingApproach.Direct).collectTrainingStats(false)
@@ -154,17 +201,17 @@ public final class SparkTrainer {
                 .zipWithIndex().cache();
         JavaRDD<DataSet> val = plan.val().isEmpty() ? null : sc.parallelize(plan.val(), workers)
                 .mapPartitionsWithIndex(new SparkImages.ToBatches(plan.pre(), Augmentation.NONE,
-                        plan.classes().size(), batch, cfg.seed(), -1, 0, req.strict(), null), false).cache();
+                        plan.classes().size(), batch, cfg.seed(), -1, 0, strict, null), false).cache();
         int k = Math.min(5, plan.classes().size());
         long seed = cfg.seed();
-        EpochLoop.Result r = EpochLoop.run(cfg, net, meta, plan.train().size(), new EpochLoop.Epochs() {
+        EpochLoop.Result r = EpochLoop.run(cfg, net, meta, from, plan.train().size(), new EpochLoop.Epochs() {
             @Override
             public double fit(int epoch) {
                 JavaRDD<DataSet> batches = train
                         .mapToPair(t -> new scala.Tuple2<>(SparkImages.mix(seed, epoch, t._2().intValue()), t._1()))
                         .partitionBy(new org.apache.spark.HashPartitioner(workers)).values()
                         .mapPartitionsWithIndex(new SparkImages.ToBatches(plan.pre(), plan.aug(),
-                                plan.classes().size(), batch, seed, epoch, cfg.labelSmoothing(), req.strict(),
+                                plan.classes().size(), batch, seed, epoch, cfg.labelSmoothing(), strict,
                                 skipped), false);
                 try {
                     sparkNet.fit(batches);
