@@ -128,7 +128,7 @@ final class TrainCommand extends BaseCommand {
 
     /** A run of {@code --spark} or {@code --devices}, as {@link #epochwise} reports it. */
     private record Epochwise(Trainer.Status status, java.util.List<EpochStats> history, dev.cnn.core.ModelBundle bundle,
-                             Path output, Path historyCsv, int workers, long skipped) {
+                             Path output, Path historyCsv, Path checkpoints, int workers, long skipped) {
     }
 
     /** {@code --spark} / {@code --devices}: the same request trained a whole epoch at a time, one line per epoch. */
@@ -161,9 +161,10 @@ final class TrainCommand extends BaseCommand {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("status", o.status().name().toLowerCase());
             doc.put("output", o.output().toString());
+            doc.put("checkpoint", o.checkpoints().resolve(Trainer.LAST).toString());
             doc.put("workers", o.workers());
             doc.put("history", o.history().stream().map(EpochStats::toMap).toList());
-            doc.put("skipped", o.skipped());
+            doc.put("skipped", Map.of("skipped", o.skipped())); // the executors count; the files stay in their logs
             tr.json(doc);
         }
         Integer exit = tr.ended(o.status(), o.status() == Trainer.Status.DIVERGED ? "training diverged (loss is "
@@ -173,11 +174,11 @@ final class TrainCommand extends BaseCommand {
         }
         if (format == Format.table) {
             EpochStats best = o.history().stream().filter(EpochStats::best).reduce((a, b) -> b).orElse(null);
-            out().printf("saved %s (%s, %d classes, %d workers%s)%n", o.output(), model,
+            out().printf("saved %s (%s, %d classes, %d workers%s)%n", o.output(), o.bundle().metadata().architecture(),
                     o.bundle().metadata().numClasses(), o.workers(), best == null ? ""
                             : String.format(java.util.Locale.ROOT, ", best val top-1 %.4f at epoch %d", best.top1(),
                             best.epoch()));
-            out().printf("epoch log: %s; checkpoints: %s%n", o.historyCsv(), req.config().checkpointDir());
+            out().printf("epoch log: %s; checkpoints: %s%n", o.historyCsv(), o.checkpoints());
             out().printf("try: ./cnn classify --model %s IMAGE_OR_FOLDER%n", o.output());
         }
         return ExitCodes.OK;
@@ -189,8 +190,8 @@ final class TrainCommand extends BaseCommand {
             var opt = new dev.cnn.spark.SparkTrainer.Options(spark, averagingFrequency);
             dev.cnn.spark.SparkTrainer.Outcome o = again == null ? dev.cnn.spark.SparkTrainer.run(req, opt, onEpoch)
                     : dev.cnn.spark.SparkTrainer.resume(again, opt, onEpoch);
-            return new Epochwise(o.status(), o.history(), o.bundle(), o.output(), o.historyCsv(), o.workers(),
-                    o.skipped());
+            return new Epochwise(o.status(), o.history(), o.bundle(), o.output(), o.historyCsv(), o.checkpoints(),
+                    o.workers(), o.skipped());
         });
     }
 
@@ -201,7 +202,8 @@ final class TrainCommand extends BaseCommand {
             dev.cnn.parallel.ParallelTrainer.Outcome o = again == null
                     ? dev.cnn.parallel.ParallelTrainer.run(req, opt, onEpoch)
                     : dev.cnn.parallel.ParallelTrainer.resume(again, opt, onEpoch);
-            return new Epochwise(o.status(), o.history(), o.bundle(), o.output(), o.historyCsv(), o.devices(), 0);
+            return new Epochwise(o.status(), o.history(), o.bundle(), o.output(), o.historyCsv(), o.checkpoints(),
+                    o.devices(), 0);
         });
     }
 

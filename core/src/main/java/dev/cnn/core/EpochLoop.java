@@ -2,6 +2,7 @@ package dev.cnn.core;
 
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -13,8 +14,8 @@ import java.util.function.Consumer;
 /**
  * The loop of trainers that fit a whole epoch at a time ({@code --spark}'s Spark training, {@code --devices}'
  * ParallelWrapper): after each epoch, validation, {@code last.zip} (resumable state) and {@code best.zip} in the
- * checkpoint folder, early stopping, a stop on a loss that is not finite; at the end the model and its history, as
- * {@link Trainer} writes them.
+ * checkpoint folder, early stopping, a stop on a loss that is not finite; at the end the model with the best epoch's
+ * weights, its provenance and its history, as {@link Trainer} writes them.
  */
 public final class EpochLoop {
     /** What the trainer does each epoch. */
@@ -53,6 +54,10 @@ public final class EpochLoop {
      */
     public static Result run(TrainConfig cfg, ComputationGraph net, BundleMetadata meta, TrainingState from,
                              int trainImages, Epochs epochs, Consumer<EpochStats> onEpoch) {
+        if (from != null && from.batch() > 0) {
+            throw CnnException.usage("the checkpoint was written in the middle of epoch " + (from.epoch() + 1)
+                    + " (after batch " + from.batch() + "); resume it without --spark or --devices");
+        }
         meta = meta.withTraining(null);
         Path ckpt = cfg.checkpointDir();
         try {
@@ -63,6 +68,19 @@ public final class EpochLoop {
         List<EpochStats> history = new ArrayList<>(from == null ? List.of() : from.history());
         Double bestTop1 = from == null ? null : from.bestTop1();
         int sinceBest = from == null ? 0 : from.badEpochs();
+        // the best epoch's weights go into the output, as cnn train's BestWeights callback does (ties: lower loss)
+        INDArray bestParams = null;
+        double bestLoss = Double.POSITIVE_INFINITY;
+        Path bestFile = ckpt.resolve(Trainer.BEST);
+        if (bestTop1 != null && Files.isRegularFile(bestFile)) {
+            bestParams = ModelBundle.load(bestFile, false).network().params().dup();
+            for (EpochStats e : history) {
+                if (e.best() && !Double.isNaN(e.valLoss())) {
+                    bestLoss = e.valLoss();
+                }
+            }
+        }
+        INDArray lastGood = null; // the weights after the last finished epoch, for a run that diverges
         Trainer.Status status = Trainer.Status.COMPLETED;
         for (int epoch = from == null ? 0 : from.epoch(); epoch < cfg.epochs(); epoch++) {
             long t0 = System.nanoTime();
@@ -74,11 +92,14 @@ public final class EpochLoop {
             }
             Validation v = epochs.validate();
             double top1 = v == null ? Double.NaN : v.top1();
-            boolean best = Double.isFinite(top1) && (bestTop1 == null || top1 > bestTop1);
+            boolean best = v != null && Double.isFinite(top1) && (bestTop1 == null || top1 > bestTop1
+                    || top1 == bestTop1 && v.loss() < bestLoss);
             if (best) {
                 bestTop1 = top1;
+                bestLoss = v.loss();
+                bestParams = net.params().dup();
                 sinceBest = 0;
-            } else {
+            } else if (v != null) { // without validation data nothing improves or not: no early stopping
                 sinceBest++;
             }
             EpochStats s = new EpochStats(epoch + 1, loss, v == null ? Double.NaN : v.loss(), top1,
@@ -90,7 +111,10 @@ public final class EpochLoop {
                     cfg.output().toAbsolutePath().toString());
             save(new ModelBundle(net, meta.withTraining(state)), ckpt.resolve(Trainer.LAST), true, ckpt);
             if (best) {
-                save(new ModelBundle(net, meta), ckpt.resolve(Trainer.BEST), false, ckpt);
+                save(new ModelBundle(net, meta), bestFile, false, ckpt);
+            }
+            if (bestParams == null) {
+                lastGood = net.params().dup();
             }
             if (onEpoch != null) {
                 onEpoch.accept(s);
@@ -101,6 +125,17 @@ public final class EpochLoop {
                 break;
             }
         }
+        if (bestParams != null) {
+            net.setParams(bestParams);
+        } else if (lastGood != null) {
+            net.setParams(lastGood);
+        }
+        EpochStats chosen = history.stream().filter(EpochStats::best).reduce((a, x) -> x)
+                .orElse(history.isEmpty() ? null : history.get(history.size() - 1));
+        Provenance p = meta.provenance() != null ? meta.provenance()
+                : Provenance.of(null, 0, null, null, null, 0, 0, cfg, null);
+        meta = meta.withProvenance(p.withResult(new Provenance.Result(history,
+                status.name().toLowerCase(java.util.Locale.ROOT), chosen == null ? null : chosen.epoch(), chosen)));
         ModelBundle out = new ModelBundle(net, meta);
         if (status != Trainer.Status.DIVERGED || !history.isEmpty()) {
             save(out, cfg.output(), false, ckpt);

@@ -51,7 +51,7 @@ public final class ParallelTrainer {
 
     /** What happened: the run's status, its epochs, the bundle written, the images of each split. */
     public record Outcome(Trainer.Status status, List<EpochStats> history, ModelBundle bundle, Path output,
-                          Path historyCsv, int trainImages, int valImages, int devices) {
+                          Path historyCsv, Path checkpoints, int trainImages, int valImages, int devices) {
     }
 
     private ParallelTrainer() {
@@ -99,11 +99,25 @@ public final class ParallelTrainer {
         return Math.max(1, (data.batchesPerEpoch() + opt.devices() - 1) / opt.devices());
     }
 
+    /**
+     * The largest averaging frequency up to {@code wanted} that divides an epoch's rounds: ParallelWrapper averages
+     * only every that many rounds and not at the end of a fit, so the rounds after the last average of an epoch
+     * would be lost (a whole epoch, when it has fewer rounds than the frequency).
+     */
+    static int frequency(int wanted, int rounds) {
+        for (int f = Math.min(wanted, rounds); f > 1; f--) {
+            if (rounds % f == 0) {
+                return f;
+            }
+        }
+        return 1;
+    }
+
     private static Outcome train(TrainConfig cfg, ComputationGraph net, BundleMetadata meta, TrainingState from,
                                  ImageData data, DataSource src, Options opt, Consumer<EpochStats> onEpoch) {
         int valImages = src.validation() == null ? 0 : src.validation().size();
         ParallelWrapper pw = new ParallelWrapper.Builder<>(net).workers(opt.devices())
-                .averagingFrequency(opt.averagingFrequency()).prefetchBuffer(2 * opt.devices())
+                .averagingFrequency(frequency(opt.averagingFrequency(), steps(data, opt))).prefetchBuffer(2 * opt.devices())
                 .trainingMode(ParallelWrapper.TrainingMode.AVERAGING).averageUpdaters(true)
                 .reportScoreAfterAveraging(true).build();
         try (OutputLock lock = OutputLock.acquire(cfg.output(), "cnn train")) {
@@ -121,7 +135,7 @@ public final class ParallelTrainer {
                 }
             }, onEpoch);
             return new Outcome(r.status(), r.history(), r.bundle(), cfg.output(), r.historyCsv(),
-                    src.train().size(), valImages, opt.devices());
+                    cfg.checkpointDir(), src.train().size(), valImages, opt.devices());
         } finally {
             pw.shutdown();
         }

@@ -24,7 +24,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * {@code cnn classify --spark MASTER}: classifies images inside Spark's partitions. The bundle is broadcast once and
@@ -36,8 +35,24 @@ public final class SparkClassifier {
         dev.cnn.accel.Engine.init();
     }
 
-    /** The bundle loaded on this executor, by broadcast id: one at a time (a later run's replaces it). */
-    private static final Map<Long, Classifier> LOADED = new ConcurrentHashMap<>();
+    /** Images per partition at most, unless the caller says how many partitions: a failed task redoes no more. */
+    static final int PER_PARTITION = 10_000;
+
+    /**
+     * The bundles loaded on this executor, by broadcast id, the most recently loaded last; beyond {@value #KEPT} the
+     * oldest is closed (jobs of one process run one after another; a few at once still find theirs).
+     */
+    private static final int KEPT = 4;
+    private static final Map<Long, Classifier> LOADED = new java.util.LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, Classifier> eldest) {
+            if (size() > KEPT) {
+                eldest.getValue().close();
+                return true;
+            }
+            return false;
+        }
+    };
 
     private SparkClassifier() {
     }
@@ -85,7 +100,8 @@ public final class SparkClassifier {
      * The predictions for {@code locations} (see {@link #locations}), in their order, {@code topK} labels each;
      * computed when the RDD is consumed ({@code toLocalIterator}, {@code saveAsTextFile} of {@link #jsonl}, ...).
      *
-     * @param partitions how many partitions to classify in (0: twice Spark's default parallelism)
+     * @param partitions how many partitions to classify in (0: twice Spark's default parallelism, and at least one
+     *                   per {@value #PER_PARTITION} images)
      */
     public static JavaRDD<Predictor.Prediction> classify(JavaSparkContext sc, Path model, List<String> locations,
                                                          int topK, int batchSize, int partitions) {
@@ -97,7 +113,8 @@ public final class SparkClassifier {
         }
         ModelBundle.readMetadata(model); // a file that is no bundle fails here, on the driver, with exit 4
         Broadcast<byte[]> b = sc.broadcast(bundle);
-        int n = partitions > 0 ? partitions : 2 * sc.defaultParallelism();
+        int n = partitions > 0 ? partitions
+                : Math.max(2 * sc.defaultParallelism(), (locations.size() + PER_PARTITION - 1) / PER_PARTITION);
         return sc.parallelize(locations, Math.max(1, Math.min(n, locations.size())))
                 .mapPartitions(new Classify(b, topK, batchSize));
     }
@@ -154,15 +171,39 @@ public final class SparkClassifier {
             this.batchSize = batchSize;
         }
 
+        /** The partition's predictions, a batch at a time as they are consumed (a partition may be large). */
         @Override
         public Iterator<Predictor.Prediction> call(Iterator<String> locations) {
             Classifier c = loaded(bundle);
             Preprocess pre = c.preprocess();
-            List<Predictor.Prediction> out = new ArrayList<>();
+            return new Iterator<>() {
+                private final java.util.ArrayDeque<Predictor.Prediction> ready = new java.util.ArrayDeque<>();
+
+                @Override
+                public boolean hasNext() {
+                    if (ready.isEmpty() && locations.hasNext()) {
+                        nextBatch(c, pre, locations, ready);
+                    }
+                    return !ready.isEmpty();
+                }
+
+                @Override
+                public Predictor.Prediction next() {
+                    if (!hasNext()) {
+                        throw new java.util.NoSuchElementException();
+                    }
+                    return ready.poll();
+                }
+            };
+        }
+
+        /** Reads up to a batch of images from {@code locations} and classifies them, in order, into {@code out}. */
+        private void nextBatch(Classifier c, Preprocess pre, Iterator<String> locations,
+                               java.util.Collection<Predictor.Prediction> out) {
             List<Predictor.Prediction> pending = new ArrayList<>();
             List<String> names = new ArrayList<>();
             List<INDArray> xs = new ArrayList<>();
-            while (locations.hasNext()) {
+            while (locations.hasNext() && xs.size() < batchSize) {
                 String loc = locations.next();
                 try {
                     xs.add(SparkImages.load(SparkSample.of(loc, -1), pre));
@@ -171,16 +212,7 @@ public final class SparkClassifier {
                 } catch (Exception e) {
                     pending.add(new Predictor.Prediction(loc, List.of(), null, ModelBundle.oneLine(e)));
                 }
-                if (xs.size() >= batchSize) {
-                    flush(c, names, xs, pending, out);
-                }
             }
-            flush(c, names, xs, pending, out);
-            return out.iterator();
-        }
-
-        private void flush(Classifier c, List<String> names, List<INDArray> xs, List<Predictor.Prediction> pending,
-                           List<Predictor.Prediction> out) {
             float[][] p = xs.isEmpty() ? new float[0][] : c.probabilities(Nd4j.concat(0, xs.toArray(new INDArray[0])));
             int j = 0;
             for (Predictor.Prediction r : pending) {
@@ -191,16 +223,11 @@ public final class SparkClassifier {
                     j++;
                 }
             }
-            names.clear();
-            xs.clear();
-            pending.clear();
         }
 
         private static synchronized Classifier loaded(Broadcast<byte[]> bundle) {
             Classifier c = LOADED.get(bundle.id());
             if (c == null) {
-                LOADED.values().forEach(Classifier::close);
-                LOADED.clear();
                 c = load(bundle.value());
                 LOADED.put(bundle.id(), c);
             }

@@ -68,7 +68,8 @@ public final class SparkTrainer {
 
     /** What happened: the run's status, its epochs, the bundle written, what the executors skipped. */
     public record Outcome(Trainer.Status status, List<EpochStats> history, ModelBundle bundle, Path output,
-                          Path historyCsv, int trainImages, int valImages, long skipped, int workers) {
+                          Path historyCsv, Path checkpoints, int trainImages, int valImages, long skipped,
+                          int workers) {
     }
 
     private record Plan(Architecture arch, List<String> classes, List<SparkSample> train, List<SparkSample> val,
@@ -184,14 +185,18 @@ public final class SparkTrainer {
         // step the run takes the steps a single machine takes (per-worker batches of the full size halve the steps
         // and lose accuracy for the same epochs)
         int batch = Math.max(1, (cfg.batchSize() + workers - 1) / workers);
-        int stepsPerEpoch = (int) Math.max(1, Math.ceil(plan.train().size() / (double) (batch * workers)));
+        // DL4J counts averagingFrequency iterations per averaging round, however many minibatches its split held:
+        // the schedule counts the same way
+        int f = opt.averagingFrequency();
+        int stepsPerEpoch = (int) Math.max(1, Math.ceil(plan.train().size() / (double) (batch * workers * f))) * f;
         ModelBundle begin = start.apply(stepsPerEpoch);
         ComputationGraph net = begin.network();
         BundleMetadata meta = begin.metadata();
         ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(workers, batch)
                 .batchSizePerWorker(batch).averagingFrequency(opt.averagingFrequency()).workerPrefetchNumBatches(2)
                 .rddTrainingApproach(RDDTrainingApproach.Direct).collectTrainingStats(false)
-                .trainingHooks(new EngineHook()).build();
+                .saveUpdater(true) // averages the updater states too (DL4J's default resets them every round)
+                .rngSeed(cfg.seed()).trainingHooks(new EngineHook()).build();
         SparkComputationGraph sparkNet = new SparkComputationGraph(sc, net, tm);
         LongAccumulator skipped = sc.sc().longAccumulator("cnn skipped images");
         // samples with their index, from which each epoch's order comes: a seeded shuffle across partitions, then
@@ -204,6 +209,7 @@ public final class SparkTrainer {
                         plan.classes().size(), batch, cfg.seed(), -1, 0, strict, null), false).cache();
         int k = Math.min(5, plan.classes().size());
         long seed = cfg.seed();
+        int firstEpoch = from == null ? 0 : from.epoch();
         EpochLoop.Result r = EpochLoop.run(cfg, net, meta, from, plan.train().size(), new EpochLoop.Epochs() {
             @Override
             public double fit(int epoch) {
@@ -212,7 +218,7 @@ public final class SparkTrainer {
                         .partitionBy(new org.apache.spark.HashPartitioner(workers)).values()
                         .mapPartitionsWithIndex(new SparkImages.ToBatches(plan.pre(), plan.aug(),
                                 plan.classes().size(), batch, seed, epoch, cfg.labelSmoothing(), strict,
-                                skipped), false);
+                                epoch == firstEpoch ? skipped : null), false); // each image counted once
                 try {
                     sparkNet.fit(batches);
                 } catch (Exception ex) { // SparkException is checked, and Scala throws it undeclared
@@ -235,8 +241,8 @@ public final class SparkTrainer {
                 }
             }
         }, onEpoch);
-        return new Outcome(r.status(), r.history(), r.bundle(), cfg.output(), r.historyCsv(), plan.train().size(),
-                plan.val().size(), skipped.value(), workers);
+        return new Outcome(r.status(), r.history(), r.bundle(), cfg.output(), r.historyCsv(), cfg.checkpointDir(),
+                plan.train().size(), plan.val().size(), skipped.value(), workers);
     }
 
     /** A failed Spark job as the CLI reports it: a strict run's bad image is a data error naming the file. */
