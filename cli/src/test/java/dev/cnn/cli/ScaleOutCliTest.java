@@ -16,18 +16,27 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code --spark local[2]} and {@code --devices 2} through the CLI. */
 class ScaleOutCliTest {
-    @Test
-    void trainAndClassifyOnSparkLocalGiveABundleAndTheRecordsOfOneMachine(@TempDir Path dir) throws Exception {
-        Path data = dir.resolve("shapes");
-        Importers.writeShapes(data, 120, 16, 3, 0.25);
-        Path model = dir.resolve("m.zip");
-        CliTestSupport.Run t = run("train", "--spark", "local[2]", "--data", data.toString(), "--image-size", "16",
-                "--epochs", "2", "--batch-size", "16", "--output", model.toString(), "--format", "json");
+    /** Trains 2 epochs on a small shapes folder {@code dir/shapes} into {@code dir/m.zip}, {@code how} (--spark ...). */
+    private static CliTestSupport.Run train(Path dir, String... how) throws Exception {
+        Importers.writeShapes(dir.resolve("shapes"), 120, 16, 3, 0.25);
+        List<String> args = new java.util.ArrayList<>(List.of("train", "--data", dir.resolve("shapes").toString(),
+                "--image-size", "16", "--epochs", "2", "--batch-size", "16", "--output", dir.resolve("m.zip")
+                        .toString(), "--format", "json"));
+        args.addAll(List.of(how));
+        CliTestSupport.Run t = run(args.toArray(new String[0]));
         assertEquals(0, t.code(), t.err());
         Map<String, Object> doc = Json.readMap(t.out());
         assertEquals("completed", doc.get("status"));
         assertEquals(2, ((Number) doc.get("workers")).intValue());
         assertEquals(2, ((List<?>) doc.get("history")).size());
+        return t;
+    }
+
+    @Test
+    void trainAndClassifyOnSparkLocalGiveABundleAndTheRecordsOfOneMachine(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("shapes");
+        Path model = dir.resolve("m.zip");
+        CliTestSupport.Run t = train(dir, "--spark", "local[2]");
         assertTrue(t.err().contains("epoch 2/2"), t.err());
         assertTrue(Files.isRegularFile(model) && Files.isRegularFile(dir.resolve("m.history.csv")));
         // and continues from its checkpoint with one more epoch
@@ -72,14 +81,8 @@ class ScaleOutCliTest {
     @Test
     void trainOnTwoDevicesWritesABundleAndRefusesToCombineWithSpark(@TempDir Path dir) throws Exception {
         Path data = dir.resolve("shapes");
-        Importers.writeShapes(data, 120, 16, 3, 0.25);
         Path model = dir.resolve("m.zip");
-        CliTestSupport.Run t = run("train", "--devices", "2", "--data", data.toString(), "--image-size", "16",
-                "--epochs", "2", "--batch-size", "16", "--output", model.toString(), "--format", "json");
-        assertEquals(0, t.code(), t.err());
-        Map<String, Object> doc = Json.readMap(t.out());
-        assertEquals(2, ((Number) doc.get("workers")).intValue());
-        assertEquals(2, ((List<?>) doc.get("history")).size());
+        CliTestSupport.Run t = train(dir, "--devices", "2");
         assertTrue(t.err().contains("on 2 devices (ParallelWrapper)"), t.err());
         CliTestSupport.Run more = run("train", "--devices", "2", "--resume",
                 dir.resolve("m.zip.checkpoints/last.zip").toString(), "--epochs", "3", "--format", "json");
