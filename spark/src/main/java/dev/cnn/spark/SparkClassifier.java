@@ -126,7 +126,8 @@ public final class SparkClassifier {
     /**
      * {@code cnn classify --spark}: classifies what {@code inputs} name on {@code master}; with {@code outputDir}
      * (a local path or a URI) the records are written there as JSON-lines part files, else each is handed to
-     * {@code sink} on this machine, in input order.
+     * {@code sink} on this machine, in input order. Starts the Spark context (or joins the running one) and stops it
+     * at the end: with a context of your own, call {@link #classify} instead.
      */
     public static Counts run(String master, Path model, List<String> inputs, int topK, int batchSize, int partitions,
                              String outputDir, java.util.function.Consumer<Predictor.Prediction> sink) {

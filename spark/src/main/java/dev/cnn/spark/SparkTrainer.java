@@ -81,7 +81,8 @@ public final class SparkTrainer {
 
     /**
      * Trains as {@code req} says ({@code cnn train}'s request: the same data specs, defaults and validation), on
-     * Spark; {@code onEpoch} sees each epoch's numbers (null: nothing).
+     * Spark; {@code onEpoch} sees each epoch's numbers (null: nothing). Starts the Spark context (or joins the
+     * running one) and stops it at the end: with a context of your own, call {@link #train} instead.
      */
     public static Outcome run(TrainJob.Request req, Options opt, Consumer<EpochStats> onEpoch) {
         try (JavaSparkContext sc = Spark.context(opt.master(), "cnn train " + req.model())) {
