@@ -88,6 +88,11 @@ final class TrainCommand extends BaseCommand {
     @Override
     public Integer call() {
         Format format = formatOptions.require(Format.table, Format.json);
+        if (resume == null && (lrFind || Double.isNaN(lr)) && spark != null
+                && dev.cnn.spark.SparkData.isManifestUri(data)) {
+            throw dev.cnn.core.CnnException.usage("--lr auto and --lr-find run on this machine, which reads no " + data
+                    + "; give --lr");
+        }
         if (resume == null && (lrFind || Double.isNaN(lr))) {
             TrainJob.Request probe = new TrainJob.Request(data, model, imageSize, channels, resize, normalize,
                     run.augment, run.valSplit, run.strict, run.cache, run.workers,

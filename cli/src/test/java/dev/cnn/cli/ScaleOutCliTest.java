@@ -74,6 +74,8 @@ class ScaleOutCliTest {
 
         assertEquals(2, run("classify", "--spark", "local[2]", "--model", model.toString(), "-").code(),
                 "stdin is not read with --spark");
+        assertEquals(2, run("train", "--spark", "local[2]", "--data", "hdfs://nn:8020/train.csv", "--lr", "auto",
+                "--output", dir.resolve("x.zip").toString()).code(), "the range test would read the manifest here");
         assertEquals(2, run("classify", "--model", model.toString(), "--output-dir", out.toString(),
                 val.toString()).code(), "--output-dir goes with --spark");
     }
