@@ -126,13 +126,10 @@ public final class TrainJob {
         if (req.smallDataBatch()) {
             cfg = cfg.toBuilder().batchSize(smallDataBatch(cfg.batchSize(), src.train().size())).build();
         }
-        int size = req.imageSize() != null ? req.imageSize()
-                : Math.max(arch.minInputSize(), req.data().startsWith("builtin:") ? 32 : 64);
         Augmentation aug = parseAug(req.augment());
-        Preprocess pre = Preprocess.builder().size(req.channels(), size, size).resize(req.resize())
-                .normalization(normalization(req.normalize(), src.train(), req.channels(), size)).build();
-        ModelSpec spec = ModelSpec.builder().numClasses(src.classes().size()).input(req.channels(), size, size)
-                .seed(cfg.seed()).build();
+        Preprocess pre = preprocess(req, arch, src.train());
+        ModelSpec spec = ModelSpec.builder().numClasses(src.classes().size())
+                .input(req.channels(), pre.height(), pre.width()).seed(cfg.seed()).build();
         ImageData data = new ImageData(src.train(), src.validation(), pre, aug, cfg.batchSize(), cfg.seed(),
                 src.skipped(), req.cache() || req.data().startsWith("builtin:"), req.workers());
         return new Setup(arch, src, pre, aug, spec, data, cfg);
@@ -151,13 +148,9 @@ public final class TrainJob {
     /** Continues an interrupted (or finished) run from its checkpoint, writing to its own output by default. */
     public static Outcome resume(Resume r, Trainer.Callback callback, Consumer<Trainer> onTrainer) {
         Continuation c = continuation(r);
-        TrainConfig cfg = c.cfg();
-        String dataSpec = c.provenance().data();
         DataSource src = c.open();
-        ImageData data = new ImageData(src.train(), src.validation(), c.preprocess(), c.augmentation(),
-                cfg.batchSize(), cfg.seed(), src.skipped(),
-                Boolean.TRUE.equals(c.provenance().cache()) || dataSpec.startsWith("builtin:"), r.workers());
-        return fit(cfg, c.network(), c.metadata(), data, src, c.preprocess(), callback, onTrainer);
+        return fit(c.cfg(), c.network(), c.metadata(), c.data(src, r.workers()), src, c.preprocess(), callback,
+                onTrainer);
     }
 
     /**
@@ -169,14 +162,25 @@ public final class TrainJob {
                                Provenance provenance, Preprocess preprocess, Augmentation augmentation) {
         /** The run's data as {@code cnn train} opens it, checked to have the checkpoint's classes. */
         public DataSource open() {
-            String spec = provenance.data();
-            DataSource src = TrainJob.open(spec, provenance.valSplit(), cfg.seed(),
+            DataSource src = TrainJob.open(provenance.data(), provenance.valSplit(), cfg.seed(),
                     Boolean.TRUE.equals(provenance.strict()));
-            if (!src.classes().equals(metadata.labels())) {
-                throw CnnException.data(spec + ": classes " + src.classes() + " differ from the checkpoint's "
+            checkClasses(src.classes());
+            return src;
+        }
+
+        /** Data of the run found with {@code classes}: a data error unless they are the checkpoint's. */
+        public void checkClasses(List<String> classes) {
+            if (!classes.equals(metadata.labels())) {
+                throw CnnException.data(provenance.data() + ": classes " + classes + " differ from the checkpoint's "
                         + metadata.labels() + "; resume needs the same data");
             }
-            return src;
+        }
+
+        /** The batches of {@code src} ({@link #open}) as the run made them, decoded by {@code workers} threads. */
+        public ImageData data(DataSource src, int workers) {
+            return new ImageData(src.train(), src.validation(), preprocess, augmentation, cfg.batchSize(),
+                    cfg.seed(), src.skipped(), Boolean.TRUE.equals(provenance.cache())
+                    || provenance.data().startsWith("builtin:"), workers);
         }
     }
 
@@ -264,6 +268,18 @@ public final class TrainJob {
         }
     }
 
+    /**
+     * The preprocessing {@code req} trains with: its size (else the architecture's minimum, and at least 32 px on
+     * built-in data, 64 on images), channels, resize and normalisation; {@code train} is measured for
+     * {@code --normalize dataset} (null where the images are not on this machine: then that is a usage error).
+     */
+    public static Preprocess preprocess(Request req, Architecture arch, ImageDataset train) {
+        int size = req.imageSize() != null ? req.imageSize()
+                : Math.max(arch.minInputSize(), req.data().startsWith("builtin:") ? 32 : 64);
+        return Preprocess.builder().size(req.channels(), size, size).resize(req.resize())
+                .normalization(normalization(req.normalize(), train, req.channels(), size)).build();
+    }
+
     /** unit | imagenet | vgg | dataset (per-channel mean/std of up to 1,000 training images). */
     static Normalization normalization(String kind, ImageDataset train, int channels, int size) {
         if (!"dataset".equalsIgnoreCase(kind)) {
@@ -272,6 +288,10 @@ public final class TrainJob {
             } catch (IllegalArgumentException e) {
                 throw CnnException.usage("--normalize: " + e.getMessage());
             }
+        }
+        if (train == null) {
+            throw CnnException.usage("--normalize dataset measures the training images on this machine, which has "
+                    + "none here; give unit, imagenet or vgg");
         }
         List<dev.cnn.data.Sample> some = train.samples().subList(0, Math.min(1000, train.size()));
         Preprocess unit = Preprocess.builder().size(channels, size, size).normalization(Normalization.unit()).build();

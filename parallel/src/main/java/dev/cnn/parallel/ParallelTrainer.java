@@ -81,10 +81,7 @@ public final class ParallelTrainer {
         TrainJob.Continuation c = TrainJob.continuation(r);
         TrainConfig cfg = c.cfg();
         DataSource src = c.open();
-        String spec = c.provenance().data();
-        ImageData data = new ImageData(src.train(), src.validation(), c.preprocess(), c.augmentation(),
-                perDevice(cfg, opt), cfg.seed(), src.skipped(),
-                Boolean.TRUE.equals(c.provenance().cache()) || spec.startsWith("builtin:"), r.workers());
+        ImageData data = c.data(src, r.workers()).withBatchSize(perDevice(cfg, opt));
         Optimizers.restoreSchedule(c.network(), cfg, steps(data, opt)); // a checkpoint stores a fixed rate
         return train(cfg, c.network(), c.metadata(), c.state(), data, src, opt, onEpoch);
     }

@@ -12,7 +12,6 @@ import dev.cnn.core.TrainConfig;
 import dev.cnn.core.TrainJob;
 import dev.cnn.core.Trainer;
 import dev.cnn.data.Augmentation;
-import dev.cnn.data.Normalization;
 import dev.cnn.data.Preprocess;
 import dev.cnn.zoo.Architecture;
 import dev.cnn.zoo.ModelRegistry;
@@ -124,10 +123,7 @@ public final class SparkTrainer {
         List<SparkSample> val;
         if (SparkData.isManifestUri(prov.data())) {
             SparkData d = SparkData.manifest(prov.data(), prov.valSplit(), cfg.seed());
-            if (!d.classes().equals(c.metadata().labels())) {
-                throw CnnException.data(prov.data() + ": classes " + d.classes() + " differ from the checkpoint's "
-                        + c.metadata().labels() + "; resume needs the same data");
-            }
+            c.checkClasses(d.classes());
             train = d.train();
             val = d.validation();
         } else {
@@ -149,21 +145,9 @@ public final class SparkTrainer {
         if (SparkData.isManifestUri(req.data())) {
             Architecture arch = ModelRegistry.get(req.model());
             SparkData d = SparkData.manifest(req.data(), req.valSplit(), req.config().seed());
-            int size = req.imageSize() != null ? req.imageSize() : Math.max(arch.minInputSize(), 64);
-            if ("dataset".equalsIgnoreCase(req.normalize())) {
-                throw CnnException.usage("--normalize dataset reads local images; with a manifest URI give unit, "
-                        + "imagenet or vgg");
-            }
-            Normalization norm;
-            try {
-                norm = Normalization.parse(req.normalize());
-            } catch (IllegalArgumentException e) {
-                throw CnnException.usage("--normalize: " + e.getMessage());
-            }
-            Preprocess pre = Preprocess.builder().size(req.channels(), size, size).resize(req.resize())
-                    .normalization(norm).build();
-            ModelSpec spec = ModelSpec.builder().numClasses(d.classes().size()).input(req.channels(), size, size)
-                    .seed(req.config().seed()).build();
+            Preprocess pre = TrainJob.preprocess(req, arch, null); // no local images to measure
+            ModelSpec spec = ModelSpec.builder().numClasses(d.classes().size())
+                    .input(req.channels(), pre.height(), pre.width()).seed(req.config().seed()).build();
             return new Plan(arch, d.classes(), d.train(), d.validation(), d.valSplit(), pre,
                     TrainJob.parseAug(req.augment()),
                     spec, req.config());
