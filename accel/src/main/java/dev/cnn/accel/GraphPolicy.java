@@ -138,6 +138,8 @@ final class GraphPolicy {
             return new ReluLayer(l.conf(), Dl4jInternals.dataType(l));
         } else if (c == SubsamplingLayer.class) {
             return new DnnlSubsamplingLayer(l.conf(), Dl4jInternals.dataType(l));
+        } else if (c == org.deeplearning4j.nn.layers.pooling.GlobalPoolingLayer.class) {
+            return new BlockedGlobalPoolingLayer(l.conf(), Dl4jInternals.dataType(l));
         }
         return null; // other layers, frozen wrappers included, stay as they are
     }
@@ -152,10 +154,11 @@ final class GraphPolicy {
      *
      * <p>Tensors are grouped through the steps that keep their input's layout (batch norm on {@link
      * DnnlBatchNormHelper}, max pooling on {@link DnnlSubsamplingLayer}, element-wise activation layers, element-wise
-     * vertices such as a residual add); a group
-     * is blocked when every producer and consumer in it is such a step, a convolution on {@link DnnlConvHelper} or
-     * a {@link ConvAddReluVertex} (NCHW, no preprocessor, no dropout), every convolution's channels are a multiple
-     * of the block and no tensor in it is a network input or output. Everything else (average and global pooling,
+     * vertices such as a residual add, stochastic depth, the channel gate of squeeze-and-excitation); a group
+     * is blocked when every producer and consumer in it is such a step, a convolution on {@link DnnlConvHelper},
+     * a {@link ConvAddReluVertex} (NCHW, no preprocessor, no dropout) or a global average pooling (which reads
+     * either layout, see {@link BlockedGlobalPoolingLayer}), every convolution's channels are a multiple
+     * of the block and no tensor in it is a network input or output. Everything else (average pooling with a window,
      * dense layers, the outputs) keeps reading NCHW.
      *
      * @return the number of tensors kept blocked
@@ -197,7 +200,7 @@ final class GraphPolicy {
         for (String v : conf.getVertices().keySet()) {
             Kind k = kinds.get(v);
             String cls = find.apply(v);
-            if (k == Kind.OTHER || outputs.contains(v) || channels(g, v) % Dnnl.BLOCK != 0) {
+            if (k == Kind.OTHER || k == Kind.READER || outputs.contains(v) || channels(g, v) % Dnnl.BLOCK != 0) {
                 notBlockable.add(cls);
             }
             if (k == Kind.OTHER) {
@@ -281,6 +284,10 @@ final class GraphPolicy {
         Object helper = gv.hasLayer() ? helperOf(gv.getLayer()) : null;
         if (gv instanceof ConvAddReluVertex.Impl f) {
             f.blocked(in0, in1, out);
+        } else if (gv instanceof dev.cnn.zoo.layers.ChannelBlocked c) { // the channel gate: same layout in and out
+            c.channelBlock(out ? Dnnl.BLOCK : 0);
+        } else if (gv.hasLayer() && gv.getLayer() instanceof BlockedGlobalPoolingLayer p) { // reads, writes [N, C]
+            p.channelBlock(in0 ? Dnnl.BLOCK : 0);
         } else if (helper instanceof DnnlConvHelper d) {
             d.blocked(in0, out);
         } else if (helper instanceof DnnlBatchNormHelper b) {
@@ -290,7 +297,11 @@ final class GraphPolicy {
         }
     }
 
-    private enum Kind { CONVOLUTION, PRESERVING, OTHER }
+    /**
+     * CONVOLUTION: reads and writes either layout. PRESERVING: writes the layout it reads. READER: reads either
+     * layout, writes NCHW. OTHER: NCHW in and out.
+     */
+    private enum Kind { CONVOLUTION, PRESERVING, READER, OTHER }
 
     /** A ReLU without clipping, threshold or leak: what oneDNN's {@code eltwise_relu} with alpha 0 computes. */
     static boolean plainRelu(org.nd4j.linalg.activations.IActivation a) {
@@ -332,6 +343,8 @@ final class GraphPolicy {
         for (org.deeplearning4j.nn.graph.vertex.GraphVertex gv : g.getVertices()) {
             Object h = gv.hasLayer() ? helperOf(gv.getLayer()) : null;
             boolean blocked = gv instanceof ConvAddReluVertex.Impl f ? f.anyBlocked()
+                    : gv instanceof dev.cnn.zoo.layers.ChannelBlocked c ? c.channelBlock() > 0
+                    : gv.hasLayer() && gv.getLayer() instanceof BlockedGlobalPoolingLayer p ? p.channelBlock() > 0
                     : h instanceof DnnlConvHelper d ? d.srcBlocked() || d.dstBlocked()
                     : h instanceof DnnlBatchNormHelper b ? b.blocked()
                     : h instanceof DnnlPoolingHelper p && p.blocked();
@@ -345,7 +358,8 @@ final class GraphPolicy {
         if (gv instanceof ConvAddReluVertex.Impl f) {
             return f.nchw() ? Kind.CONVOLUTION : Kind.OTHER;
         }
-        if (gv instanceof org.deeplearning4j.nn.graph.vertex.impl.ElementWiseVertex) {
+        if (gv instanceof org.deeplearning4j.nn.graph.vertex.impl.ElementWiseVertex
+                || gv instanceof dev.cnn.zoo.layers.ChannelBlocked) {
             return Kind.PRESERVING;
         }
         org.deeplearning4j.nn.conf.graph.GraphVertex cv = g.getConfiguration().getVertices().get(v);
@@ -372,6 +386,14 @@ final class GraphPolicy {
                 && p.getCnn2dDataFormat() != org.deeplearning4j.nn.conf.CNN2DFormat.NHWC
                 && (p.getDilation() == null || (p.getDilation()[0] == 1 && p.getDilation()[1] == 1))) {
             return Kind.PRESERVING; // max pooling on DnnlSubsamplingLayer: same layout in and out
+        }
+        if (conf instanceof dev.cnn.zoo.layers.StochasticDepth) {
+            return Kind.PRESERVING; // drops whole samples: blind to the layout within one
+        }
+        if (gv.getLayer() instanceof BlockedGlobalPoolingLayer
+                && conf instanceof org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer p
+                && BlockedGlobalPoolingLayer.covers(p)) {
+            return Kind.READER;
         }
         if (gv.getLayer() instanceof org.deeplearning4j.nn.layers.ActivationLayer
                 && conf instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer a

@@ -147,6 +147,15 @@ class InferenceGraphTest {
             // activations between the convolutions stay in oneDNN's blocked layout (idempotent: fold did it)
             assertTrue(GraphPolicy.blockActivations(folded) >= ff.residuals(), name + ": blocked activations");
         }
+        if (Dnnl.available() && java.util.Set.of("mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "densenet121")
+                .contains(name)) { // not only ResNets: the efficient networks' activations stay blocked too
+            assertTrue(GraphPolicy.blockedVertices(folded) > 10, name + ": blocked vertices "
+                    + GraphPolicy.blockedVertices(folded));
+            if (name.startsWith("efficientnet")) { // and the squeeze-and-excitation gates with them
+                assertTrue(Stream.of(folded.getVertices()).anyMatch(v -> v instanceof dev.cnn.zoo.layers.ChannelBlocked c
+                        && c.channelBlock() > 0), name + ": no channel gate on the blocked layout");
+            }
+        }
         if (Dnnl.available()) {
             assertTrue(Stream.of(folded.getLayers()).filter(l -> l.getClass()
                             == org.deeplearning4j.nn.layers.convolution.ConvolutionLayer.class)

@@ -9,14 +9,16 @@ import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The multiply of squeeze-and-excitation (Hu et al. 2018; MobileNetV3, EfficientNet, RegNetY): each channel of the
  * first input, a feature map {@code [N, C, H, W]}, times its gate, the second input {@code [N, C, 1, 1]} (or
  * {@code [N, C]}), as PyTorch's {@code scale * input} broadcasts it. DL4J's element-wise vertex needs equal shapes.
- * NCHW only. Gradients: the map's is the upstream gradient times the gate; the gate's the sum over each channel's
- * positions of the upstream gradient times the map.
+ * NCHW, or the channel-blocked layout an engine keeps between its convolutions ({@link ChannelBlocked}; the gate,
+ * {@code [N, C, 1, 1]}, is the same bytes in both). Gradients: the map's is the upstream gradient times the gate; the
+ * gate's the sum over each channel's positions of the upstream gradient times the map.
  */
 public class ChannelScaleVertex extends ParameterFreeVertex {
     public ChannelScaleVertex() {
@@ -50,20 +52,44 @@ public class ChannelScaleVertex extends ParameterFreeVertex {
         return "ChannelScaleVertex()";
     }
 
-    static final class Impl extends Running {
+    static final class Impl extends Running implements ChannelBlocked {
+        private volatile int block; // 0: NCHW
+
         Impl(ComputationGraph graph, String name, int idx, DataType dataType) {
             super(graph, name, idx, dataType);
+        }
+
+        @Override
+        public void channelBlock(int block) {
+            this.block = block > 1 ? block : 0;
+        }
+
+        @Override
+        public int channelBlock() {
+            return block;
         }
 
         private static INDArray gate(INDArray g) {
             return g.reshape(g.size(0), g.size(1));
         }
 
+        /** {@code out = x * gate} per channel, in the current layout. */
+        private void scale(INDArray x, INDArray g, INDArray out) {
+            int b = block;
+            if (b == 0) {
+                Nd4j.exec(new BroadcastMulOp(x, gate(g), out, 0, 1));
+            } else { // [N C/b, HW, b] times [N C/b, 1, b], broadcast (libnd4j's multiply: 2x its BroadcastMulOp here)
+                long nc = x.size(0) * (x.size(1) / b);
+                long hw = x.size(2) * x.size(3);
+                Nd4j.exec(new MulOp(x.reshape('c', nc, hw, b), g.reshape('c', nc, 1, b), out.reshape('c', nc, hw, b)));
+            }
+        }
+
         @Override
         public INDArray doForward(boolean training, LayerWorkspaceMgr workspaceMgr) {
             INDArray x = inputs[0];
             INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), x.shape(), 'c');
-            Nd4j.exec(new BroadcastMulOp(x, gate(inputs[1]).castTo(x.dataType()), out, 0, 1));
+            scale(x, inputs[1].castTo(x.dataType()), out);
             return out;
         }
 
@@ -72,9 +98,12 @@ public class ChannelScaleVertex extends ParameterFreeVertex {
             INDArray x = inputs[0];
             INDArray g = inputs[1];
             INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c');
-            Nd4j.exec(new BroadcastMulOp(epsilon, gate(g), dx, 0, 1));
+            scale(epsilon, g, dx);
             INDArray dg = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, g.dataType(), g.shape(), 'c');
-            dg.assign(epsilon.mul(x).sum(2, 3).reshape(g.shape()));
+            int b = block;
+            INDArray prod = epsilon.mul(x);
+            dg.assign(b == 0 ? prod.sum(2, 3).reshape(g.shape())
+                    : ChannelBlocked.blockedView(prod, b).sum(2).reshape('c', g.shape()));
             return new Pair<>(new DefaultGradient(), new INDArray[]{dx, dg});
         }
     }
