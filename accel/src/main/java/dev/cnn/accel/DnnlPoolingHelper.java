@@ -28,24 +28,28 @@ import static org.bytedeco.dnnl.global.dnnl.algorithm;
 import static org.bytedeco.dnnl.global.dnnl.prop_kind;
 
 /**
- * DL4J max-pooling helper on oneDNN 2.5 ({@code org.bytedeco:dnnl}), on the arrays' own layout (NCHW or NHWC) or
- * the blocked one, with the primitives kept per input shape. DL4J M2.1's subsampling layer calls its helper only for
- * the backward pass; {@link DnnlSubsamplingLayer} calls {@link #forward} for the forward pass too, which in training
- * keeps the positions of the maxima for the backward pass (without it, the backward pass pools again to find them). Average pooling,
- * dilation and other data types go to the helper it replaced (DL4J's {@code MKLDNNSubsamplingHelper}), or to DL4J's
- * built-in path.
+ * DL4J max- and average-pooling helper on oneDNN 2.5 ({@code org.bytedeco:dnnl}), on the arrays' own layout (NCHW or
+ * NHWC) or the blocked one, with the primitives kept per input shape. DL4J M2.1's subsampling layer calls its helper
+ * only for the backward pass; {@link DnnlSubsamplingLayer} calls {@link #forward} for the forward pass too, which in
+ * training keeps the positions of the maxima for the backward pass (without it, the backward pass pools again to find
+ * them). Average pooling divides by the window with or without its padding, as the layer's
+ * {@code avgPoolIncludePadInDivisor} says (DenseNet's transitions, Inception's branches); with {@code Same} padding,
+ * dilation and other data types it goes to the helper it replaced (DL4J's {@code MKLDNNSubsamplingHelper}), or to
+ * DL4J's built-in path.
  */
 public final class DnnlPoolingHelper extends DnnlLayerHelper implements SubsamplingHelper {
     private static final AtomicLong CALLS = new AtomicLong();
 
     private final SubsamplingHelper fallback;
+    private final boolean avgIncludesPadding;
     private final Map<DnnlConvHelper.Geometry, Plan> plans = new HashMap<>();
     private boolean blocked;
     private INDArray trainedInput; // input of the last training forward pass, whose maxima the plan's workspace holds
     private Plan trainedPlan;
 
-    DnnlPoolingHelper(SubsamplingHelper fallback) {
+    DnnlPoolingHelper(SubsamplingHelper fallback, boolean avgIncludesPadding) {
         this.fallback = fallback;
+        this.avgIncludesPadding = avgIncludesPadding;
     }
 
     /** Forward and backward calls run on oneDNN since the JVM started (for tests). */
@@ -66,25 +70,27 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
         final Dnnl.Port diffDst;
         final Dnnl.Port diffSrc;
         final memory scratchDst;
-        final memory workspace;
+        final memory workspace; // max pooling's positions of the maxima; null for average pooling
+        final boolean max;
 
-        Plan(DnnlConvHelper.Geometry g, boolean blocked) {
+        Plan(DnnlConvHelper.Geometry g, boolean blocked, algorithm alg) {
             this.g = g;
             memory.format_tag tag = blocked ? Dnnl.blockedTag()
                     : g.nhwc() ? memory.format_tag.nhwc : memory.format_tag.nchw;
             src = Dnnl.desc(g.srcDims(), tag);
             dst = Dnnl.desc(g.dstDims(), tag);
             long[] kernel = {g.kh(), g.kw()};
+            max = alg == algorithm.pooling_max;
             trainPd = new pooling_forward.primitive_desc(new pooling_forward.desc(prop_kind.forward_training,
-                    algorithm.pooling_max, src, dst, g.strides(), kernel, g.padL(), g.padR()), Dnnl.attr(),
+                    alg, src, dst, g.strides(), kernel, g.padL(), g.padR()), Dnnl.attr(),
                     Dnnl.engine());
             train = new Dnnl.Prim(new pooling_forward(trainPd), trainPd);
             pooling_forward.primitive_desc inferPd = new pooling_forward.primitive_desc(new pooling_forward.desc(
-                    prop_kind.forward_inference, algorithm.pooling_max, src, dst, g.strides(), kernel, g.padL(),
+                    prop_kind.forward_inference, alg, src, dst, g.strides(), kernel, g.padL(),
                     g.padR()), Dnnl.attr(), Dnnl.engine());
             infer = new Dnnl.Prim(new pooling_forward(inferPd), inferPd);
             pooling_backward.primitive_desc backwardPd = new pooling_backward.primitive_desc(
-                    new pooling_backward.desc(algorithm.pooling_max, src, dst, g.strides(), kernel, g.padL(),
+                    new pooling_backward.desc(alg, src, dst, g.strides(), kernel, g.padL(),
                             g.padR()), Dnnl.attr(), Dnnl.engine(), trainPd);
             backward = new Dnnl.Prim(new pooling_backward(backwardPd), backwardPd);
             in = Dnnl.Port.same(src);
@@ -92,20 +98,23 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
             diffDst = Dnnl.Port.same(dst);
             diffSrc = Dnnl.Port.same(src);
             scratchDst = new memory(dst, Dnnl.engine());
-            workspace = new memory(trainPd.workspace_desc(), Dnnl.engine());
+            workspace = max ? new memory(trainPd.workspace_desc(), Dnnl.engine()) : null;
         }
     }
 
     private Plan plan(INDArray input, int[] kernel, int[] strides, int[] pad, PoolingType type,
                       ConvolutionMode mode, int[] dilation, CNN2DFormat format) {
-        if (type != PoolingType.MAX || input.rank() != 4 || input.dataType() != DataType.FLOAT
-                || (dilation != null && (dilation[0] != 1 || dilation[1] != 1))) {
+        if ((type != PoolingType.MAX && type != PoolingType.AVG) || input.rank() != 4
+                || input.dataType() != DataType.FLOAT || (dilation != null && (dilation[0] != 1 || dilation[1] != 1))
+                || (type == PoolingType.AVG && mode == ConvolutionMode.Same)) { // Same: DL4J's own divisor rule
             return null;
         }
+        algorithm alg = type == PoolingType.MAX ? algorithm.pooling_max : avgIncludesPadding
+                ? algorithm.pooling_avg_include_padding : algorithm.pooling_avg_exclude_padding;
         int[] ones = {1, 1};
         DnnlConvHelper.Geometry g = DnnlConvHelper.Geometry.of(input,
                 input.size(format == CNN2DFormat.NHWC ? 3 : 1), kernel, strides, pad, mode, ones, format);
-        return g == null ? null : plans.computeIfAbsent(g, k -> new Plan(k, blocked));
+        return g == null ? null : plans.computeIfAbsent(g, k -> new Plan(k, blocked, alg));
     }
 
     /**
@@ -143,12 +152,12 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
         }
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, p.g.dstShape(), 'c');
         Dnnl.Run run = Dnnl.run();
-        if (training) {
+        if (training && p.max) {
             run.exec(p.train, Map.of(DNNL_ARG_SRC, p.in.bind(run, Dnnl.dense(input)), DNNL_ARG_DST,
                     p.out.bind(run, out), DNNL_ARG_WORKSPACE, p.workspace));
             trainedInput = input;
             trainedPlan = p;
-        } else {
+        } else { // average pooling's backward pass needs nothing from the forward one
             run.exec(p.infer, Map.of(DNNL_ARG_SRC, p.in.bind(run, Dnnl.dense(input)), DNNL_ARG_DST,
                     p.out.bind(run, out)));
         }
@@ -184,14 +193,16 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
         INDArray epsOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT,
                 input.shape(), 'c');
         Dnnl.Run run = Dnnl.run();
-        if (trainedInput != input || trainedPlan != p) { // no training forward pass of this input on oneDNN
+        if (p.max && (trainedInput != input || trainedPlan != p)) { // no training forward pass of this input on oneDNN
             run.exec(p.train, Map.of(DNNL_ARG_SRC, p.in.bind(run, Dnnl.dense(input)), DNNL_ARG_DST, p.scratchDst,
                     DNNL_ARG_WORKSPACE, p.workspace));
         }
         trainedInput = null;
         trainedPlan = null;
-        run.exec(p.backward, Map.of(DNNL_ARG_DIFF_DST, p.diffDst.bind(run, Dnnl.dense(epsilon)),
-                DNNL_ARG_WORKSPACE, p.workspace, DNNL_ARG_DIFF_SRC, p.diffSrc.bind(run, epsOut)));
+        run.exec(p.backward, p.max ? Map.of(DNNL_ARG_DIFF_DST, p.diffDst.bind(run, Dnnl.dense(epsilon)),
+                DNNL_ARG_WORKSPACE, p.workspace, DNNL_ARG_DIFF_SRC, p.diffSrc.bind(run, epsOut))
+                : Map.of(DNNL_ARG_DIFF_DST, p.diffDst.bind(run, Dnnl.dense(epsilon)),
+                DNNL_ARG_DIFF_SRC, p.diffSrc.bind(run, epsOut)));
         run.finish();
         CALLS.incrementAndGet();
         return new Pair<>(new DefaultGradient(), epsOut);

@@ -80,7 +80,9 @@ final class GraphPolicy {
                         || inner.getClass() == DnnlSubsamplingLayer.class)) {
                     Object h = Dl4jInternals.poolingHelper(inner);
                     if (!(h instanceof DnnlPoolingHelper)) {
-                        Dl4jInternals.setPoolingHelper(inner, new DnnlPoolingHelper(h instanceof SubsamplingHelper s ? s : null));
+                        Dl4jInternals.setPoolingHelper(inner, new DnnlPoolingHelper(h instanceof SubsamplingHelper s ? s : null,
+                                ((org.deeplearning4j.nn.conf.layers.SubsamplingLayer) inner.conf().getLayer())
+                                        .isAvgPoolIncludePadInDivisor()));
                     }
                     n++;
                 } else if (inner.getClass() == BatchNormalization.class) {
@@ -362,6 +364,15 @@ final class GraphPolicy {
                 || gv instanceof dev.cnn.zoo.layers.ChannelBlocked) {
             return Kind.PRESERVING;
         }
+        if (gv instanceof org.deeplearning4j.nn.graph.vertex.impl.MergeVertex
+                && g.getConfiguration().getVertices().get(v) instanceof org.deeplearning4j.nn.conf.graph.MergeVertex m
+                && m.getMergeAxis() == 1 && g.getConfiguration().getVertexInputs().get(v).stream()
+                .allMatch(in -> channelsOf(g, in, new java.util.HashMap<>()) > 0
+                        && channelsOf(g, in, new java.util.HashMap<>()) % Dnnl.BLOCK == 0)) {
+            // a channel concatenation whose parts are whole blocks: each sample's part is one run of bytes in the
+            // blocked layout as in NCHW, so DL4J's concatenation (and its split of the gradient) is blind to it
+            return Kind.PRESERVING;
+        }
         org.deeplearning4j.nn.conf.graph.GraphVertex cv = g.getConfiguration().getVertices().get(v);
         if (!gv.hasLayer() || !(cv instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv)
                 || lv.getPreProcessor() != null) {
@@ -382,10 +393,12 @@ final class GraphPolicy {
             return Kind.PRESERVING;
         }
         if (helper instanceof DnnlPoolingHelper && conf instanceof org.deeplearning4j.nn.conf.layers.SubsamplingLayer p
-                && p.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.MAX
+                && (p.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.MAX
+                || (p.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.AVG
+                && p.getConvolutionMode() != org.deeplearning4j.nn.conf.ConvolutionMode.Same))
                 && p.getCnn2dDataFormat() != org.deeplearning4j.nn.conf.CNN2DFormat.NHWC
                 && (p.getDilation() == null || (p.getDilation()[0] == 1 && p.getDilation()[1] == 1))) {
-            return Kind.PRESERVING; // max pooling on DnnlSubsamplingLayer: same layout in and out
+            return Kind.PRESERVING; // max and average pooling on DnnlSubsamplingLayer: same layout in and out
         }
         if (conf instanceof dev.cnn.zoo.layers.StochasticDepth) {
             return Kind.PRESERVING; // drops whole samples: blind to the layout within one
@@ -410,6 +423,53 @@ final class GraphPolicy {
     private static boolean blockableGroups(org.deeplearning4j.nn.conf.layers.ConvolutionLayer c) {
         return !(c instanceof dev.cnn.zoo.layers.GroupedConvolution g)
                 || DnnlConvHelper.wholeBlocks(g.getNIn(), g.getNOut(), g.getGroups());
+    }
+
+    /**
+     * The channels of vertex {@code v}'s output, followed through the graph (layers with an output size, steps that
+     * keep their input's channels, concatenations); -1 where not known (network inputs, anything else).
+     */
+    private static long channelsOf(ComputationGraph g, String v, Map<String, Long> memo) {
+        Long known = memo.get(v);
+        if (known != null) {
+            return known;
+        }
+        memo.put(v, -1L); // no cycles in a graph; this only guards the recursion
+        org.deeplearning4j.nn.conf.ComputationGraphConfiguration conf = g.getConfiguration();
+        List<String> in = conf.getVertexInputs().get(v);
+        org.deeplearning4j.nn.conf.graph.GraphVertex cv = conf.getVertices().get(v);
+        long c = -1;
+        if (cv == null || in == null || in.isEmpty()) {
+            c = -1; // a network input
+        } else if (cv instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv) {
+            org.deeplearning4j.nn.conf.layers.Layer l = lv.getLayerConf().getLayer();
+            if (l instanceof org.deeplearning4j.nn.conf.layers.FeedForwardLayer f) {
+                c = f.getNOut();
+            } else if (l instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer
+                    || l instanceof org.deeplearning4j.nn.conf.layers.SubsamplingLayer
+                    || l instanceof org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer
+                    || l instanceof org.deeplearning4j.nn.conf.layers.DropoutLayer
+                    || l instanceof dev.cnn.zoo.layers.StochasticDepth) {
+                c = channelsOf(g, in.get(0), memo);
+            }
+        } else if (cv instanceof org.deeplearning4j.nn.conf.graph.MergeVertex m && m.getMergeAxis() == 1) {
+            c = 0;
+            for (String i : in) {
+                long ci = channelsOf(g, i, memo);
+                if (ci < 0) {
+                    c = -1;
+                    break;
+                }
+                c += ci;
+            }
+        } else if (cv instanceof org.deeplearning4j.nn.conf.graph.ElementWiseVertex
+                || cv instanceof dev.cnn.zoo.layers.ChannelScaleVertex) {
+            c = channelsOf(g, in.get(0), memo);
+        } else if (g.getVertex(v) instanceof ConvAddReluVertex.Impl f) {
+            c = f.channels();
+        }
+        memo.put(v, c);
+        return c;
     }
 
     /** Output channels of a convolution or batch-norm vertex; 0 (any) for element-wise steps. */
