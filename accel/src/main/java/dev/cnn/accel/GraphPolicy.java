@@ -443,12 +443,13 @@ final class GraphPolicy {
             c = -1; // a network input
         } else if (cv instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv) {
             org.deeplearning4j.nn.conf.layers.Layer l = lv.getLayerConf().getLayer();
-            if (l instanceof org.deeplearning4j.nn.conf.layers.FeedForwardLayer f) {
-                c = f.getNOut();
+            if (l instanceof org.deeplearning4j.nn.conf.layers.DropoutLayer) { // a FeedForwardLayer with nOut 0
+                c = channelsOf(g, in.get(0), memo);
+            } else if (l instanceof org.deeplearning4j.nn.conf.layers.FeedForwardLayer f) {
+                c = f.getNOut() > 0 ? f.getNOut() : -1;
             } else if (l instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer
                     || l instanceof org.deeplearning4j.nn.conf.layers.SubsamplingLayer
                     || l instanceof org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer
-                    || l instanceof org.deeplearning4j.nn.conf.layers.DropoutLayer
                     || l instanceof dev.cnn.zoo.layers.StochasticDepth) {
                 c = channelsOf(g, in.get(0), memo);
             }
@@ -456,7 +457,7 @@ final class GraphPolicy {
             c = 0;
             for (String i : in) {
                 long ci = channelsOf(g, i, memo);
-                if (ci < 0) {
+                if (ci <= 0) {
                     c = -1;
                     break;
                 }

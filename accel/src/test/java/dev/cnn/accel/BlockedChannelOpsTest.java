@@ -125,6 +125,92 @@ class BlockedChannelOpsTest {
         assertTrue(dx.equalsWithEps(fromBlocked(dxB, b), 1e-7), "blocked input gradient");
     }
 
+    /**
+     * The window sums of 3x3 average pooling with padding 1, written out: the output, or (for {@code backward}) each
+     * input's gradient from the output gradient {@code y}; the divisor 9, or the window's positions inside the map.
+     */
+    static INDArray averagePoolReference(INDArray x, INDArray y, int stride, boolean includePad, boolean backward) {
+        long n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+        long oh = (h + 2 - 3) / stride + 1, ow = (w + 2 - 3) / stride + 1;
+        INDArray out = backward ? Nd4j.zeros(DataType.FLOAT, n, c, h, w) : Nd4j.zeros(DataType.FLOAT, n, c, oh, ow);
+        for (long i = 0; i < n; i++) {
+            for (long j = 0; j < c; j++) {
+                for (long r = 0; r < oh; r++) {
+                    for (long q = 0; q < ow; q++) {
+                        int count = 0;
+                        double sum = 0;
+                        for (long a = r * stride - 1; a < r * stride + 2; a++) {
+                            for (long b = q * stride - 1; b < q * stride + 2; b++) {
+                                if (a >= 0 && a < h && b >= 0 && b < w) {
+                                    count++;
+                                    sum += x.getDouble(i, j, a, b);
+                                }
+                            }
+                        }
+                        double divisor = includePad ? 9 : count;
+                        if (!backward) {
+                            out.putScalar(new long[]{i, j, r, q}, sum / divisor);
+                            continue;
+                        }
+                        for (long a = r * stride - 1; a < r * stride + 2; a++) {
+                            for (long b = q * stride - 1; b < q * stride + 2; b++) {
+                                if (a >= 0 && a < h && b >= 0 && b < w) {
+                                    long[] at = {i, j, a, b};
+                                    out.putScalar(at, out.getDouble(at) + y.getDouble(i, j, r, q) / divisor);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Average pooling on oneDNN with padding (Inception's 3x3 stride-1 branches, a stride-2 window over an odd map), the
+     * padding in the divisor or not, forward and backward, in NCHW and on the blocked layout, against the window sums
+     * written out. DL4J's own backward pass divides by the positions inside the map even where the padding is in the
+     * divisor (0.37 instead of 0.21 at a corner here): the engine's is the right one.
+     */
+    @ParameterizedTest(name = "stride {0}, padding in divisor {1}")
+    @CsvSource({"1,true", "1,false", "2,true", "2,false"})
+    void averagePoolingOnOneDnnGivesTheWindowAveragesAndTheirGradient(int stride, boolean includePad) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Dnnl.available(), "oneDNN does not load here");
+        ComputationGraph g = new ComputationGraph(new NeuralNetConfiguration.Builder().graphBuilder()
+                .addInputs("x").addLayer("pool", new org.deeplearning4j.nn.conf.layers.SubsamplingLayer.Builder(
+                        PoolingType.AVG).kernelSize(3, 3).stride(stride, stride).padding(1, 1)
+                        .avgPoolIncludePadInDivisor(includePad).build(), "x")
+                .setOutputs("pool").setInputTypes(InputType.convolutional(7, 9, 16)).build());
+        g.init();
+        Nd4j.getRandom().setSeed(7);
+        INDArray x = Nd4j.randn(DataType.FLOAT, 2, 16, 7, 9);
+        org.deeplearning4j.nn.api.Layer theirs = g.getLayer("pool");
+        theirs.setInput(x, NO_WS);
+        INDArray out = theirs.activate(true, NO_WS).dup();
+        assertTrue(out.equalsWithEps(averagePoolReference(x, null, stride, includePad, false), 1e-5), "DL4J forward");
+        INDArray eps = Nd4j.randn(DataType.FLOAT, out.shape());
+        INDArray dx = averagePoolReference(x, eps, stride, includePad, true);
+
+        GraphPolicy.install(g, AccelOptions.DEFAULT);
+        org.deeplearning4j.nn.api.Layer mine = g.getLayer("pool");
+        assertInstanceOf(DnnlSubsamplingLayer.class, mine);
+        DnnlPoolingHelper helper = assertInstanceOf(DnnlPoolingHelper.class, Dl4jInternals.currentHelper(mine));
+        long calls = DnnlPoolingHelper.calls();
+        mine.setInput(x, NO_WS);
+        assertTrue(out.equalsWithEps(mine.activate(true, NO_WS), 1e-5), "forward");
+        assertTrue(dx.equalsWithEps(mine.backpropGradient(eps, NO_WS).getSecond(), 1e-5), "backward");
+        assertEquals(2, DnnlPoolingHelper.calls() - calls, "both passes on oneDNN");
+
+        helper.blocked(true);
+        int b = Dnnl.BLOCK;
+        mine.setInput(toBlocked(x, b), NO_WS);
+        assertTrue(out.equalsWithEps(fromBlocked(mine.activate(true, NO_WS), b), 1e-5), "blocked forward");
+        assertTrue(dx.equalsWithEps(fromBlocked(mine.backpropGradient(toBlocked(eps, b), NO_WS).getSecond(), b),
+                1e-5), "blocked backward");
+        helper.blocked(false);
+    }
+
     @org.junit.jupiter.api.Test
     void aPoolingItCannotDoOnTheBlockedLayoutIsRefusedNotMisread() {
         ComputationGraph g = new ComputationGraph(new NeuralNetConfiguration.Builder().graphBuilder()

@@ -115,7 +115,7 @@ class EngineTest {
 
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.CsvSource({"resnet18,32,false", "resnet18,32,true", "simplecnn,16,false",
-            "lenet,28,false", "alexnet,64,false", "densenet121,64,false"})
+            "lenet,28,false", "alexnet,64,false", "densenet121,32,false"})
     void dnnlHelperGivesTheSameOutputsAndGradients(String model, int size, boolean nhwc) throws Exception {
         Engine.init();
         assertTrue(Dnnl.available(), "org.bytedeco:dnnl does not load");
@@ -199,22 +199,18 @@ class EngineTest {
             INDArray b = dnnl.gradient().getGradientFor(k);
             double scale = Math.max(1e-3, a.norm2Number().doubleValue());
             if (model.startsWith("dense")) {
-                continue; // DL4J's float gradients are the less accurate here: compared in double precision below
+                continue; // compared all together below
             }
             assertTrue(a.sub(b).norm2Number().doubleValue() / scale < 5e-4, "gradient " + k + " differs: rel " + a.sub(b).norm2Number().doubleValue() / scale + " norm " + scale);
         }
         if (model.startsWith("dense")) {
-            // against DL4J in double precision: DL4J's float gradients are 1.6e-2 off it here (relative, all of them
-            // together), the engine's 3.4e-3 (with and without the blocked concatenations and average pooling)
-            ComputationGraph reference = ModelRegistry.get(model).build(spec).convertDataType(
-                    org.nd4j.linalg.api.buffer.DataType.DOUBLE);
-            reference.setInputs(x.castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE));
-            reference.setLabels(y.castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE));
-            reference.computeGradientAndScore();
-            INDArray a = reference.gradient().gradient();
-            INDArray b = dnnl.gradient().gradient().castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE);
+            // all gradients together: per layer, float noise through 120 layers reaches 7e-4 on the largest ones (at
+            // 32 px its last block's batch norms see 4 values a channel; at 64 px, where the suite would need 1.4 GB
+            // more, DL4J's float gradients are 1.6e-2 off its own double-precision ones and the engine's 3.4e-3)
+            INDArray a = plain.gradient().gradient();
+            INDArray b = dnnl.gradient().gradient();
             double rel = a.sub(b).norm2Number().doubleValue() / a.norm2Number().doubleValue();
-            assertTrue(rel < 1e-2, "gradients differ from DL4J's in double precision by " + rel + " (relative)");
+            assertTrue(rel < 2e-3, "gradients differ by " + rel + " (relative)");
         }
         // the running statistics the layer updates from the helper's batch mean and variance (the weights after an
         // Adam step are no test: Adam's first step is lr * sign(g), which float noise in tiny gradients flips)

@@ -73,9 +73,8 @@ public class ChannelScaleVertex extends ParameterFreeVertex {
             return g.reshape(g.size(0), g.size(1));
         }
 
-        /** {@code out = x * gate} per channel, in the current layout. */
-        private void scale(INDArray x, INDArray g, INDArray out) {
-            int b = block;
+        /** {@code out = x * gate} per channel, in the layout with block {@code b} (0: NCHW). */
+        private static void scale(INDArray x, INDArray g, INDArray out, int b) {
             if (b == 0) {
                 Nd4j.exec(new BroadcastMulOp(x, gate(g), out, 0, 1));
             } else { // [N C/b, HW, b] times [N C/b, 1, b], broadcast (libnd4j's multiply: 2x its BroadcastMulOp here)
@@ -89,7 +88,7 @@ public class ChannelScaleVertex extends ParameterFreeVertex {
         public INDArray doForward(boolean training, LayerWorkspaceMgr workspaceMgr) {
             INDArray x = inputs[0];
             INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), x.shape(), 'c');
-            scale(x, inputs[1].castTo(x.dataType()), out);
+            scale(x, inputs[1].castTo(x.dataType()), out, block);
             return out;
         }
 
@@ -97,10 +96,10 @@ public class ChannelScaleVertex extends ParameterFreeVertex {
         public Pair<Gradient, INDArray[]> doBackward(boolean tbptt, LayerWorkspaceMgr workspaceMgr) {
             INDArray x = inputs[0];
             INDArray g = inputs[1];
+            int b = block; // one layout for both gradients
             INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c');
-            scale(epsilon, g, dx);
+            scale(epsilon, g, dx, b);
             INDArray dg = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, g.dataType(), g.shape(), 'c');
-            int b = block;
             INDArray prod = epsilon.mul(x);
             dg.assign(b == 0 ? prod.sum(2, 3).reshape(g.shape())
                     : ChannelBlocked.blockedView(prod, b).sum(2).reshape('c', g.shape()));
