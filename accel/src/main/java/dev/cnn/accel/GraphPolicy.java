@@ -155,13 +155,14 @@ final class GraphPolicy {
      * {@link #installForInference}, before the first forward pass.
      *
      * <p>Tensors are grouped through the steps that keep their input's layout (batch norm on {@link
-     * DnnlBatchNormHelper}, max pooling on {@link DnnlSubsamplingLayer}, element-wise activation layers, element-wise
-     * vertices such as a residual add, stochastic depth, the channel gate of squeeze-and-excitation); a group
+     * DnnlBatchNormHelper}, max and average pooling on {@link DnnlSubsamplingLayer}, element-wise activation layers,
+     * element-wise vertices such as a residual add, stochastic depth, the channel gate of squeeze-and-excitation,
+     * concatenations of whole channel blocks); a group
      * is blocked when every producer and consumer in it is such a step, a convolution on {@link DnnlConvHelper},
      * a {@link ConvAddReluVertex} (NCHW, no preprocessor, no dropout) or a global average pooling (which reads
      * either layout, see {@link BlockedGlobalPoolingLayer}), every convolution's channels are a multiple
-     * of the block and no tensor in it is a network input or output. Everything else (average pooling with a window,
-     * dense layers, the outputs) keeps reading NCHW.
+     * of the block and no tensor in it is a network input or output. Everything else (average pooling with
+     * {@code Same} padding, concatenations of partial blocks, dense layers, the outputs) keeps reading NCHW.
      *
      * @return the number of tensors kept blocked
      */
@@ -367,8 +368,8 @@ final class GraphPolicy {
         if (gv instanceof org.deeplearning4j.nn.graph.vertex.impl.MergeVertex
                 && g.getConfiguration().getVertices().get(v) instanceof org.deeplearning4j.nn.conf.graph.MergeVertex m
                 && m.getMergeAxis() == 1 && g.getConfiguration().getVertexInputs().get(v).stream()
-                .allMatch(in -> channelsOf(g, in, new java.util.HashMap<>()) > 0
-                        && channelsOf(g, in, new java.util.HashMap<>()) % Dnnl.BLOCK == 0)) {
+                .mapToLong(in -> channelsOf(g, in, new java.util.HashMap<>()))
+                .allMatch(c -> c > 0 && c % Dnnl.BLOCK == 0)) {
             // a channel concatenation whose parts are whole blocks: each sample's part is one run of bytes in the
             // blocked layout as in NCHW, so DL4J's concatenation (and its split of the gradient) is blind to it
             return Kind.PRESERVING;
