@@ -69,7 +69,7 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
         final Dnnl.Port out;
         final Dnnl.Port diffDst;
         final Dnnl.Port diffSrc;
-        final memory scratchDst;
+        final memory scratchDst; // max pooling's output when the backward pass pools again; null for average pooling
         final memory workspace; // max pooling's positions of the maxima; null for average pooling
         final boolean max;
 
@@ -97,7 +97,7 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
             out = Dnnl.Port.same(dst);
             diffDst = Dnnl.Port.same(dst);
             diffSrc = Dnnl.Port.same(src);
-            scratchDst = new memory(dst, Dnnl.engine());
+            scratchDst = max ? new memory(dst, Dnnl.engine()) : null;
             workspace = max ? new memory(trainPd.workspace_desc(), Dnnl.engine()) : null;
         }
     }
@@ -199,10 +199,11 @@ public final class DnnlPoolingHelper extends DnnlLayerHelper implements Subsampl
         }
         trainedInput = null;
         trainedPlan = null;
-        run.exec(p.backward, p.max ? Map.of(DNNL_ARG_DIFF_DST, p.diffDst.bind(run, Dnnl.dense(epsilon)),
-                DNNL_ARG_WORKSPACE, p.workspace, DNNL_ARG_DIFF_SRC, p.diffSrc.bind(run, epsOut))
-                : Map.of(DNNL_ARG_DIFF_DST, p.diffDst.bind(run, Dnnl.dense(epsilon)),
-                DNNL_ARG_DIFF_SRC, p.diffSrc.bind(run, epsOut)));
+        memory diffDst = p.diffDst.bind(run, Dnnl.dense(epsilon));
+        memory diffSrc = p.diffSrc.bind(run, epsOut);
+        run.exec(p.backward, p.max
+                ? Map.of(DNNL_ARG_DIFF_DST, diffDst, DNNL_ARG_WORKSPACE, p.workspace, DNNL_ARG_DIFF_SRC, diffSrc)
+                : Map.of(DNNL_ARG_DIFF_DST, diffDst, DNNL_ARG_DIFF_SRC, diffSrc));
         run.finish();
         CALLS.incrementAndGet();
         return new Pair<>(new DefaultGradient(), epsOut);

@@ -186,8 +186,9 @@ final class GraphPolicy {
             }
         };
         Map<String, Kind> kinds = new java.util.HashMap<>();
+        Map<String, Long> channels = new java.util.HashMap<>(); // channelsOf, once per vertex for the whole graph
         for (String v : conf.getVertices().keySet()) {
-            kinds.put(v, kind(g, v));
+            kinds.put(v, kind(g, v, channels));
         }
         for (String v : conf.getVertices().keySet()) {
             if (kinds.get(v) == Kind.PRESERVING) {
@@ -356,7 +357,7 @@ final class GraphPolicy {
         return n;
     }
 
-    private static Kind kind(ComputationGraph g, String v) {
+    private static Kind kind(ComputationGraph g, String v, Map<String, Long> channels) {
         org.deeplearning4j.nn.graph.vertex.GraphVertex gv = g.getVertex(v);
         if (gv instanceof ConvAddReluVertex.Impl f) {
             return f.nchw() ? Kind.CONVOLUTION : Kind.OTHER;
@@ -368,7 +369,7 @@ final class GraphPolicy {
         if (gv instanceof org.deeplearning4j.nn.graph.vertex.impl.MergeVertex
                 && g.getConfiguration().getVertices().get(v) instanceof org.deeplearning4j.nn.conf.graph.MergeVertex m
                 && m.getMergeAxis() == 1 && g.getConfiguration().getVertexInputs().get(v).stream()
-                .mapToLong(in -> channelsOf(g, in, new java.util.HashMap<>()))
+                .mapToLong(in -> channelsOf(g, in, channels))
                 .allMatch(c -> c > 0 && c % Dnnl.BLOCK == 0)) {
             // a channel concatenation whose parts are whole blocks: each sample's part is one run of bytes in the
             // blocked layout as in NCHW, so DL4J's concatenation (and its split of the gradient) is blind to it
