@@ -238,7 +238,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
         final Dnnl.Port weights;
         final Dnnl.Port bias;
         final Dnnl.Port dst;
-        long fixedWeightsAddress; // inference-only: weights.inner holds the weights at this address, reordered
+        long fixedWeightsAddress; // inference-only: weights.fixed holds the weights at this address, reordered
 
         /** {@code plain}: activations in the arrays' own layout (no reorders); else oneDNN's choice (blocked). */
         Forward(Plan p, boolean inference, Eltwise act, boolean plain) {
@@ -292,11 +292,9 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                 return weights.bind(run, dense);
             }
             long address = Dnnl.address(dense);
-            if (fixedWeightsAddress != address) {
-                weights.fill(run, dense);
-                fixedWeightsAddress = address;
-            }
-            return weights.inner;
+            boolean refill = fixedWeightsAddress != address;
+            fixedWeightsAddress = address;
+            return weights.fixed(run, dense, refill);
         }
     }
 
