@@ -8,6 +8,7 @@ import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
 import org.deeplearning4j.nn.layers.convolution.subsampling.SubsamplingLayer;
 import org.deeplearning4j.nn.layers.normalization.BatchNormalization;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
@@ -96,6 +97,15 @@ final class Dl4jInternals {
             return null;
         }
         return null;
+    }
+
+    /** Hands {@code output} to a layer's next backward pass as its kept forward output (DL4J's {@code preOutput}). */
+    static void keepForwardOutput(Layer l, INDArray output) {
+        try {
+            PRE_OUTPUT.set(l, output);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Drops the forward output a layer kept for its backward pass (DL4J's backward pass reads it unchecked). */

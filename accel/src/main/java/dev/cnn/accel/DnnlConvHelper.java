@@ -55,6 +55,8 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
     private boolean srcBlocked;
     private boolean dstBlocked;
     private boolean skipInputGradient;
+    private org.deeplearning4j.nn.api.Layer owner; // the DL4J convolution layer this helper serves, if known
+    private boolean keepOutput;
 
     /**
      * @param fallback      the helper for calls this one does not cover (may be null: DL4J's built-in path)
@@ -87,6 +89,28 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
         srcBlocked = src;
         dstBlocked = dst;
         plans.clear();
+    }
+
+    /** The DL4J convolution layer this helper is installed in (set by {@link GraphPolicy#install}). */
+    synchronized void owner(org.deeplearning4j.nn.api.Layer layer) {
+        owner = layer;
+    }
+
+    /**
+     * Hands each forward pass's output to the layer's next backward pass by reference, which
+     * DL4J's backward pass otherwise computes again or, with its forward cache on, reads from a copy made in the
+     * forward pass (712 MB for resnet50@224 at batch 16). Only for an identity or plain ReLU activation, whose
+     * derivative is the same whether read from the output or from what the activation made of it; the layer's own
+     * cache mode must then be {@code NONE}. Set by {@link GraphPolicy#keepConvolutionOutputs}; needs {@link #owner}.
+     *
+     * @return whether it is on
+     */
+    synchronized boolean keepOutput(boolean on) {
+        keepOutput = on && owner != null && !inferenceOnly;
+        if (owner != null) {
+            Dl4jInternals.clearKeptForwardOutput(owner);
+        }
+        return keepOutput;
     }
 
     /**
@@ -444,6 +468,9 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                                            ConvolutionMode convolutionMode, int[] dilation, CNN2DFormat format,
                                            LayerWorkspaceMgr workspaceMgr) {
         lastFused = false;
+        if (keepOutput) { // a forward pass (the backward pass asks only when nothing is kept): the last one's is stale
+            Dl4jInternals.clearKeptForwardOutput(owner);
+        }
         Geometry g = supported(input, weights, bias)
                 ? Geometry.of(input, weights, kernel, strides, pad, convolutionMode, dilation, format)
                 : null;
@@ -461,6 +488,9 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
             p.chosen.run(input, weights, bias, out, true);
         } else {
             p.fwd.run(input, weights, bias, out, false);
+            if (keepOutput) {
+                Dl4jInternals.keepForwardOutput(owner, out);
+            }
         }
         FORWARD.incrementAndGet();
         return out;

@@ -34,6 +34,22 @@ public final class ReluLayer extends org.deeplearning4j.nn.layers.ActivationLaye
         return CALLS.get();
     }
 
+    private boolean inPlace;
+
+    /**
+     * Whether training forward passes apply the ReLU to the input array itself instead of a new one (set by {@link
+     * GraphPolicy#reluInPlace} where nothing else reads the input). The backward pass then reads the ReLU's output
+     * where it read its input: {@code relu(x) > 0} exactly where {@code x > 0}, so the gradient is the same.
+     * Inference passes never do it: their caller may read the input's activation ({@code feedForward}).
+     */
+    void inPlace(boolean on) {
+        inPlace = on;
+    }
+
+    boolean inPlace() {
+        return inPlace;
+    }
+
     private boolean covered(INDArray a) {
         return GraphPolicy.plainRelu(layerConf().getActivationFn()) && a.dataType().isFPType() && Dnnl.isDense(a);
     }
@@ -44,7 +60,8 @@ public final class ReluLayer extends org.deeplearning4j.nn.layers.ActivationLaye
         if (!covered(input)) {
             return super.activate(training, workspaceMgr);
         }
-        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, input.dataType(), input.shape(), 'c');
+        INDArray out = training && inPlace ? input
+                : workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, input.dataType(), input.shape(), 'c');
         Nd4j.exec(new RectifiedLinear(input, out));
         CALLS.incrementAndGet();
         return out;

@@ -10,7 +10,8 @@ import org.deeplearning4j.nn.layers.FrozenLayer;
  * convolutions, batch norm and pooling run on this package's oneDNN helpers, activations between them stay in
  * oneDNN's blocked layout, convolutions that read a network input skip the input gradient (nobody reads it), each
  * convolution keeps its forward output for its backward pass (DL4J's forward cache, {@code CacheMode.DEVICE}, unless
- * the network already has a cache mode) instead of computing it a second time there, and Adam steps in Java
+ * the network already has a cache mode) instead of computing it a second time there, ReLU layers after a batch norm or
+ * a residual add overwrite its output in training forward passes instead of keeping both, and Adam steps in Java
  * ({@link FastAdam}), each as {@link AccelOptions} allow.
  *
  * <p>This class owns the invariant that <em>blocked layouts never escape a training session</em>: the network is
@@ -22,14 +23,16 @@ public final class TrainingSession implements AutoCloseable {
     private final ComputationGraph network;
     private final int blockedTensors;
     private final boolean cachesForward;
+    private final int reluInPlace;
     private final Runnable restoreUpdaters;
     private boolean closed;
 
-    private TrainingSession(ComputationGraph network, int blockedTensors, boolean cachesForward,
+    private TrainingSession(ComputationGraph network, int blockedTensors, boolean cachesForward, int reluInPlace,
                             Runnable restoreUpdaters) {
         this.network = network;
         this.blockedTensors = blockedTensors;
         this.cachesForward = cachesForward;
+        this.reluInPlace = reluInPlace;
         this.restoreUpdaters = restoreUpdaters;
     }
 
@@ -42,8 +45,10 @@ public final class TrainingSession implements AutoCloseable {
         boolean cache = Dl4jInternals.keptForwardOutputClearable() && (mode == null || mode == CacheMode.NONE);
         if (cache) {
             GraphPolicy.setCacheMode(g, CacheMode.DEVICE);
+            GraphPolicy.keepConvolutionOutputs(g, true, CacheMode.DEVICE); // by reference, not a copy
         }
-        return new TrainingSession(g, blocked, cache, options.fastAdam() ? FastAdam.install(g) : () -> { });
+        int inPlace = GraphPolicy.reluInPlace(g, true);
+        return new TrainingSession(g, blocked, cache, inPlace, options.fastAdam() ? FastAdam.install(g) : () -> { });
     }
 
     public ComputationGraph network() {
@@ -61,6 +66,30 @@ public final class TrainingSession implements AutoCloseable {
     }
 
     /**
+     * Whether layers keep their forward output for their backward pass (the default: convolutions on the engine by
+     * reference, other layers through DL4J's forward cache) or the backward pass computes it again ({@code false}: the
+     * {@code cache-none} lever of {@code cnn bench models}). No effect where the session did not turn the cache on.
+     */
+    public void keepForwardOutputs(boolean keep) {
+        if (!cachesForward || closed) {
+            return;
+        }
+        CacheMode mode = keep ? CacheMode.DEVICE : CacheMode.NONE;
+        GraphPolicy.setCacheMode(network, mode);
+        GraphPolicy.keepConvolutionOutputs(network, keep, mode);
+        if (!keep) {
+            for (Layer l : network.getLayers()) {
+                Dl4jInternals.clearKeptForwardOutput(l instanceof FrozenLayer f ? f.getInsideLayer() : l);
+            }
+        }
+    }
+
+    /** ReLU layers applied in place on their input in training forward passes while the session is open. */
+    public int reluInPlace() {
+        return reluInPlace;
+    }
+
+    /**
      * Hands the network back as it was: NCHW everywhere, every gradient computed, nothing cached, DL4J's own
      * updaters. Idempotent.
      *
@@ -73,9 +102,11 @@ public final class TrainingSession implements AutoCloseable {
         }
         closed = true;
         restoreUpdaters.run();
+        GraphPolicy.reluInPlace(network, false);
         GraphPolicy.unblock(network);
         GraphPolicy.skipInputGradients(network, false);
         if (cachesForward) {
+            GraphPolicy.keepConvolutionOutputs(network, false, CacheMode.NONE);
             GraphPolicy.setCacheMode(network, CacheMode.NONE);
             for (Layer l : network.getLayers()) { // a cached output would be read by a later backward pass
                 Dl4jInternals.clearKeptForwardOutput(l instanceof FrozenLayer f ? f.getInsideLayer() : l);

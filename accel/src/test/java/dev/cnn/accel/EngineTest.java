@@ -156,6 +156,9 @@ class EngineTest {
         if (model.startsWith("resnet")) {
             assertTrue(nhwc ? blocked == 0 : blocked > 20, "blocked tensors: " + blocked);
         }
+        if (model.startsWith("resnet")) { // every ReLU follows a batch norm or a residual add
+            assertEquals(reluLayers, training.reluInPlace(), "ReLU layers in place");
+        }
         if (model.equals("densenet121")) { // concatenations of whole blocks and the transitions' average pooling
             assertTrue(blocked > 300, "blocked tensors: " + blocked);
         }
@@ -295,6 +298,39 @@ class EngineTest {
      * DL4J catches a failing helper, logs a warning and silently runs its slow built-in path from then on; a helper
      * that fails this way (as the small-map wrapper once did on every bias-free layer) must fail the test instead.
      */
+    @Test
+    void aReluAfterABatchNormOverwritesItsOutputOnlyInTrainingPassesOfAnOpenSession() {
+        Engine.init();
+        ModelSpec spec = ModelSpec.builder().numClasses(3).input(3, 32, 32).seed(4).build();
+        ComputationGraph g = ModelRegistry.get("resnet18").build(spec);
+        String relu = null;
+        String bn = null;
+        for (org.deeplearning4j.nn.graph.vertex.GraphVertex gv : g.getVertices()) {
+            java.util.List<String> in = g.getConfiguration().getVertexInputs().get(gv.getVertexName());
+            if (gv.hasLayer() && gv.getLayer().conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer
+                    && g.getVertex(in.get(0)).getLayer() instanceof org.deeplearning4j.nn.layers.normalization.BatchNormalization) {
+                relu = gv.getVertexName();
+                bn = in.get(0);
+                break;
+            }
+        }
+        assertNotNull(relu);
+        Nd4j.getRandom().setSeed(8);
+        INDArray x = Nd4j.rand(new int[]{4, 3, 32, 32});
+        try (TrainingSession t = Accel.beginTraining(g)) {
+            assertTrue(t.reluInPlace() > 0);
+            // inference passes keep the batch norm's output for whoever reads it
+            assertTrue(g.feedForward(x, false).get(bn).minNumber().doubleValue() < 0);
+            // training passes keep one tensor for both
+            Map<String, INDArray> acts = g.feedForward(x, true);
+            assertEquals(0.0, acts.get(bn).minNumber().doubleValue());
+            assertEquals(acts.get(relu), acts.get(bn));
+        }
+        Map<String, INDArray> after = g.feedForward(x, true);
+        assertTrue(after.get(bn).minNumber().doubleValue() < 0, "still in place after the session closed");
+        assertEquals(0.0, after.get(relu).minNumber().doubleValue());
+    }
+
     static void assertNoHelperFallback(ComputationGraph g) {
         for (org.deeplearning4j.nn.api.Layer l : g.getLayers()) {
             for (Class<?> c = l.getClass(); c != null; c = c.getSuperclass()) {

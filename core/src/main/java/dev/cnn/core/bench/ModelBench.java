@@ -157,9 +157,8 @@ public final class ModelBench {
                 n.getConfiguration().setInferenceWorkspaceMode(WorkspaceMode.NONE);
             }
             if (c.mode() == Mode.TRAIN) {
-                Accel.beginTraining(n, accel); // as Trainer does; never closed: the network is dropped
-                n.getConfiguration().setCacheMode(s.cacheMode()); // the lever: DEVICE is what beginTraining set
-                n.setCacheMode(s.cacheMode());
+                // as Trainer does; never closed: the network is dropped
+                Accel.beginTraining(n, accel).keepForwardOutputs(s.cacheMode() != CacheMode.NONE); // the lever
                 return new ComputationGraph[]{n, n};
             }
             // No training steps before inference here (the PyTorch script takes 3, because freshly initialised
