@@ -314,6 +314,14 @@ public final class Dnnl {
             }
             return handle;
         }
+
+        void release() {
+            if (buffer != null) {
+                buffer.close();
+                buffer = null;
+            }
+            size = 0;
+        }
     }
 
     /**
@@ -339,11 +347,28 @@ public final class Dnnl {
             }
             return base;
         }
+
+        void release() {
+            if (buffer != null) {
+                buffer.close();
+                buffer = null;
+            }
+            size = 0;
+        }
     }
 
     private static final ThreadLocal<Arena> ARENA = ThreadLocal.withInitial(Arena::new);
     /** The primitive-layout copies of all ports made so far, in bytes: what they would hold with memory of their own. */
     private static final java.util.concurrent.atomic.AtomicLong PORT_BYTES = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Frees the calling thread's arena and scratchpad now (a thread that is about to end; else at its GC). */
+    static void releaseThreadBuffers() {
+        STREAM.get()._wait();
+        ARENA.get().release();
+        ARENA.remove();
+        SCRATCHPAD.get().release();
+        SCRATCHPAD.remove();
+    }
 
     /** The bytes of the calling thread's arena (tests). */
     static long arenaBytes() {

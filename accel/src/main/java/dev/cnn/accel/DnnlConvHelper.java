@@ -559,6 +559,9 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
 
     @Override
     public synchronized INDArray activate(INDArray z, IActivation afn, boolean training) {
+        if (keepOutput && !training) { // preOutput cannot tell an inference pass: keep nothing from one
+            Dl4jInternals.clearKeptForwardOutput(owner);
+        }
         // with the activation fused, preOutput already returned the activations
         return lastFused ? z : afn.getActivation(z, training);
     }

@@ -273,17 +273,14 @@ final class GraphPolicy {
     /**
      * Turns on (or off) {@link DnnlConvHelper#keepOutput} for each trainable DL4J convolution layer of {@code g} with an
      * identity or plain ReLU activation, and sets such a layer's own cache mode to {@code NONE} (on) or {@code
-     * mode} (off), so that DL4J copies no forward output for it; frozen layers (which never run backward) likewise.
+     * mode} (off), so that DL4J copies no forward output for it. (Frozen layers run their forward pass as inference and cache
+     * nothing.)
      *
      * @return the layers now handing their output to their backward pass by reference
      */
     static int keepConvolutionOutputs(ComputationGraph g, boolean on, org.deeplearning4j.nn.conf.CacheMode mode) {
         int n = 0;
         for (Layer l : g.getLayers()) {
-            if (l.getClass() == FrozenLayer.class) { // never runs backward: nothing to keep for it
-                l.setCacheMode(on ? org.deeplearning4j.nn.conf.CacheMode.NONE : mode);
-                continue;
-            }
             if (l.getClass() != ConvolutionLayer.class || !(helperOf(l) instanceof DnnlConvHelper d)) {
                 continue;
             }

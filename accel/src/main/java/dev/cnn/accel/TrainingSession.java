@@ -11,7 +11,8 @@ import org.deeplearning4j.nn.layers.FrozenLayer;
  * oneDNN's blocked layout, convolutions that read a network input skip the input gradient (nobody reads it), each
  * convolution keeps its forward output for its backward pass (DL4J's forward cache, {@code CacheMode.DEVICE}, unless
  * the network already has a cache mode) instead of computing it a second time there, ReLU layers after a batch norm or
- * a residual add overwrite its output in training forward passes instead of keeping both, and Adam steps in Java
+ * a residual add overwrite its output in training forward passes instead of keeping both (so a listener's {@code
+ * onForwardPass} map or {@code feedForward(x, true)} shows that output after the ReLU), and Adam steps in Java
  * ({@link FastAdam}), each as {@link AccelOptions} allow.
  *
  * <p>This class owns the invariant that <em>blocked layouts never escape a training session</em>: the network is
@@ -101,15 +102,18 @@ public final class TrainingSession implements AutoCloseable {
             return;
         }
         closed = true;
-        restoreUpdaters.run();
-        GraphPolicy.reluInPlace(network, false);
-        GraphPolicy.unblock(network);
-        GraphPolicy.skipInputGradients(network, false);
-        if (cachesForward) {
-            GraphPolicy.keepConvolutionOutputs(network, false, CacheMode.NONE);
-            GraphPolicy.setCacheMode(network, CacheMode.NONE);
-            for (Layer l : network.getLayers()) { // a cached output would be read by a later backward pass
-                Dl4jInternals.clearKeptForwardOutput(l instanceof FrozenLayer f ? f.getInsideLayer() : l);
+        try {
+            restoreUpdaters.run();
+        } finally { // the rest is restored even if the updaters fail to be
+            GraphPolicy.reluInPlace(network, false);
+            GraphPolicy.unblock(network);
+            GraphPolicy.skipInputGradients(network, false);
+            if (cachesForward) {
+                GraphPolicy.keepConvolutionOutputs(network, false, CacheMode.NONE);
+                GraphPolicy.setCacheMode(network, CacheMode.NONE);
+                for (Layer l : network.getLayers()) { // a cached output would be read by a later backward pass
+                    Dl4jInternals.clearKeptForwardOutput(l instanceof FrozenLayer f ? f.getInsideLayer() : l);
+                }
             }
         }
         int left = GraphPolicy.blockedVertices(network);

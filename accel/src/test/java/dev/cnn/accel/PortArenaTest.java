@@ -29,6 +29,7 @@ class PortArenaTest {
         ComputationGraph dnnl = ModelRegistry.get("resnet18").build(spec);
         Nd4j.getRandom().setSeed(8);
         INDArray x = Nd4j.rand(new int[]{4, 3, 32, 32});
+        INDArray x0 = Nd4j.rand(new int[]{4, 3, 32, 32}); // another input for the first pass
         INDArray y = Nd4j.zeros(4, 3);
         for (int i = 0; i < 4; i++) {
             y.putScalar(i, i % 3, 1.0);
@@ -41,8 +42,8 @@ class PortArenaTest {
         Thread t = new Thread(() -> {
             try (TrainingSession s = Accel.beginTraining(dnnl)) {
                 long before = Dnnl.portBytes();
-                for (int i = 0; i < 2; i++) { // the second pass reuses the buffer laid out by the first
-                    dnnl.setInputs(x);
+                for (INDArray xi : new INDArray[]{x0, x}) { // the second pass reuses the buffer the first laid out
+                    dnnl.setInputs(xi);
                     dnnl.setLabels(y);
                     dnnl.computeGradientAndScore();
                 }
@@ -51,6 +52,9 @@ class PortArenaTest {
                 grads.set(dnnl.gradient().gradient().dup());
             } catch (Throwable e) {
                 failure.set(e);
+            } finally { // this thread's native buffers go with it, not at some later GC
+                Dnnl.releaseThreadBuffers();
+                Nd4j.getWorkspaceManager().destroyAllWorkspacesForCurrentThread();
             }
         });
         t.start();
@@ -58,9 +62,10 @@ class PortArenaTest {
         assertNull(failure.get());
         // the weights of every convolution are reordered for the forward pass, the backward-data pass and the weight
         // gradient: three copies of the network's weights, where one buffer holds what the largest primitive needs
-        assertTrue(ports.get() > 3 * 4 * 10_000_000L, "copies the ports would hold: " + ports.get());
+        assertTrue(ports.get() > 40_000_000L, "copies the ports would hold: " + ports.get());
         assertTrue(arena.get() > 0 && arena.get() < ports.get() / 10, "arena " + arena.get() + " of " + ports.get());
-        // and the gradients are DL4J's (float sums in another order)
+        // and the gradients are DL4J's for the second input (float sums in another order): nothing read from the
+        // first pass (a kept convolution output, a copy in the arena) reaches them
         plain.setInputs(x);
         plain.setLabels(y);
         plain.computeGradientAndScore();

@@ -47,6 +47,9 @@ class TrainingMemoryTest {
                         .getCurrentSize());
             } catch (Throwable e) {
                 failure.set(e);
+            } finally { // this thread's native buffers go with it, not at some later GC
+                Dnnl.releaseThreadBuffers();
+                Nd4j.getWorkspaceManager().destroyAllWorkspacesForCurrentThread();
             }
         });
         t.start();
@@ -78,5 +81,52 @@ class TrainingMemoryTest {
         assertTrue(copies - session > 0.9 * convOutputs, "DL4J's copies " + copies + ", session " + session
                 + ", convolution outputs " + convOutputs);
         assertTrue(Math.abs(session - recompute) < 0.1 * convOutputs, session + " vs " + recompute);
+    }
+    private static INDArray gradient(ComputationGraph g, INDArray x, INDArray y) {
+        g.setInputs(x);
+        g.setLabels(y);
+        g.computeGradientAndScore();
+        return g.gradient().gradient().dup();
+    }
+
+    private static void assertClose(INDArray expected, INDArray actual, double tolerance, String when) {
+        double rel = expected.sub(actual).norm2Number().doubleValue() / expected.norm2Number().doubleValue();
+        assertTrue(rel < tolerance, when + ": gradients differ by " + rel + " (relative)");
+    }
+
+    @Test
+    void whatAPassLeavesBehindChangesNoLaterGradient() {
+        Engine.init();
+        Nd4j.getRandom().setSeed(8);
+        INDArray x0 = Nd4j.rand(new int[]{4, 3, 32, 32});
+        INDArray x1 = Nd4j.rand(new int[]{4, 3, 32, 32});
+        INDArray y = Nd4j.zeros(4, 3);
+        for (int i = 0; i < 4; i++) {
+            y.putScalar(i, i % 3, 1.0);
+        }
+        // DL4J's gradients at x0 (at x1 the last batch norms, 4 values a channel, make float noise 1e-2 either way);
+        // the engine's at x1 from a network that has run nothing else
+        INDArray dl4j0 = gradient(ModelRegistry.get("resnet18").build(SPEC), x0, y);
+        ComputationGraph fresh = ModelRegistry.get("resnet18").build(SPEC);
+        INDArray engine1;
+        try (TrainingSession s = Accel.beginTraining(fresh)) {
+            engine1 = gradient(fresh, x1, y);
+        }
+        ComputationGraph g = ModelRegistry.get("resnet18").build(SPEC);
+        try (TrainingSession s = Accel.beginTraining(g)) {
+            assertClose(dl4j0, gradient(g, x0, y), 2e-4, "kept, against DL4J");
+            assertClose(engine1, gradient(g, x1, y), 1e-6, "kept, after a pass on another input");
+            g.outputSingle(false, x0); // an inference pass in between (a validation)
+            assertClose(engine1, gradient(g, x1, y), 1e-6, "after an inference pass");
+            s.keepForwardOutputs(false);
+            assertClose(dl4j0, gradient(g, x0, y), 2e-4, "computed again, against DL4J");
+            assertClose(engine1, gradient(g, x1, y), 1e-6, "computed again");
+            s.keepForwardOutputs(true);
+            gradient(g, x0, y);
+            assertClose(engine1, gradient(g, x1, y), 1e-6, "kept again");
+        }
+        assertClose(dl4j0, gradient(g, x0, y), 2e-4, "after the session, against DL4J");
+        // NCHW again after the session: float sums in another order than the blocked layout's
+        assertClose(engine1, gradient(g, x1, y), 5e-4, "after the session");
     }
 }
