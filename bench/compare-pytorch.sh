@@ -17,8 +17,9 @@ SECONDS_PER_RUN="${SECONDS_PER_RUN:-2}"
 # both sides warm up this long per run: the JVM needs ~10 s of a resnet18 training loop to reach its steady state
 # (3 s measured resnet18@64 training 1.3-1.9x slower), PyTorch needs no JIT warm-up
 WARMUP_SECONDS="${WARMUP_SECONDS:-10}"
-# the same allocator setting for both sides: glibc malloc on transparent huge pages (what ./cnn sets by default)
-export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
+# the same allocator setting for both sides: glibc malloc on transparent huge pages, with a fixed 1 MB mmap threshold
+# (what ./cnn sets by default; PyTorch's peak RSS is also lower with it)
+export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=1048576}"
 OUT="$ROOT/bench/results"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
