@@ -34,7 +34,7 @@ public final class Dnnl {
     private static volatile Boolean available;
     private static engine engine;
     private static final ThreadLocal<stream> STREAM = ThreadLocal.withInitial(() -> new stream(engine));
-    private static final ThreadLocal<Scratchpad> SCRATCHPAD = ThreadLocal.withInitial(Scratchpad::new);
+    private static final ThreadLocal<ThreadBuffer> SCRATCHPAD = ThreadLocal.withInitial(ThreadBuffer::new);
 
     private Dnnl() {
     }
@@ -160,8 +160,9 @@ public final class Dnnl {
      * One argument of a primitive: memory in the layout the primitive wants, fed from (and/or written back to) an
      * ND4J array in the user's layout, with reorders between them when the two differ. The primitive-layout copy
      * only lives while one primitive runs, so it has no memory of its own: {@link Run#exec} points it at the
-     * running thread's {@link Arena}, shared by every port (a network's ports, each the size of an activation or a
-     * weight tensor, had kept 142 MB for resnet18@64 at batch 32 and 333 MB for resnet50@224 at batch 16).
+     * running thread's arena ({@link ThreadBuffer}), shared by every port (a network's ports, each the size of an
+     * activation or a weight tensor, had kept 142 MB for resnet18@64 at batch 32 and 333 MB for resnet50@224 at
+     * batch 16).
      */
     static final class Port {
         final boolean input;
@@ -292,54 +293,21 @@ public final class Dnnl {
     }
 
     /**
-     * The calling thread's scratchpad buffer, shared by all primitives the thread runs (they run one after the other
-     * on its stream), grown to the largest asked for: what oneDNN's global scratchpad is, but for the thread that runs
-     * a primitive rather than the one that created it. Kept until the thread ends.
+     * A buffer of the calling thread grown to the largest size asked for, only read and written while one primitive
+     * (and its reorders) runs, so one buffer serves them all; kept until the thread ends or {@link
+     * #releaseThreadBuffers}. Two per thread: the scratchpad, oneDNN's global scratchpad but for the thread that runs
+     * a primitive rather than the one that created it; and the arena, where {@link Run#exec} lays out the
+     * primitive-layout copies of a primitive's {@link Port}s (one after the other, 64-byte aligned).
      */
-    private static final class Scratchpad {
-        private memory buffer;
-        private Pointer handle;
-        private long size;
-
-        Pointer atLeast(long bytes, stream s) {
-            if (bytes > size) {
-                s._wait(); // the old buffer may still be read by a primitive in flight
-                if (buffer != null) {
-                    buffer.close();
-                }
-                buffer = new memory(new memory.desc(new long[]{bytes}, memory.data_type.u8, memory.format_tag.a),
-                        engine);
-                handle = buffer.get_data_handle();
-                size = bytes;
-            }
-            return handle;
-        }
-
-        void release() {
-            if (buffer != null) {
-                buffer.close();
-                buffer = null;
-            }
-            size = 0;
-        }
-    }
-
-    /**
-     * The calling thread's memory for the primitive-layout copies of {@link Port}s, laid out afresh for each primitive
-     * (its ports one after the other, 64-byte aligned) and grown to the largest set asked for: like the scratchpad,
-     * it is only read and written while one primitive and its reorders run. Kept until the thread ends.
-     */
-    private static final class Arena {
+    private static final class ThreadBuffer {
         private memory buffer;
         private long base;
         private long size;
 
         long atLeast(long bytes, stream s) {
             if (bytes > size) {
-                s._wait();
-                if (buffer != null) {
-                    buffer.close();
-                }
+                s._wait(); // the old buffer may still be read by a primitive in flight
+                release();
                 buffer = new memory(new memory.desc(new long[]{bytes}, memory.data_type.u8, memory.format_tag.a),
                         engine);
                 base = buffer.get_data_handle().address();
@@ -357,7 +325,7 @@ public final class Dnnl {
         }
     }
 
-    private static final ThreadLocal<Arena> ARENA = ThreadLocal.withInitial(Arena::new);
+    private static final ThreadLocal<ThreadBuffer> ARENA = ThreadLocal.withInitial(ThreadBuffer::new);
     /** The primitive-layout copies of all ports made so far, in bytes: what they would hold with memory of their own. */
     private static final java.util.concurrent.atomic.AtomicLong PORT_BYTES = new java.util.concurrent.atomic.AtomicLong();
 
@@ -412,7 +380,7 @@ public final class Dnnl {
                 m.put(e.getKey(), e.getValue());
             }
             if (p.scratchpad != null) {
-                p.scratchpad.set_data_handle(SCRATCHPAD.get().atLeast(p.scratchpadSize, stream), stream);
+                p.scratchpad.set_data_handle(new Address(SCRATCHPAD.get().atLeast(p.scratchpadSize, stream)), stream);
                 m.put(DNNL_ARG_SCRATCHPAD, p.scratchpad);
             }
             p.prim.execute(stream, m);

@@ -11,7 +11,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -37,9 +36,8 @@ class PortArenaTest {
         // a thread of its own: its arena starts empty
         AtomicLong arena = new AtomicLong();
         AtomicLong ports = new AtomicLong();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
         AtomicReference<INDArray> grads = new AtomicReference<>();
-        Thread t = new Thread(() -> {
+        FreshThread.run(() -> {
             try (TrainingSession s = Accel.beginTraining(dnnl)) {
                 long before = Dnnl.portBytes();
                 for (INDArray xi : new INDArray[]{x0, x}) { // the second pass reuses the buffer the first laid out
@@ -50,16 +48,8 @@ class PortArenaTest {
                 ports.set(Dnnl.portBytes() - before);
                 arena.set(Dnnl.arenaBytes());
                 grads.set(dnnl.gradient().gradient().dup());
-            } catch (Throwable e) {
-                failure.set(e);
-            } finally { // this thread's native buffers go with it, not at some later GC
-                Dnnl.releaseThreadBuffers();
-                Nd4j.getWorkspaceManager().destroyAllWorkspacesForCurrentThread();
             }
         });
-        t.start();
-        t.join();
-        assertNull(failure.get());
         // the weights of every convolution are reordered for the forward pass, the backward-data pass and the weight
         // gradient: three copies of the network's weights, where one buffer holds what the largest primitive needs
         assertTrue(ports.get() > 40_000_000L, "copies the ports would hold: " + ports.get());

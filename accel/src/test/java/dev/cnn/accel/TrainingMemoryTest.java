@@ -11,11 +11,9 @@ import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** What a training session keeps for the backward pass: the convolutions' outputs themselves, not copies of them. */
@@ -32,8 +30,7 @@ class TrainingMemoryTest {
             y.putScalar(i, i % 3, 1.0);
         }
         AtomicLong bytes = new AtomicLong();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread t = new Thread(() -> {
+        FreshThread.run(() -> {
             try (TrainingSession s = Accel.beginTraining(g)) {
                 setUp.accept(s);
                 long before = DnnlConvHelper.calls()[0];
@@ -45,16 +42,8 @@ class TrainingMemoryTest {
                 convCalls.set(DnnlConvHelper.calls()[0] - before);
                 bytes.set(Nd4j.getWorkspaceManager().getWorkspaceForCurrentThread("WS_ALL_LAYERS_ACT")
                         .getCurrentSize());
-            } catch (Throwable e) {
-                failure.set(e);
-            } finally { // this thread's native buffers go with it, not at some later GC
-                Dnnl.releaseThreadBuffers();
-                Nd4j.getWorkspaceManager().destroyAllWorkspacesForCurrentThread();
             }
         });
-        t.start();
-        t.join();
-        assertNull(failure.get());
         return bytes.get();
     }
 
