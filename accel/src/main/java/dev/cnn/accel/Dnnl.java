@@ -331,11 +331,17 @@ public final class Dnnl {
 
     /** Frees the calling thread's arena and scratchpad now (a thread that is about to end; else at its GC). */
     static void releaseThreadBuffers() {
-        STREAM.get()._wait();
+        if (!Boolean.TRUE.equals(available)) {
+            return; // no engine, so no buffers (and no stream to make)
+        }
+        stream s = STREAM.get();
+        s._wait();
         ARENA.get().release();
         ARENA.remove();
         SCRATCHPAD.get().release();
         SCRATCHPAD.remove();
+        s.close();
+        STREAM.remove(); // a later call on this thread makes all three again
     }
 
     /** The bytes of the calling thread's arena (tests). */

@@ -559,7 +559,10 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
 
     @Override
     public synchronized INDArray activate(INDArray z, IActivation afn, boolean training) {
-        if (keepOutput && !training) { // preOutput cannot tell an inference pass: keep nothing from one
+        // preOutput cannot tell an inference pass: keep nothing from one. (DL4J skips this call for outputs whose
+        // strides it does not take for C order, such as 1x1 maps; what such an inference pass kept is cleared by the
+        // next forward pass, and DL4J runs a backward pass only after a training one.)
+        if (keepOutput && !training) {
             Dl4jInternals.clearKeptForwardOutput(owner);
         }
         // with the activation fused, preOutput already returned the activations
