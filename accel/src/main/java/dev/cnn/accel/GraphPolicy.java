@@ -271,10 +271,10 @@ final class GraphPolicy {
     }
 
     /**
-     * Turns on (or off) {@link DnnlConvHelper#keepOutput} for each trainable DL4J convolution layer of {@code g} with an
-     * identity or plain ReLU activation, and sets such a layer's own cache mode to {@code NONE} (on) or {@code
-     * mode} (off), so that DL4J copies no forward output for it. (Frozen layers run their forward pass as inference and cache
-     * nothing.)
+     * Turns on (or off) {@link DnnlConvHelper#keepOutput} for each trainable DL4J convolution layer of {@code g} with
+     * an identity or plain ReLU activation, and sets such a layer's own cache mode to {@code NONE} (on) or {@code
+     * mode} (off), so that DL4J copies no forward output for it. (Frozen layers run their forward pass as inference
+     * and cache nothing.)
      *
      * @return the layers now handing their output to their backward pass by reference
      */
