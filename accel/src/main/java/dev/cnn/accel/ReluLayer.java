@@ -46,10 +46,6 @@ public final class ReluLayer extends org.deeplearning4j.nn.layers.ActivationLaye
         inPlace = on;
     }
 
-    boolean inPlace() {
-        return inPlace;
-    }
-
     private boolean covered(INDArray a) {
         return GraphPolicy.plainRelu(layerConf().getActivationFn()) && a.dataType().isFPType() && Dnnl.isDense(a);
     }

@@ -45,8 +45,7 @@ public final class TrainingSession implements AutoCloseable {
         // only where the kept outputs can be cleared again on close (DL4J's backward pass reads them unchecked)
         boolean cache = Dl4jInternals.keptForwardOutputClearable() && (mode == null || mode == CacheMode.NONE);
         if (cache) {
-            GraphPolicy.setCacheMode(g, CacheMode.DEVICE);
-            GraphPolicy.keepConvolutionOutputs(g, true, CacheMode.DEVICE); // by reference, not a copy
+            keepOutputs(g, true);
         }
         int inPlace = GraphPolicy.reluInPlace(g, true);
         return new TrainingSession(g, blocked, cache, inPlace, options.fastAdam() ? FastAdam.install(g) : () -> { });
@@ -72,14 +71,21 @@ public final class TrainingSession implements AutoCloseable {
      * {@code cache-none} lever of {@code cnn bench models}). No effect where the session did not turn the cache on.
      */
     public void keepForwardOutputs(boolean keep) {
-        if (!cachesForward || closed) {
-            return;
+        if (cachesForward && !closed) {
+            keepOutputs(network, keep);
         }
+    }
+
+    /**
+     * DL4J's forward cache on, with convolutions on the engine keeping their output by reference instead; or both off,
+     * and what any layer kept dropped (DL4J's backward pass reads a kept output unchecked).
+     */
+    private static void keepOutputs(ComputationGraph g, boolean keep) {
         CacheMode mode = keep ? CacheMode.DEVICE : CacheMode.NONE;
-        GraphPolicy.setCacheMode(network, mode);
-        GraphPolicy.keepConvolutionOutputs(network, keep, mode);
+        GraphPolicy.setCacheMode(g, mode);
+        GraphPolicy.keepConvolutionOutputs(g, keep, mode);
         if (!keep) {
-            for (Layer l : network.getLayers()) {
+            for (Layer l : g.getLayers()) {
                 Dl4jInternals.clearKeptForwardOutput(l instanceof FrozenLayer f ? f.getInsideLayer() : l);
             }
         }
@@ -109,11 +115,7 @@ public final class TrainingSession implements AutoCloseable {
             GraphPolicy.unblock(network);
             GraphPolicy.skipInputGradients(network, false);
             if (cachesForward) {
-                GraphPolicy.keepConvolutionOutputs(network, false, CacheMode.NONE);
-                GraphPolicy.setCacheMode(network, CacheMode.NONE);
-                for (Layer l : network.getLayers()) { // a cached output would be read by a later backward pass
-                    Dl4jInternals.clearKeptForwardOutput(l instanceof FrozenLayer f ? f.getInsideLayer() : l);
-                }
+                keepOutputs(network, false);
             }
         }
         int left = GraphPolicy.blockedVertices(network);
