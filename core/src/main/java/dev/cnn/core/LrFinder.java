@@ -61,8 +61,7 @@ public final class LrFinder {
                 }
                 while (it.hasNext() && step < iterations) {
                     DataSet d = it.next();
-                    g.fit((org.nd4j.linalg.dataset.DataSet) d);
-                    double loss = g.score();
+                    double loss = Trainer.dataLoss(g, (org.nd4j.linalg.dataset.DataSet) d);
                     double lr = start * Math.exp(ratio * step);
                     step++;
                     if (!Double.isFinite(loss)) {

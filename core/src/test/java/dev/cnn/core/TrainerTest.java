@@ -85,6 +85,25 @@ class TrainerTest {
     }
 
     @Test
+    void theTrainingLossIsTheDataLossWithoutTheWeightPenalty(@TempDir Path dir) {
+        double[] loss = new double[2];
+        double[] penalty = new double[2];
+        for (int i = 0; i < 2; i++) {
+            TrainConfig cfg = TrainConfig.builder().epochs(1).batchSize(16).lr(1e-7).seed(5).weightDecay(i)
+                    .output(dir.resolve("model" + i + ".zip")).build();
+            ToyData data = new ToyData(64, 16, 16, 9);
+            ComputationGraph net = Networks.forTraining(ModelRegistry.get("simplecnn"), SPEC, cfg,
+                    data.batchesPerEpoch());
+            penalty[i] = net.calcRegularizationScore(true);
+            loss[i] = new Trainer(cfg).fit(net, meta(), data).history().get(0).trainLoss();
+        }
+        assertEquals(0, penalty[0]);
+        assertTrue(penalty[1] > 10 * loss[0], "weight decay 1 adds a penalty far above the loss: " + penalty[1]);
+        // the same initial weights and batches, and a rate too small to move them: the same data loss
+        assertEquals(loss[0], loss[1], 1e-3 * loss[0], "train loss with weight decay 1: " + loss[1]);
+    }
+
+    @Test
     void anOutputThatCannotBeWrittenIsADataErrorNamingWhatIsIntact(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("blocked"), "a file where the output's folder should be");
         TrainConfig cfg = TrainConfig.builder().epochs(1).batchSize(16).lr(3e-3).seed(5)

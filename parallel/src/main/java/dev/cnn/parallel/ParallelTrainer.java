@@ -122,7 +122,9 @@ public final class ParallelTrainer {
                 @Override
                 public double fit(int epoch) {
                     pw.fit(data.train(epoch));
-                    return net.score();
+                    // the reported score less the weight penalty (as Trainer.dataLoss), here taken from the
+                    // averaged parameters
+                    return net.score() - net.calcRegularizationScore(true);
                 }
 
                 @Override

@@ -209,7 +209,9 @@ public final class SparkTrainer {
                 } catch (Exception ex) { // SparkException is checked, and Scala throws it undeclared
                     throw failure(ex);
                 }
-                return sparkNet.getScore();
+                // the workers' mean score less the weight penalty (as Trainer.dataLoss), taken from the averaged
+                // parameters
+                return sparkNet.getScore() - sparkNet.getNetwork().calcRegularizationScore(true);
             }
 
             @Override
