@@ -284,7 +284,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     ops.append_sum(1f, memory.data_type.f32);
                 }
                 if (act != null) {
-                    ops.append_eltwise(1f, act.algorithm(), act.alpha(), act.beta());
+                    ops.append_eltwise(1f, act.kind(), act.alpha(), act.beta());
                 }
                 attr.set_post_ops(ops);
             }

@@ -5,12 +5,20 @@ import org.nd4j.linalg.activations.IActivation;
 import static org.bytedeco.dnnl.global.dnnl.algorithm;
 
 /**
- * An element-wise activation as a oneDNN post-op (convolutions of inference copies apply it in the same pass):
- * ReLU, ReLU6, SiLU, sigmoid, tanh, the zoo's Hardswish and exact GELU. Others (the zoo's Hardsigmoid, which oneDNN
- * 2.5 lacks) stay separate steps.
+ * An element-wise activation as oneDNN computes it: as a post-op (convolutions of inference copies apply it in the
+ * same pass) or as a primitive of its own ({@link EltwiseLayer}): ReLU, ReLU6, SiLU, sigmoid, tanh, the zoo's
+ * Hardswish and exact GELU. Others (the zoo's Hardsigmoid, which oneDNN 2.5 lacks) stay separate steps on DL4J's code.
+ *
+ * @param kind       oneDNN's algorithm
+ * @param fromOutput the same function with its gradient computed from the output, or null where the gradient needs
+ *                   the input
  */
-record Eltwise(algorithm algorithm, float alpha, float beta) {
-    static final Eltwise RELU = new Eltwise(org.bytedeco.dnnl.global.dnnl.algorithm.eltwise_relu, 0f, 0f);
+record Eltwise(algorithm kind, float alpha, float beta, algorithm fromOutput) {
+    static final Eltwise RELU = new Eltwise(algorithm.eltwise_relu, 0f, 0f);
+
+    Eltwise(algorithm kind, float alpha, float beta) {
+        this(kind, alpha, beta, null);
+    }
 
     /** The post-op computing {@code a}, or null where there is none. */
     static Eltwise of(IActivation a) {
@@ -21,22 +29,39 @@ record Eltwise(algorithm algorithm, float alpha, float beta) {
             return RELU;
         }
         if (a instanceof org.nd4j.linalg.activations.impl.ActivationReLU6) {
-            return new Eltwise(org.bytedeco.dnnl.global.dnnl.algorithm.eltwise_bounded_relu, 6f, 0f);
+            return new Eltwise(algorithm.eltwise_bounded_relu, 6f, 0f);
         }
+        return common(a);
+    }
+
+    /**
+     * The primitive computing {@code a} forward and backward in training, or null where there is none (a plain ReLU,
+     * which {@link EltwiseLayer} leaves to ND4J): as {@link #of}, but ReLU6 is {@code clip_v2} to [0, 6], whose
+     * gradient passes strictly between the bounds, as DL4J's does ({@code bounded_relu}'s passes at 6 too), and which
+     * can be computed from the output.
+     */
+    static Eltwise forTraining(IActivation a) {
+        if (a instanceof org.nd4j.linalg.activations.impl.ActivationReLU6) {
+            return new Eltwise(algorithm.eltwise_clip_v2, 0f, 6f, algorithm.eltwise_clip_v2_use_dst_for_bwd);
+        }
+        return common(a);
+    }
+
+    private static Eltwise common(IActivation a) {
         if (a instanceof org.nd4j.linalg.activations.impl.ActivationSwish) {
-            return new Eltwise(org.bytedeco.dnnl.global.dnnl.algorithm.eltwise_swish, 1f, 0f);
+            return new Eltwise(algorithm.eltwise_swish, 1f, 0f);
         }
         if (a instanceof org.nd4j.linalg.activations.impl.ActivationSigmoid) {
-            return new Eltwise(org.bytedeco.dnnl.global.dnnl.algorithm.eltwise_logistic, 0f, 0f);
+            return new Eltwise(algorithm.eltwise_logistic, 0f, 0f);
         }
         if (a instanceof org.nd4j.linalg.activations.impl.ActivationTanH) {
-            return new Eltwise(org.bytedeco.dnnl.global.dnnl.algorithm.eltwise_tanh, 0f, 0f);
+            return new Eltwise(algorithm.eltwise_tanh, 0f, 0f);
         }
         if (a instanceof dev.cnn.zoo.layers.ActivationHardSwish) {
-            return new Eltwise(org.bytedeco.dnnl.global.dnnl.algorithm.eltwise_hardswish, 0f, 0f);
+            return new Eltwise(algorithm.eltwise_hardswish, 0f, 0f);
         }
         if (a instanceof dev.cnn.zoo.layers.ActivationGelu) {
-            return new Eltwise(org.bytedeco.dnnl.global.dnnl.algorithm.eltwise_gelu_erf, 0f, 0f);
+            return new Eltwise(algorithm.eltwise_gelu_erf, 0f, 0f);
         }
         return null;
     }

@@ -101,8 +101,8 @@ final class GraphPolicy {
 
     /**
      * Replaces each plain DL4J dense layer of {@code g} (not frozen ones) by a {@link DnnlDenseLayer}, each plain
-     * subsampling layer by a {@link DnnlSubsamplingLayer} and each plain activation layer by a {@link
-     * ReluLayer}, sharing its configuration, parameters, gradient views and state: DL4J's dense and
+     * subsampling layer by a {@link DnnlSubsamplingLayer} and each plain activation layer by an {@link
+     * EltwiseLayer}, sharing its configuration, parameters, gradient views and state: DL4J's dense and
      * activation layers have no helper to plug in, and its subsampling layer uses its helper only backward.
      *
      * @return the number of dense layers now on oneDNN
@@ -138,7 +138,7 @@ final class GraphPolicy {
         if (c == org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer.class) {
             return new DnnlDenseLayer(l.conf(), Dl4jInternals.dataType(l));
         } else if (c == org.deeplearning4j.nn.layers.ActivationLayer.class) {
-            return new ReluLayer(l.conf(), Dl4jInternals.dataType(l));
+            return new EltwiseLayer(l.conf(), Dl4jInternals.dataType(l));
         } else if (c == SubsamplingLayer.class) {
             return new DnnlSubsamplingLayer(l.conf(), Dl4jInternals.dataType(l));
         } else if (c == org.deeplearning4j.nn.layers.pooling.GlobalPoolingLayer.class) {
@@ -298,15 +298,16 @@ final class GraphPolicy {
     }
 
     /**
-     * Lets each {@link ReluLayer} of {@code g} whose input nobody else reads apply the ReLU in place in training
-     * forward passes (see {@link ReluLayer#inPlace}), or stops it ({@code on} false): the input must be the output
-     * of a batch norm or of a residual add (neither reads its own output backward), read by this layer alone, no
-     * network output, and reach it without a preprocessor. DL4J otherwise keeps both tensors for the whole training
-     * step: a ReLU output per batch norm or residual add, about a fifth of resnet50's activations.
+     * Lets each {@link EltwiseLayer} of {@code g} whose activation's gradient follows from its output (ReLU, ReLU6)
+     * and whose input nobody else reads apply it in place in training forward passes (see {@link
+     * EltwiseLayer#inPlace}), or stops it ({@code on} false): the input must be the output of a batch norm or of a
+     * residual add (neither reads its own output backward), read by this layer alone, no network output, and reach
+     * it without a preprocessor. DL4J otherwise keeps both tensors for the whole training step: an activation output
+     * per batch norm or residual add, about a fifth of resnet50's activations.
      *
      * @return the layers now applying it in place
      */
-    static int reluInPlace(ComputationGraph g, boolean on) {
+    static int activationsInPlace(ComputationGraph g, boolean on) {
         org.deeplearning4j.nn.conf.ComputationGraphConfiguration conf = g.getConfiguration();
         Map<String, List<String>> inputs = conf.getVertexInputs();
         Map<String, Integer> readers = new java.util.HashMap<>();
@@ -318,12 +319,12 @@ final class GraphPolicy {
         java.util.Set<String> outputs = new java.util.HashSet<>(conf.getNetworkOutputs());
         int n = 0;
         for (org.deeplearning4j.nn.graph.vertex.GraphVertex gv : g.getVertices()) {
-            if (!gv.hasLayer() || !(gv.getLayer() instanceof ReluLayer r)) {
+            if (!gv.hasLayer() || !(gv.getLayer() instanceof EltwiseLayer r)) {
                 continue;
             }
             List<String> in = inputs.get(gv.getVertexName());
-            boolean ok = on && in != null && in.size() == 1 && readers.getOrDefault(in.get(0), 0) == 1
-                    && !outputs.contains(in.get(0)) && !conf.getNetworkInputs().contains(in.get(0))
+            boolean ok = on && r.canRunInPlace() && in != null && in.size() == 1
+                    && readers.getOrDefault(in.get(0), 0) == 1 && !outputs.contains(in.get(0)) && !conf.getNetworkInputs().contains(in.get(0))
                     && conf.getVertices().get(gv.getVertexName())
                             instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv && lv.getPreProcessor() == null
                     && readsNotItsOutputBackward(conf.getVertices().get(in.get(0)));

@@ -24,16 +24,16 @@ public final class TrainingSession implements AutoCloseable {
     private final ComputationGraph network;
     private final int blockedTensors;
     private final boolean cachesForward;
-    private final int reluInPlace;
+    private final int activationsInPlace;
     private final Runnable restoreUpdaters;
     private boolean closed;
 
-    private TrainingSession(ComputationGraph network, int blockedTensors, boolean cachesForward, int reluInPlace,
+    private TrainingSession(ComputationGraph network, int blockedTensors, boolean cachesForward, int activationsInPlace,
                             Runnable restoreUpdaters) {
         this.network = network;
         this.blockedTensors = blockedTensors;
         this.cachesForward = cachesForward;
-        this.reluInPlace = reluInPlace;
+        this.activationsInPlace = activationsInPlace;
         this.restoreUpdaters = restoreUpdaters;
     }
 
@@ -47,7 +47,7 @@ public final class TrainingSession implements AutoCloseable {
         if (cache) {
             keepOutputs(g, true);
         }
-        int inPlace = GraphPolicy.reluInPlace(g, true);
+        int inPlace = GraphPolicy.activationsInPlace(g, true);
         return new TrainingSession(g, blocked, cache, inPlace, options.fastAdam() ? FastAdam.install(g) : () -> { });
     }
 
@@ -91,9 +91,12 @@ public final class TrainingSession implements AutoCloseable {
         }
     }
 
-    /** ReLU layers applied in place on their input in training forward passes while the session is open. */
-    public int reluInPlace() {
-        return reluInPlace;
+    /**
+     * Activation layers (ReLU, ReLU6) applied in place on their input in training forward passes while the session is
+     * open.
+     */
+    public int activationsInPlace() {
+        return activationsInPlace;
     }
 
     /**
@@ -111,7 +114,7 @@ public final class TrainingSession implements AutoCloseable {
         try {
             restoreUpdaters.run();
         } finally { // the rest is restored even if the updaters fail to be
-            GraphPolicy.reluInPlace(network, false);
+            GraphPolicy.activationsInPlace(network, false);
             GraphPolicy.unblock(network);
             GraphPolicy.skipInputGradients(network, false);
             if (cachesForward) {
