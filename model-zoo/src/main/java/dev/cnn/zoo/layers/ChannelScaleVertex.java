@@ -98,11 +98,13 @@ public class ChannelScaleVertex extends ParameterFreeVertex {
             INDArray g = inputs[1];
             int b = block; // one layout for both gradients
             INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c');
-            scale(epsilon, g, dx, b);
             INDArray dg = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, g.dataType(), g.shape(), 'c');
-            INDArray prod = epsilon.mul(x);
-            dg.assign(b == 0 ? prod.sum(2, 3).reshape(g.shape())
-                    : ChannelBlocked.blockedView(prod, b).sum(2).reshape('c', g.shape()));
+            // epsilon * x goes through dx's memory before dx's own values: a temporary of the map's size would spill
+            // out of DL4J's gradient workspace (sized to one such map) into fresh memory on every step
+            Nd4j.exec(new MulOp(epsilon, x, dx));
+            dg.assign(b == 0 ? dx.sum(2, 3).reshape(g.shape())
+                    : ChannelBlocked.blockedView(dx, b).sum(2).reshape('c', g.shape()));
+            scale(epsilon, g, dx, b);
             return new Pair<>(new DefaultGradient(), new INDArray[]{dx, dg});
         }
     }
