@@ -36,13 +36,17 @@ record Eltwise(algorithm kind, float alpha, float beta, algorithm fromOutput) {
 
     /**
      * The primitive computing {@code a} forward and backward in training, or null where there is none (a plain ReLU,
-     * which {@link EltwiseLayer} leaves to ND4J): as {@link #of}, but ReLU6 is {@code clip_v2} to [0, 6], whose
+     * which {@link EltwiseLayer} leaves to ND4J) or where its gradient differs from PyTorch's (Hardswish): as {@link
+     * #of}, but ReLU6 is {@code clip_v2} to [0, 6], whose
      * gradient passes strictly between the bounds, as DL4J's does ({@code bounded_relu}'s passes at 6 too), and which
      * can be computed from the output.
      */
     static Eltwise forTraining(IActivation a) {
         if (a instanceof org.nd4j.linalg.activations.impl.ActivationReLU6) {
             return new Eltwise(algorithm.eltwise_clip_v2, 0f, 6f, algorithm.eltwise_clip_v2_use_dst_for_bwd);
+        }
+        if (a instanceof dev.cnn.zoo.layers.ActivationHardSwish) {
+            return null; // oneDNN's gradient at exactly 3 is 1, PyTorch's (and the zoo's) 1.5
         }
         return common(a);
     }

@@ -28,12 +28,12 @@ import static org.bytedeco.dnnl.global.dnnl.prop_kind;
 /**
  * DL4J's activation layer without its copies, for element-wise activations: DL4J's copies its input before applying
  * the activation in place, in training forward and again backward, and its ReLU6 and SiLU derivatives are libnd4j
- * loops of 5-10 ns an element (ReLU6's backward on MobileNetV2's largest map at batch 8, 9.6M values: 50 ms alone).
+ * loops of 3-5 ns an element (ReLU6's backward on MobileNetV2's largest map at batch 8, 9.6M values: 48 ms alone).
  * Here each direction is one pass into a fresh array, reading the input DL4J keeps anyway:
  * <ul>
  * <li>plain ReLU: ND4J's ops, DL4J's own, so the same values, NaN included (oneDNN's ReLU maps NaN to 0, which would
  * hide a diverging run);</li>
- * <li>ReLU6, SiLU, sigmoid, tanh, the zoo's Hardswish and GELU: oneDNN's element-wise primitives (one jit pass each
+ * <li>ReLU6, SiLU, sigmoid, tanh and the zoo's GELU: oneDNN's element-wise primitives (one jit pass each
  * way) on the tensor as one run of values (ReLU6 is oneDNN's {@code clip_v2} to [0, 6], whose gradient passes
  * strictly inside, as DL4J's).</li>
  * </ul>
@@ -44,15 +44,21 @@ import static org.bytedeco.dnnl.global.dnnl.prop_kind;
 public final class EltwiseLayer extends org.deeplearning4j.nn.layers.ActivationLayer {
     private static final AtomicLong CALLS = new AtomicLong();
 
-    private final Eltwise op; // the oneDNN algorithm, or null: ReLU on ND4J, or DL4J's code
-    private final Map<Long, Plan> plans = new HashMap<>();
+    // oneDNN's primitives per (activation, tensor length, gradient from the output); not saved with the network
+    private transient Map<PlanKey, Plan> plans;
     private boolean inPlace;
 
     public EltwiseLayer(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
-        org.nd4j.linalg.activations.IActivation a =
-                ((org.deeplearning4j.nn.conf.layers.ActivationLayer) conf.getLayer()).getActivationFn();
-        op = GraphPolicy.plainRelu(a) || !Dnnl.available() ? null : Eltwise.forTraining(a);
+    }
+
+    private record PlanKey(Eltwise op, long n, boolean fromOutput) {
+    }
+
+    /** The oneDNN algorithm for the configured activation, or null: ReLU on ND4J, or DL4J's code. */
+    private Eltwise op() {
+        org.nd4j.linalg.activations.IActivation a = layerConf().getActivationFn();
+        return GraphPolicy.plainRelu(a) || !Dnnl.available() ? null : Eltwise.forTraining(a);
     }
 
     /** Forward and backward calls taken here since the JVM started (for tests). */
@@ -101,23 +107,43 @@ public final class EltwiseLayer extends org.deeplearning4j.nn.layers.ActivationL
 
     /** Whether the activation's gradient follows from its output (ReLU, ReLU6), so it may overwrite its input. */
     boolean canRunInPlace() {
+        Eltwise op = op();
         return op == null ? GraphPolicy.plainRelu(layerConf().getActivationFn()) : op.fromOutput() != null;
     }
 
-    private boolean covered(INDArray a) {
+    private boolean covered(Eltwise op, INDArray a) {
         return (op != null || GraphPolicy.plainRelu(layerConf().getActivationFn())) && layerConf().getIDropout() == null
                 && a.dataType() == (op == null ? a.dataType() : DataType.FLOAT) && a.dataType().isFPType()
                 && Dnnl.isDense(a);
     }
 
-    private synchronized Plan plan(long n, boolean fromOutput) {
-        return plans.computeIfAbsent(fromOutput ? -n : n, k -> new Plan(op, n, fromOutput));
+    /**
+     * Runs {@code op}'s forward ({@code backward} false) or backward primitive: {@code x} is the input, or the output
+     * when {@code fromOutput}; {@code y} the output, or the gradient to compute. One pass at a time per layer, as the
+     * other helpers of this package.
+     */
+    private synchronized void exec(Eltwise op, boolean backward, boolean fromOutput, INDArray x, INDArray epsilon,
+                                   INDArray y) {
+        if (plans == null) {
+            plans = new HashMap<>();
+        }
+        Plan p = plans.computeIfAbsent(new PlanKey(op, x.length(), fromOutput), k -> new Plan(op, k.n(), fromOutput));
+        Dnnl.Run run = Dnnl.run();
+        if (backward) {
+            run.exec(p.backward, Map.of(fromOutput ? DNNL_ARG_DST : DNNL_ARG_SRC, (fromOutput ? p.dst : p.src)
+                            .bind(run, x), DNNL_ARG_DIFF_DST, p.diffDst.bind(run, epsilon),
+                    DNNL_ARG_DIFF_SRC, p.diffSrc.bind(run, y)));
+        } else {
+            run.exec(p.forward, Map.of(DNNL_ARG_SRC, p.src.bind(run, x), DNNL_ARG_DST, p.dst.bind(run, y)));
+        }
+        run.finish();
     }
 
     @Override
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
-        if (!covered(input)) {
+        Eltwise op = op();
+        if (!covered(op, input)) {
             return super.activate(training, workspaceMgr);
         }
         boolean overwrite = training && inPlace;
@@ -126,10 +152,7 @@ public final class EltwiseLayer extends org.deeplearning4j.nn.layers.ActivationL
         if (op == null) {
             Nd4j.exec(new RectifiedLinear(input, out));
         } else {
-            Plan p = plan(input.length(), overwrite);
-            Dnnl.Run run = Dnnl.run();
-            run.exec(p.forward, Map.of(DNNL_ARG_SRC, p.src.bind(run, input), DNNL_ARG_DST, p.dst.bind(run, out)));
-            run.finish();
+            exec(op, false, overwrite, input, null, out);
         }
         CALLS.incrementAndGet();
         return out;
@@ -138,7 +161,8 @@ public final class EltwiseLayer extends org.deeplearning4j.nn.layers.ActivationL
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(true);
-        if (!covered(input) || !covered(epsilon) || epsilon.dataType() != input.dataType()
+        Eltwise op = op();
+        if (!covered(op, input) || !covered(op, epsilon) || epsilon.dataType() != input.dataType()
                 || !java.util.Arrays.equals(epsilon.shape(), input.shape())) {
             return super.backpropGradient(epsilon, workspaceMgr);
         }
@@ -147,13 +171,9 @@ public final class EltwiseLayer extends org.deeplearning4j.nn.layers.ActivationL
         if (op == null) {
             Nd4j.exec(new RectifiedLinearDerivative(input, epsilon, delta));
         } else {
-            // after an in-place forward pass the input array holds the output
-            Plan p = plan(input.length(), inPlace);
-            Dnnl.Run run = Dnnl.run();
-            run.exec(p.backward, Map.of(inPlace ? DNNL_ARG_DST : DNNL_ARG_SRC,
-                    (inPlace ? p.dst : p.src).bind(run, input), DNNL_ARG_DIFF_DST, p.diffDst.bind(run, epsilon),
-                    DNNL_ARG_DIFF_SRC, p.diffSrc.bind(run, delta)));
-            run.finish();
+            // after an in-place forward pass the input array holds the output (for ReLU6 either gives the same
+            // gradient: 0 < relu6(x) < 6 exactly where 0 < x < 6)
+            exec(op, true, inPlace, input, epsilon, delta);
         }
         CALLS.incrementAndGet();
         return new Pair<>(new DefaultGradient(), delta);

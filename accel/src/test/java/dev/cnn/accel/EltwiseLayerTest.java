@@ -29,7 +29,6 @@ class EltwiseLayerTest {
 
     private static IActivation activation(String name) {
         return switch (name) {
-            case "hardswish" -> new dev.cnn.zoo.layers.ActivationHardSwish();
             case "gelu" -> new dev.cnn.zoo.layers.ActivationGelu();
             default -> Activation.valueOf(name.toUpperCase()).getActivationFunction();
         };
@@ -57,14 +56,14 @@ class EltwiseLayerTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"relu6,2", "swish,0", "sigmoid,0", "tanh,0", "hardswish,0", "gelu,0"})
+    @CsvSource({"relu6,2", "swish,0", "sigmoid,0", "tanh,0", "gelu,0"})
     void elementWiseActivationsRunOnOneDnnWithDl4jsOutputsAndGradients(String name, int inPlace) {
         Engine.init();
         assertTrue(Dnnl.available(), "org.bytedeco:dnnl does not load");
         ComputationGraph plain = net(activation(name));
         ComputationGraph dnnl = net(activation(name));
         Nd4j.getRandom().setSeed(8);
-        // values on both sides of each activation's bends (ReLU6: 0 and 6; Hardswish: -3 and 3)
+        // the batch norms bring these to mean 0, variance 1 (ReLU6's bend at 6 is tested on the layer alone below)
         INDArray x = Nd4j.randn(DataType.FLOAT, 4, 3, 12, 12).muli(4);
         INDArray y = Nd4j.zeros(DataType.FLOAT, 4, 3);
         for (int i = 0; i < 4; i++) {
@@ -94,5 +93,74 @@ class EltwiseLayerTest {
                         name + ": gradient " + e.getKey() + " differs: " + a.sub(b).norm2Number() + " of " + scale);
             }
         }
+    }
+
+    /**
+     * The layer alone on values at and around each bend (ReLU6: 0 and 6; GELU and SiLU near 0), against DL4J's
+     * activation function: forward, backward, and for ReLU6 also applied in place, with the gradient taken from the
+     * output, and with in-place switched off between the forward and the backward pass.
+     */
+    @ParameterizedTest
+    @CsvSource({"relu6", "swish", "sigmoid", "tanh", "gelu"})
+    void theLayerAloneMatchesDl4jsActivationAtItsBends(String name) {
+        Engine.init();
+        assertTrue(Dnnl.available(), "org.bytedeco:dnnl does not load");
+        IActivation act = activation(name);
+        float[] v = {-7f, -6f, -4f, -3f, -2.9f, -1f, -0.1f, 0f, 0.1f, 1f, 2.9f, 3f, 3.1f, 5.9f, 6f, 6.1f, 7f, 12f};
+        INDArray x = Nd4j.create(v, new long[]{1, v.length, 1, 1}, DataType.FLOAT);
+        INDArray eps = Nd4j.linspace(DataType.FLOAT, 1, v.length, 1).reshape(1, v.length, 1, 1).divi(3);
+        INDArray expectedOut = act.getActivation(x.dup(), true);
+        INDArray expectedGrad = act.backprop(x.dup(), eps.dup()).getFirst();
+        org.deeplearning4j.nn.workspace.LayerWorkspaceMgr ws =
+                org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces();
+        NeuralNetConfiguration conf = new NeuralNetConfiguration.Builder()
+                .layer(new ActivationLayer.Builder().activation(act).build()).build();
+        for (int mode = 0; mode < 3; mode++) { // 0: a new array; 1: in place; 2: in place, then switched off
+            if (mode > 0 && !name.equals("relu6")) {
+                break;
+            }
+            EltwiseLayer layer = new EltwiseLayer(conf, DataType.FLOAT);
+            assertEquals(name.equals("relu6"), layer.canRunInPlace(), name);
+            layer.inPlace(mode > 0);
+            INDArray in = x.dup();
+            long before = EltwiseLayer.calls();
+            layer.setInput(in, ws);
+            INDArray out = layer.activate(true, ws);
+            assertTrue(expectedOut.equalsWithEps(out, 1e-6), name + " mode " + mode + " forward: " + out);
+            assertEquals(mode > 0, out == in, "overwrote its input");
+            if (mode == 2) {
+                layer.inPlace(false);
+            }
+            INDArray grad = layer.backpropGradient(eps.dup(), ws).getSecond();
+            assertEquals(2, EltwiseLayer.calls() - before, "both passes on oneDNN");
+            assertTrue(expectedGrad.equalsWithEps(grad, 1e-5), name + " mode " + mode + " backward: " + java.util.Arrays.toString(grad.ravel().toFloatVector())
+                    + " expected " + java.util.Arrays.toString(expectedGrad.ravel().toFloatVector()));
+        }
+        // an inference pass never overwrites its input
+        EltwiseLayer layer = new EltwiseLayer(conf, DataType.FLOAT);
+        layer.inPlace(true);
+        INDArray in = x.dup();
+        layer.setInput(in, ws);
+        assertTrue(expectedOut.equalsWithEps(layer.activate(false, ws), 1e-6));
+        assertEquals(x, in);
+    }
+
+    /** The zoo's Hardswish stays on its own code in training: oneDNN's gradient at exactly 3 differs from PyTorch's. */
+    @org.junit.jupiter.api.Test
+    void hardswishKeepsPyTorchsGradientAtItsBend() {
+        Engine.init();
+        IActivation act = new dev.cnn.zoo.layers.ActivationHardSwish();
+        NeuralNetConfiguration conf = new NeuralNetConfiguration.Builder()
+                .layer(new ActivationLayer.Builder().activation(act).build()).build();
+        EltwiseLayer layer = new EltwiseLayer(conf, DataType.FLOAT);
+        org.deeplearning4j.nn.workspace.LayerWorkspaceMgr ws =
+                org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces();
+        INDArray x = Nd4j.create(new float[]{-3f, 0f, 3f, 4f}, new long[]{1, 4, 1, 1}, DataType.FLOAT);
+        layer.setInput(x.dup(), ws);
+        layer.activate(true, ws);
+        INDArray grad = layer.backpropGradient(Nd4j.ones(DataType.FLOAT, 1, 4, 1, 1), ws).getSecond();
+        // PyTorch's hardswish_backward: 0 below -3, x / 3 + 1/2 up to 3 inclusive, 1 above
+        assertTrue(Nd4j.create(new float[]{-0.5f, 0.5f, 1.5f, 1f}, new long[]{1, 4, 1, 1}, DataType.FLOAT)
+                .equalsWithEps(grad, 1e-6), grad.toString());
     }
 }

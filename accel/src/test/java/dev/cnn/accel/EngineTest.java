@@ -271,8 +271,9 @@ class EngineTest {
     /**
      * A non-finite input must still give a non-finite output on this package's layers, as on DL4J's: Trainer stops
      * a diverging run on a non-finite loss (oneDNN's own ReLU maps NaN to 0, which would have hidden it).
-     * efficientnet_b0's SiLU runs on oneDNN. Not mobilenet_v2: DL4J's own ReLU6 maps NaN to 0 as oneDNN's does, so
-     * neither gives a non-finite output there (its weights turn non-finite after such a step, and the loss with them).
+     * efficientnet_b0's SiLU runs on oneDNN. Not mobilenet_v2: DL4J's own ReLU6 makes NaN finite (6; oneDNN's clip
+     * gives 0), so neither gives a non-finite output there (its weights turn non-finite after such a step, and the
+     * loss with them).
      */
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.CsvSource({"simplecnn,16", "resnet18,32", "lenet,28", "efficientnet_b0,32"})

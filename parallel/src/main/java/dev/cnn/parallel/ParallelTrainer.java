@@ -122,8 +122,8 @@ public final class ParallelTrainer {
                 @Override
                 public double fit(int epoch) {
                     pw.fit(data.train(epoch));
-                    // the reported score less the weight penalty (as Trainer.dataLoss), here taken from the
-                    // averaged parameters
+                    // the reported score less the weight penalty, as Trainer.dataLoss but approximate: the score is
+                    // the workers' last, at their own parameters; the penalty is taken from the averaged ones
                     return net.score() - net.calcRegularizationScore(true);
                 }
 

@@ -209,8 +209,8 @@ public final class SparkTrainer {
                 } catch (Exception ex) { // SparkException is checked, and Scala throws it undeclared
                     throw failure(ex);
                 }
-                // the workers' mean score less the weight penalty (as Trainer.dataLoss), taken from the averaged
-                // parameters
+                // the workers' mean score less the weight penalty, as Trainer.dataLoss but approximate: the
+                // penalty is taken from the averaged parameters, the scores at each worker's own
                 return sparkNet.getScore() - sparkNet.getNetwork().calcRegularizationScore(true);
             }
 

@@ -6,7 +6,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * PyTorch's {@code Hardswish} (MobileNetV3): {@code x * relu6(x + 3) / 6}. Its derivative is 0 below -3, 1 above 3
- * and {@code x / 3 + 1/2} between, as PyTorch's backward computes it.
+ * and {@code x / 3 + 1/2} from -3 to 3, both included, as PyTorch's backward computes it.
  */
 public class ActivationHardSwish extends BaseActivationFunction {
     @Override
@@ -18,7 +18,7 @@ public class ActivationHardSwish extends BaseActivationFunction {
     @Override
     public Pair<INDArray, INDArray> backprop(INDArray in, INDArray epsilon) {
         assertShape(in, epsilon);
-        INDArray inside = in.gt(-3.0).castTo(in.dataType()).muli(in.lte(3.0).castTo(in.dataType()));
+        INDArray inside = in.gte(-3.0).castTo(in.dataType()).muli(in.lte(3.0).castTo(in.dataType()));
         INDArray above = in.gt(3.0).castTo(in.dataType());
         INDArray d = in.div(3.0).addi(0.5).muli(inside).addi(above);
         in.assign(d.muli(epsilon));
