@@ -5,9 +5,10 @@ import org.nd4j.linalg.activations.IActivation;
 import static org.bytedeco.dnnl.global.dnnl.algorithm;
 
 /**
- * An element-wise activation as oneDNN computes it: as a post-op (convolutions of inference copies apply it in the
- * same pass) or as a primitive of its own ({@link EltwiseLayer}): ReLU, ReLU6, SiLU, sigmoid, tanh, the zoo's
- * Hardswish and exact GELU. Others (the zoo's Hardsigmoid, which oneDNN 2.5 lacks) stay separate steps on DL4J's code.
+ * An element-wise activation as oneDNN computes it: as a post-op ({@link #of}: convolutions of inference copies apply
+ * it in the same pass; ReLU, ReLU6, SiLU, sigmoid, tanh, the zoo's Hardswish and exact GELU) or as a primitive of its
+ * own in training ({@link #forTraining}, for {@link EltwiseLayer}). Others (the zoo's Hardsigmoid, which oneDNN 2.5
+ * lacks) stay separate steps on DL4J's code.
  *
  * @param kind       oneDNN's algorithm
  * @param fromOutput the same function with its gradient computed from the output, or null where the gradient needs
@@ -37,9 +38,8 @@ record Eltwise(algorithm kind, float alpha, float beta, algorithm fromOutput) {
     /**
      * The primitive computing {@code a} forward and backward in training, or null where there is none (a plain ReLU,
      * which {@link EltwiseLayer} leaves to ND4J) or where its gradient differs from PyTorch's (Hardswish): as {@link
-     * #of}, but ReLU6 is {@code clip_v2} to [0, 6], whose
-     * gradient passes strictly between the bounds, as DL4J's does ({@code bounded_relu}'s passes at 6 too), and which
-     * can be computed from the output.
+     * #of}, but ReLU6 is {@code clip_v2} to [0, 6], whose gradient passes strictly between the bounds, as DL4J's does
+     * ({@code bounded_relu}'s passes at 6 too), and which can be computed from the output.
      */
     static Eltwise forTraining(IActivation a) {
         if (a instanceof org.nd4j.linalg.activations.impl.ActivationReLU6) {
