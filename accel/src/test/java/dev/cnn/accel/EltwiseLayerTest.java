@@ -133,8 +133,9 @@ class EltwiseLayerTest {
             }
             INDArray grad = layer.backpropGradient(eps.dup(), ws).getSecond();
             assertEquals(2, EltwiseLayer.calls() - before, "both passes on oneDNN");
-            assertTrue(expectedGrad.equalsWithEps(grad, 1e-5), name + " mode " + mode + " backward: " + java.util.Arrays.toString(grad.ravel().toFloatVector())
-                    + " expected " + java.util.Arrays.toString(expectedGrad.ravel().toFloatVector()));
+            assertTrue(expectedGrad.equalsWithEps(grad, 1e-5), name + " mode " + mode + " backward: "
+                    + java.util.Arrays.toString(grad.ravel().toFloatVector()) + " expected "
+                    + java.util.Arrays.toString(expectedGrad.ravel().toFloatVector()));
         }
         // an inference pass never overwrites its input
         EltwiseLayer layer = new EltwiseLayer(conf, DataType.FLOAT);
