@@ -46,7 +46,7 @@ record Eltwise(algorithm kind, float alpha, float beta, algorithm fromOutput) {
             return new Eltwise(algorithm.eltwise_clip_v2, 0f, 6f, algorithm.eltwise_clip_v2_use_dst_for_bwd);
         }
         if (a instanceof dev.cnn.zoo.layers.ActivationHardSwish) {
-            return null; // oneDNN's gradient at exactly 3 is 1, PyTorch's (and the zoo's) 1.5
+            return null; // at exactly -3 and 3 oneDNN's gradient is 0 and 1, the zoo's -0.5 and 1.5 (see the zoo's)
         }
         return common(a);
     }

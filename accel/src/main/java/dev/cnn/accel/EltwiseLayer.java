@@ -146,7 +146,7 @@ public final class EltwiseLayer extends org.deeplearning4j.nn.layers.ActivationL
         if (!covered(op, input)) {
             return super.activate(training, workspaceMgr);
         }
-        boolean overwrite = training && inPlace;
+        boolean overwrite = training && inPlace && (op == null || op.fromOutput() != null);
         INDArray out = overwrite ? input
                 : workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, input.dataType(), input.shape(), 'c');
         if (op == null) {
@@ -173,7 +173,7 @@ public final class EltwiseLayer extends org.deeplearning4j.nn.layers.ActivationL
         } else {
             // after an in-place forward pass the input array holds the output (for ReLU6 either gives the same
             // gradient: 0 < relu6(x) < 6 exactly where 0 < x < 6)
-            exec(op, true, inPlace, input, epsilon, delta);
+            exec(op, true, inPlace && op.fromOutput() != null, input, epsilon, delta);
         }
         CALLS.incrementAndGet();
         return new Pair<>(new DefaultGradient(), delta);

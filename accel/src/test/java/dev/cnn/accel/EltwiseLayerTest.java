@@ -146,7 +146,10 @@ class EltwiseLayerTest {
         assertEquals(x, in);
     }
 
-    /** The zoo's Hardswish stays on its own code in training: oneDNN's gradient at exactly 3 differs from PyTorch's. */
+    /**
+     * The zoo's Hardswish stays on its own code in training, with PyTorch 1.13's per-element gradient at the bends
+     * (-0.5 at -3, 1.5 at 3), where oneDNN's is 0 and 1.
+     */
     @org.junit.jupiter.api.Test
     void hardswishKeepsPyTorchsGradientAtItsBend() {
         Engine.init();

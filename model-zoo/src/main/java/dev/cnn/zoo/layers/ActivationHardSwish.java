@@ -6,7 +6,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * PyTorch's {@code Hardswish} (MobileNetV3): {@code x * relu6(x + 3) / 6}. Its derivative is 0 below -3, 1 above 3
- * and {@code x / 3 + 1/2} from -3 to 3, both included, as PyTorch's backward computes it.
+ * and {@code x / 3 + 1/2} from -3 to 3, both included, as PyTorch 1.13's per-element backward computes it (its
+ * vectorised path gives 1 at exactly 3, as oneDNN does, which also gives 0 at exactly -3).
  */
 public class ActivationHardSwish extends BaseActivationFunction {
     @Override
