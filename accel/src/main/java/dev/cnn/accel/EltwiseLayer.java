@@ -113,8 +113,7 @@ public final class EltwiseLayer extends org.deeplearning4j.nn.layers.ActivationL
 
     private boolean covered(Eltwise op, INDArray a) {
         return (op != null || GraphPolicy.plainRelu(layerConf().getActivationFn())) && layerConf().getIDropout() == null
-                && a.dataType() == (op == null ? a.dataType() : DataType.FLOAT) && a.dataType().isFPType()
-                && Dnnl.isDense(a);
+                && (op == null ? a.dataType().isFPType() : a.dataType() == DataType.FLOAT) && Dnnl.isDense(a);
     }
 
     /**

@@ -324,7 +324,8 @@ final class GraphPolicy {
             }
             List<String> in = inputs.get(gv.getVertexName());
             boolean ok = on && r.canRunInPlace() && in != null && in.size() == 1
-                    && readers.getOrDefault(in.get(0), 0) == 1 && !outputs.contains(in.get(0)) && !conf.getNetworkInputs().contains(in.get(0))
+                    && readers.getOrDefault(in.get(0), 0) == 1 && !outputs.contains(in.get(0))
+                    && !conf.getNetworkInputs().contains(in.get(0))
                     && conf.getVertices().get(gv.getVertexName())
                             instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv && lv.getPreProcessor() == null
                     && readsNotItsOutputBackward(conf.getVertices().get(in.get(0)));

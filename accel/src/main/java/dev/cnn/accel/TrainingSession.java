@@ -10,10 +10,10 @@ import org.deeplearning4j.nn.layers.FrozenLayer;
  * convolutions, batch norm and pooling run on this package's oneDNN helpers, activations between them stay in
  * oneDNN's blocked layout, convolutions that read a network input skip the input gradient (nobody reads it), each
  * convolution keeps its forward output for its backward pass (DL4J's forward cache, {@code CacheMode.DEVICE}, unless
- * the network already has a cache mode) instead of computing it a second time there, ReLU layers after a batch norm or
- * a residual add overwrite its output in training forward passes instead of keeping both (so a listener's {@code
- * onForwardPass} map or {@code feedForward(x, true)} shows that output after the ReLU), and Adam steps in Java
- * ({@link FastAdam}), each as {@link AccelOptions} allow.
+ * the network already has a cache mode) instead of computing it a second time there, ReLU and ReLU6 layers after a
+ * batch norm or a residual add overwrite its output in training forward passes instead of keeping both (so a
+ * listener's {@code onForwardPass} map or {@code feedForward(x, true)} shows that output after the activation), and
+ * Adam steps in Java ({@link FastAdam}), each as {@link AccelOptions} allow.
  *
  * <p>This class owns the invariant that <em>blocked layouts never escape a training session</em>: the network is
  * handed back NCHW everywhere, since its caller may read inner activations ({@code feedForward}, Grad-CAM), and
