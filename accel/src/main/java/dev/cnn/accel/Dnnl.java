@@ -150,7 +150,7 @@ public final class Dnnl {
     }
 
     /** A raw address as a JavaCPP pointer, for {@code memory.set_data_handle}. */
-    private static final class Address extends Pointer {
+    static final class Address extends Pointer {
         Address(long address) {
             this.address = address;
         }
@@ -290,6 +290,17 @@ public final class Dnnl {
             scratchpadSize = d.get_size();
             scratchpad = scratchpadSize == 0 ? null : new memory(d, engine, new Address(0));
         }
+
+        /**
+         * The scratchpad memory pointed at the calling thread's scratchpad buffer (grown as needed), or null when the
+         * primitive needs none.
+         */
+        memory scratchpad(stream s) {
+            if (scratchpad != null) {
+                scratchpad.set_data_handle(new Address(SCRATCHPAD.get().atLeast(scratchpadSize, s)), s);
+            }
+            return scratchpad;
+        }
     }
 
     /**
@@ -299,12 +310,17 @@ public final class Dnnl {
      * a primitive rather than the one that created it; and the arena, where {@link Run#exec} lays out the
      * primitive-layout copies of a primitive's {@link Port}s (one after the other, 64-byte aligned).
      */
-    private static final class ThreadBuffer {
+    static final class ThreadBuffer {
         private memory buffer;
         private long base;
         private long size;
 
         long atLeast(long bytes, stream s) {
+            return atLeast(bytes, s, false);
+        }
+
+        /** {@code zeroed}: a new buffer is filled with zeros (callers that never write to it keep it so). */
+        long atLeast(long bytes, stream s, boolean zeroed) {
             if (bytes > size) {
                 s._wait(); // the old buffer may still be read by a primitive in flight
                 release();
@@ -312,6 +328,9 @@ public final class Dnnl {
                         engine);
                 base = buffer.get_data_handle().address();
                 size = bytes;
+                if (zeroed) {
+                    Pointer.memset(new Address(base), 0, bytes);
+                }
             }
             return base;
         }
@@ -326,6 +345,9 @@ public final class Dnnl {
     }
 
     private static final ThreadLocal<ThreadBuffer> ARENA = ThreadLocal.withInitial(ThreadBuffer::new);
+    /** Working copies of {@link WideDepthwiseWeights} (the padded input, the shifted gradient), and its zeros. */
+    static final ThreadLocal<ThreadBuffer> SHIFTED = ThreadLocal.withInitial(ThreadBuffer::new);
+    static final ThreadLocal<ThreadBuffer> ZEROS = ThreadLocal.withInitial(ThreadBuffer::new);
     /** The primitive-layout copies of all ports made so far, in bytes: what they would hold with memory of their own. */
     private static final java.util.concurrent.atomic.AtomicLong PORT_BYTES = new java.util.concurrent.atomic.AtomicLong();
 
@@ -340,6 +362,10 @@ public final class Dnnl {
         ARENA.remove();
         SCRATCHPAD.get().release();
         SCRATCHPAD.remove();
+        SHIFTED.get().release();
+        SHIFTED.remove();
+        ZEROS.get().release();
+        ZEROS.remove();
         s.close();
         STREAM.remove(); // a later call on this thread makes all three again
     }
@@ -385,9 +411,9 @@ public final class Dnnl {
             for (Map.Entry<Integer, memory> e : args.entrySet()) {
                 m.put(e.getKey(), e.getValue());
             }
-            if (p.scratchpad != null) {
-                p.scratchpad.set_data_handle(new Address(SCRATCHPAD.get().atLeast(p.scratchpadSize, stream)), stream);
-                m.put(DNNL_ARG_SCRATCHPAD, p.scratchpad);
+            memory scratchpad = p.scratchpad(stream);
+            if (scratchpad != null) {
+                m.put(DNNL_ARG_SCRATCHPAD, scratchpad);
             }
             p.prim.execute(stream, m);
             m.close();

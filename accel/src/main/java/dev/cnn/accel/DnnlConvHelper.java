@@ -46,6 +46,11 @@ import static org.bytedeco.dnnl.global.dnnl.prop_kind;
 public final class DnnlConvHelper extends DnnlLayerHelper implements ConvolutionHelper {
     private static final AtomicLong FORWARD = new AtomicLong();
     private static final AtomicLong BACKWARD = new AtomicLong();
+    /**
+     * Depthwise convolutions wider than 3 compute their weight gradient with {@link WideDepthwiseWeights}
+     * ({@code -Dcnn.wideDepthwise=false}: oneDNN's own choice, for comparisons).
+     */
+    static final boolean WIDE_DEPTHWISE = !"false".equals(System.getProperty("cnn.wideDepthwise"));
 
     private final ConvolutionHelper fallback;
     private final boolean inferenceOnly;
@@ -409,6 +414,17 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     new convolution_backward_data.desc(algorithm.convolution_direct, Dnnl.any(g.srcDims()),
                             Dnnl.any(wDims), Dnnl.any(g.dstDims()), g.strides(), g.dilates(), g.padL(), g.padR()),
                     Dnnl.attr(), Dnnl.engine(), fwd.pd);
+            Dnnl.Prim dataPrim = new Dnnl.Prim(new convolution_backward_data(bd), bd);
+            memory.desc[] dataDescs = {bd.diff_dst_desc(), bd.weights_desc(), bd.diff_src_desc()};
+            memory.desc[] user = {srcUser, weightsUser, biasUser, dstUser};
+            WideDepthwiseWeights wide = WIDE_DEPTHWISE
+                    ? WideDepthwiseWeights.of(g, new memory.desc[]{srcUser, weightsUser, bias ? biasUser : null,
+                    dstUser})
+                    : null;
+            if (wide != null) {
+                backward = new WeightedBackward(user, dataPrim, dataDescs, wide, bias);
+                return backward;
+            }
             // bias-free layers (ResNet's convolutions): no bias gradient
             convolution_backward_weights.desc bw = bias
                     ? new convolution_backward_weights.desc(algorithm.convolution_direct, Dnnl.any(g.srcDims()),
@@ -417,9 +433,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     Dnnl.any(wDims), Dnnl.any(g.dstDims()), g.strides(), g.dilates(), g.padL(), g.padR());
             convolution_backward_weights.primitive_desc bwPd =
                     new convolution_backward_weights.primitive_desc(bw, Dnnl.attr(), Dnnl.engine(), fwd.pd);
-            backward = new WeightedBackward(new memory.desc[]{srcUser, weightsUser, biasUser, dstUser},
-                    new Dnnl.Prim(new convolution_backward_data(bd), bd),
-                    new memory.desc[]{bd.diff_dst_desc(), bd.weights_desc(), bd.diff_src_desc()},
+            backward = new WeightedBackward(user, dataPrim, dataDescs,
                     new Dnnl.Prim(new convolution_backward_weights(bwPd), bwPd),
                     new memory.desc[]{bwPd.src_desc(), bwPd.diff_dst_desc(), bwPd.diff_weights_desc(),
                             bias ? bwPd.diff_bias_desc() : null});

@@ -27,6 +27,8 @@ final class WeightedBackward {
     private final Dnnl.Port diffDst;
     private final Dnnl.Port diffWeights;
     private final Dnnl.Port diffBias;
+    private final WideDepthwiseWeights wide; // the weight gradient when not `weights` (which is then null)
+    private final boolean wideBias;
 
     /**
      * @param user   the arrays' layouts: source, weights, bias, destination
@@ -45,10 +47,32 @@ final class WeightedBackward {
         diffDst = Dnnl.Port.in(user[3], wgtDescs[1]);
         diffWeights = Dnnl.Port.out(user[1], wgtDescs[2]);
         diffBias = wgtDescs[3] == null ? null : Dnnl.Port.out(user[2], wgtDescs[3]);
+        wide = null;
+        wideBias = false;
+    }
+
+    /**
+     * A convolution whose weight gradient {@code wide} computes (see {@link WideDepthwiseWeights}).
+     *
+     * @param bias whether {@code wide} computes a bias gradient
+     */
+    WeightedBackward(memory.desc[] user, Dnnl.Prim data, memory.desc[] dataDescs, WideDepthwiseWeights wide,
+                     boolean bias) {
+        this.data = data;
+        this.weights = null;
+        dataDiffDst = Dnnl.Port.in(user[3], dataDescs[0]);
+        dataWeights = Dnnl.Port.in(user[1], dataDescs[1]);
+        dataDiffSrc = Dnnl.Port.out(user[0], dataDescs[2]);
+        src = null;
+        diffDst = null;
+        diffWeights = null;
+        diffBias = null;
+        this.wide = wide;
+        this.wideBias = bias;
     }
 
     boolean hasBias() {
-        return diffBias != null;
+        return wide != null ? wideBias : diffBias != null;
     }
 
     /**
@@ -60,6 +84,11 @@ final class WeightedBackward {
         if (epsOut != null) {
             run.exec(data, Map.of(DNNL_ARG_DIFF_DST, dataDiffDst.bind(run, delta),
                     DNNL_ARG_WEIGHTS, dataWeights.bind(run, w), DNNL_ARG_DIFF_SRC, dataDiffSrc.bind(run, epsOut)));
+        }
+        if (wide != null) {
+            wide.run(run, in, delta, gw, gb);
+            run.finish();
+            return;
         }
         Map<Integer, memory> args = new HashMap<>(6);
         args.put(DNNL_ARG_SRC, src.bind(run, in));
@@ -74,6 +103,6 @@ final class WeightedBackward {
 
     /** oneDNN's names of the backward-data and backward-weights kernels. */
     java.util.List<String> implementations() {
-        return java.util.List.of(data.implementation, weights.implementation);
+        return java.util.List.of(data.implementation, wide != null ? wide.implementation() : weights.implementation);
     }
 }
