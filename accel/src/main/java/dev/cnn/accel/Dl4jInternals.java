@@ -87,7 +87,7 @@ final class Dl4jInternals {
             if (l instanceof dev.cnn.zoo.layers.GroupedConvolutionLayer g) {
                 return g.convolutionHelper();
             }
-            if (l.getClass() == BatchNormalization.class && BN_HELPER != null) {
+            if (l instanceof BatchNormalization && BN_HELPER != null) {
                 return BN_HELPER.get(l);
             }
             if (l.getClass() == DnnlSubsamplingLayer.class && POOL_HELPER != null) {

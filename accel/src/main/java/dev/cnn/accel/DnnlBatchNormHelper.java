@@ -45,6 +45,8 @@ public final class DnnlBatchNormHelper extends DnnlLayerHelper implements BatchN
 
     private final Map<Key, Plan> plans = new HashMap<>();
     private boolean blocked;
+    private boolean fuseRelu;
+    private boolean lastFusedRelu;
     private INDArray meanCache;
     private INDArray varCache;
 
@@ -66,6 +68,7 @@ public final class DnnlBatchNormHelper extends DnnlLayerHelper implements BatchN
         final batch_normalization_forward.primitive_desc trainPd;
         final Dnnl.Prim train;
         final Dnnl.Prim infer;
+        Dnnl.Prim inferRelu;
         Dnnl.Prim backward;
         final Dnnl.Port src;
         final Dnnl.Port dst;
@@ -102,6 +105,18 @@ public final class DnnlBatchNormHelper extends DnnlLayerHelper implements BatchN
             diffShift = Dnnl.Port.same(channel);
         }
 
+        /** Inference with the ReLU after the batch norm in the same pass. */
+        Dnnl.Prim inferRelu() {
+            if (inferRelu == null) {
+                batch_normalization_forward.primitive_desc pd = new batch_normalization_forward.primitive_desc(
+                        new batch_normalization_forward.desc(prop_kind.forward_inference.value, data, key.eps,
+                                SCALE_SHIFT | normalization_flags.use_global_stats.value
+                                        | normalization_flags.fuse_norm_relu.value), Dnnl.attr(), Dnnl.engine());
+                inferRelu = new Dnnl.Prim(new batch_normalization_forward(pd), pd);
+            }
+            return inferRelu;
+        }
+
         Dnnl.Prim backward() {
             if (backward == null) {
                 batch_normalization_backward.primitive_desc pd = new batch_normalization_backward.primitive_desc(
@@ -131,6 +146,19 @@ public final class DnnlBatchNormHelper extends DnnlLayerHelper implements BatchN
         return blocked;
     }
 
+    /**
+     * Inference passes apply a ReLU to the output in the same pass (oneDNN's {@code fuse_norm_relu}; NaN becomes 0,
+     * as in the convolutions' ReLU post-ops of an inference copy). For {@link ReluBatchNormLayer}.
+     */
+    synchronized void fuseRelu(boolean on) {
+        fuseRelu = on;
+    }
+
+    /** Whether the last forward pass applied the ReLU ({@link #fuseRelu}). */
+    synchronized boolean lastFusedRelu() {
+        return lastFusedRelu;
+    }
+
     private static boolean supported(INDArray x, INDArray... others) {
         if (x.rank() != 4 || x.dataType() != DataType.FLOAT) {
             return false;
@@ -152,6 +180,7 @@ public final class DnnlBatchNormHelper extends DnnlLayerHelper implements BatchN
     public synchronized INDArray preOutput(INDArray x, boolean training, long[] shape, INDArray gamma, INDArray beta,
                                            INDArray mean, INDArray var, double decay, double eps, CNN2DFormat format,
                                            LayerWorkspaceMgr workspaceMgr) {
+        lastFusedRelu = false;
         if (!supported(x, gamma, beta) || (!training && !supported(x, mean, var))) {
             return null;
         }
@@ -170,11 +199,13 @@ public final class DnnlBatchNormHelper extends DnnlLayerHelper implements BatchN
         }
         INDArray m = training ? meanCache : mean; // training writes the batch statistics, inference reads these
         INDArray v = training ? varCache : var;
-        run.exec(training ? p.train : p.infer, Map.of(DNNL_ARG_SRC, p.src.bind(run, in),
+        boolean relu = !training && fuseRelu;
+        run.exec(training ? p.train : relu ? p.inferRelu() : p.infer, Map.of(DNNL_ARG_SRC, p.src.bind(run, in),
                 DNNL_ARG_SCALE, p.scale.bind(run, gamma), DNNL_ARG_SHIFT, p.shift.bind(run, beta),
                 DNNL_ARG_DST, p.dst.bind(run, out), DNNL_ARG_MEAN, p.mean.bind(run, m),
                 DNNL_ARG_VARIANCE, p.var.bind(run, v)));
         run.finish();
+        lastFusedRelu = relu;
         CALLS.incrementAndGet();
         return out;
     }

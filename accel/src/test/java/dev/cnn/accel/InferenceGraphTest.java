@@ -168,6 +168,13 @@ class InferenceGraphTest {
             INDArray qb = folded.outputSingle(false, xf);
             assertTrue(qa.sub(qb).amaxNumber().doubleValue() < 1e-4, name + ": float probabilities differ, run " + run);
         }
+        if (Dnnl.available() && name.startsWith("densenet")) { // batch norms on concatenations take their ReLU in
+            assertEquals(bns - foldable, Stream.of(folded.getLayers()).filter(l -> l instanceof ReluBatchNormLayer
+                    && l.getHelper() instanceof DnnlBatchNormHelper h && h.lastFusedRelu() && h.blocked()).count(),
+                    name + ": batch norms with the ReLU in their own pass on oneDNN, blocked layout");
+            assertEquals(0, Stream.of(folded.getLayers()).filter(l -> l.conf().getLayer()
+                    instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer).count(), name + ": ReLU layers left");
+        }
     }
 
     /** CRC-32 of the bits of every value of {@code a}, read 1M values at a time. */
