@@ -63,6 +63,7 @@ final class ClassifyCommand extends BaseCommand {
             throw CnnException.usage("--output-dir and --partitions go with --spark");
         }
         long t0 = System.nanoTime();
+        long commandAt = System.currentTimeMillis();
         // OpenCV's natives load only once ND4J's and oneDNN's have: JavaCPP loading libraries on two threads at once
         // can deadlock inside glibc's loader (one thread in dlopen, the other in dlsym called from dl_iterate_phdr,
         // each holding the lock the other waits for: seen as a classify that never ended, gdb showing exactly that)
@@ -119,9 +120,9 @@ final class ClassifyCommand extends BaseCommand {
             long jvmStart = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
             long mainAt = Main.startedAtMillis();
             // the model load includes ND4J's native initialisation, overlapped with parsing the configuration
-            err().printf("timings: jvm start to main %d ms, native init + model load %d ms, classify %d images "
-                            + "%d ms, total since jvm start %d ms%n", mainAt - jvmStart,
-                    (tLoad - t0) / 1_000_000, handled, (now - tLoad) / 1_000_000,
+            err().printf("timings: jvm start to main %d ms, main to this command %d ms, native init + model load "
+                            + "%d ms, classify %d images %d ms, total since jvm start %d ms%n", mainAt - jvmStart,
+                    commandAt - mainAt, (tLoad - t0) / 1_000_000, handled, (now - tLoad) / 1_000_000,
                     System.currentTimeMillis() - jvmStart);
         }
         if (format == Format.json) {

@@ -43,7 +43,7 @@ public final class Main {
                 return ExitCodes.INTERNAL;
             }
         }
-        CommandLine cl = commandLine(out, err, verbosity);
+        CommandLine cl = commandLine(out, err, verbosity, args);
         try {
             return cl.execute(args);
         } catch (OutOfMemoryError e) { // picocli passes Errors through its exception handler
@@ -78,7 +78,34 @@ public final class Main {
     }
 
     static CommandLine commandLine(PrintWriter out, PrintWriter err, int verbosity) {
+        return commandLine(out, err, verbosity, new String[0]);
+    }
+
+    /**
+     * The command line for {@code args}: with only the subcommand {@code args} name when they name one exactly (not
+     * {@code help} or {@code generate-completion}, which read the others), else with all of them.
+     */
+    static CommandLine commandLine(PrintWriter out, PrintWriter err, int verbosity, String[] args) {
         CommandLine cl = new CommandLine(new CnnCommand());
+        String first = null;
+        for (String a : args) {
+            if (!a.startsWith("-")) {
+                first = a;
+                break;
+            }
+        }
+        Class<?> only = first == null ? null : CnnCommand.named(first);
+        if (only == CommandLine.HelpCommand.class || only == picocli.AutoComplete.GenerateCompletion.class) {
+            only = null;
+        }
+        CommandLine.IFactory factory = CommandLine.defaultFactory();
+        for (Class<?> c : only != null ? java.util.List.<Class<?>>of(only) : CnnCommand.SUBCOMMANDS) {
+            try {
+                cl.addSubcommand(factory.create(c));
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot create command " + c.getName(), e);
+            }
+        }
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler(new ErrorHandler(verbosity > 0));

@@ -26,6 +26,29 @@ class ModelsCliTest {
         assertTrue(sub.out().contains("--input"));
     }
 
+    /**
+     * A command line that names its command registers only that one (start-up time), so what reads the others is
+     * checked here: the usage lists every command, {@code help} finds any, a typo is a usage error naming the command
+     * it is closest to, and a command's own usage comes with it.
+     */
+    @Test
+    void theRootCommandFindsEveryCommandWhileRegisteringOnlyTheOneNamed() {
+        CliTestSupport.Run usage = run("--help");
+        for (Class<?> c : CnnCommand.SUBCOMMANDS) {
+            String name = c.getAnnotation(picocli.CommandLine.Command.class).name();
+            assertTrue(usage.out().contains(name), name + " missing from the usage: " + usage.out());
+        }
+        CliTestSupport.Run help = run("help", "classify");
+        assertEquals(0, help.code(), help.err());
+        assertTrue(help.out().contains("--top-k"), help.out());
+        CliTestSupport.Run typo = run("clasify", "x.png");
+        assertEquals(2, typo.code(), typo.err());
+        assertTrue(typo.err().contains("classify"), typo.err());
+        CliTestSupport.Run own = run("summary", "--help");
+        assertEquals(0, own.code(), own.err());
+        assertTrue(own.out().contains("--input") && !own.out().contains("finetune"), own.out());
+    }
+
     @Test
     @SuppressWarnings("unchecked")
     void modelsJsonListsEveryArchitectureWithCounts() {
