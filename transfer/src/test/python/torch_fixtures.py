@@ -284,9 +284,39 @@ def ops(a):
     save_safetensors({k: p.grad for k, p in model.named_parameters()}, os.path.join(a.out, "ops.grads.safetensors"))
 
 
+def stochastic_depth(a):
+    """torchvision's StochasticDepth(0.5, "row") in training on x = randn(8, 4, 3, 3) (seeded, float64), with the
+    per-sample keep pattern read from DIR/sd.keep.bin (cnn's draw: PyTorch's bernoulli_ hands it back instead of
+    drawing): DIR/sd.input.bin, sd.weights.bin (w), sd.output.bin and sd.grad.bin, the gradient of sum(out * w)
+    with respect to x."""
+    from torchvision.ops import StochasticDepth
+    torch.manual_seed(a.seed)
+    x = torch.randn(8, 4, 3, 3, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(8, 4, 3, 3, dtype=torch.float64)
+    keep = torch.tensor(np.fromfile(os.path.join(a.out, "sd.keep.bin"), dtype="<f4"), dtype=torch.float64)
+    drawn = []
+
+    def bernoulli_(self, p=0.5, *args, **kwargs):
+        drawn.append(p)
+        return self.copy_(keep.reshape(self.shape))
+
+    original = torch.Tensor.bernoulli_
+    torch.Tensor.bernoulli_ = bernoulli_
+    try:
+        out = StochasticDepth(0.5, "row").train()(x)
+    finally:
+        torch.Tensor.bernoulli_ = original
+    assert drawn == [0.5], drawn  # one draw, of the survival rate, one value per sample
+    (out * w).sum().backward()
+    write_floats(os.path.join(a.out, "sd.input.bin"), x.detach())
+    write_floats(os.path.join(a.out, "sd.weights.bin"), w)
+    write_floats(os.path.join(a.out, "sd.output.bin"), out.detach())
+    write_floats(os.path.join(a.out, "sd.grad.bin"), x.grad)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=["parity", "images", "tiny", "ops"])
+    p.add_argument("what", choices=["parity", "images", "tiny", "ops", "stochastic-depth"])
     p.add_argument("--arch", default="resnet18")
     p.add_argument("--formats", default="zip")
     p.add_argument("--count", type=int, default=50)
@@ -294,7 +324,7 @@ def main():
     p.add_argument("--size", type=int, default=224, help="parity: input height and width")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    {"parity": parity, "images": images, "tiny": tiny, "ops": ops}[a.what](a)
+    {"parity": parity, "images": images, "tiny": tiny, "ops": ops, "stochastic-depth": stochastic_depth}[a.what](a)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,11 @@ class NewOpsGradientTest {
      * covers) -> body -> global average pool -> 3-way softmax; the body reads "pre" and its last vertex is "body".
      */
     private static boolean check(Consumer<ComputationGraphConfiguration.GraphBuilder> body) {
+        return check(body, false);
+    }
+
+    /** {@code fixedDraws}: the random generator is reseeded before every pass (stochastic depth's mask held fixed). */
+    private static boolean check(Consumer<ComputationGraphConfiguration.GraphBuilder> body, boolean fixedDraws) {
         ComputationGraphConfiguration.GraphBuilder g = new NeuralNetConfiguration.Builder().seed(7)
                 .dataType(DataType.DOUBLE).updater(new NoOp()).weightInit(WeightInit.XAVIER)
                 .convolutionMode(ConvolutionMode.Truncate).graphBuilder().addInputs("in")
@@ -73,7 +78,8 @@ class NewOpsGradientTest {
         y.putScalar(1, 2, 1);
         return GradientCheckUtil.checkGradients(new GradientCheckUtil.GraphConfig().net(net)
                 .inputs(new INDArray[]{x}).labels(new INDArray[]{y}).epsilon(1e-6).maxRelError(1e-5)
-                .minAbsoluteError(1e-9).print(GradientCheckUtil.PrintMode.FAILURES_ONLY).exitOnFirstError(false));
+                .minAbsoluteError(1e-9).print(GradientCheckUtil.PrintMode.FAILURES_ONLY).exitOnFirstError(false)
+                .callEachIter(fixedDraws ? n -> Nd4j.getRandom().setSeed(5) : null));
     }
 
     static GroupedConvolution conv(int out, int k, int stride, int pad, int groups, boolean bias, Activation act) {
@@ -147,6 +153,26 @@ class NewOpsGradientTest {
                 org.deeplearning4j.nn.workspace.ArrayType.ACTIVATIONS);
         // torchvision: view(1, 2, 3) -> transpose -> [0, 3, 1, 4, 2, 5]
         assertEquals(Nd4j.createFromArray(0.0, 3, 1, 4, 2, 5), y.reshape(6));
+    }
+
+    /**
+     * Training-mode gradients through stochastic depth on a residual branch, with the mask held fixed (the generator
+     * reseeded before each pass): this seed keeps one sample of the two and drops the other, so both paths count.
+     */
+    @Test
+    void stochasticDepthInTrainingMatchesFiniteDifferencesForAFixedMask() {
+        ComputationGraph probe = new ComputationGraph(new NeuralNetConfiguration.Builder().dataType(DataType.DOUBLE)
+                .graphBuilder().addInputs("in").setInputTypes(InputType.convolutional(6, 6, 4))
+                .addLayer("sd", new StochasticDepth(0.5), "in").setOutputs("sd").build());
+        probe.init();
+        Nd4j.getRandom().setSeed(5);
+        INDArray m = probe.outputSingle(true, Nd4j.ones(DataType.DOUBLE, 2, 4, 6, 6));
+        assertTrue(m.getDouble(0, 0, 0, 0) != m.getDouble(1, 0, 0, 0), "seed 5 keeps one sample and drops the other: "
+                + m.getDouble(0, 0, 0, 0) + ", " + m.getDouble(1, 0, 0, 0));
+        assertTrue(check(g -> g.addLayer("branch", conv(4, 3, 1, 1, 1, true, Activation.TANH), "pre")
+                .addLayer("sd", new StochasticDepth(0.5), "branch")
+                .addVertex("body", new org.deeplearning4j.nn.conf.graph.ElementWiseVertex(
+                        org.deeplearning4j.nn.conf.graph.ElementWiseVertex.Op.Add), "pre", "sd"), true));
     }
 
     @Test

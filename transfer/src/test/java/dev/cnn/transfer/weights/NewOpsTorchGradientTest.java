@@ -9,6 +9,7 @@ import dev.cnn.zoo.layers.ChannelScaleVertex;
 import dev.cnn.zoo.layers.ChannelShuffleVertex;
 import dev.cnn.zoo.layers.GroupedConvolution;
 import dev.cnn.zoo.layers.LayerScale;
+import dev.cnn.zoo.layers.StochasticDepth;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -130,5 +131,45 @@ class NewOpsTorchGradientTest {
             }
         }
         assertEquals(18, compared, "every parameter of the PyTorch module");
+    }
+
+    /**
+     * Stochastic depth against torchvision's {@code StochasticDepth(0.5, "row")} in training: the same per-sample keep
+     * pattern (cnn's draw, handed to PyTorch in place of its own), then the output and the input gradient of
+     * {@code sum(out * w)} agree: dropped samples are zero, kept ones scaled by 1 / (1 - p), both ways.
+     */
+    @org.junit.jupiter.api.Test
+    void stochasticDepthInTrainingMatchesTorchvisionsWithTheSameDraw() throws Exception {
+        ComputationGraph net = new ComputationGraph(new NeuralNetConfiguration.Builder().graphBuilder()
+                .addInputs("in").setInputTypes(InputType.convolutional(3, 3, 4))
+                .addLayer("sd", new StochasticDepth(0.5), "in").setOutputs("sd").build());
+        net.init();
+        INDArray ones = Nd4j.ones(org.nd4j.linalg.api.buffer.DataType.FLOAT, 8, 4, 3, 3);
+        Nd4j.getRandom().setSeed(21);
+        INDArray drawn = net.outputSingle(true, ones);
+        float[] keep = new float[8];
+        int kept = 0;
+        for (int i = 0; i < 8; i++) {
+            keep[i] = drawn.getFloat(i, 0, 0, 0) * 0.5f; // 0 or 1
+            kept += keep[i] == 1f ? 1 : 0;
+        }
+        assertTrue(kept > 0 && kept < 8, "this seed drops some samples and keeps others: " + kept);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(32).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (float k : keep) {
+            b.putFloat(k);
+        }
+        java.nio.file.Files.write(tmp.resolve("sd.keep.bin"), b.array());
+        PyTorch.fixtures("stochastic-depth", "--out", tmp.toString());
+        long[] shape = {8, 4, 3, 3};
+        INDArray x = Nd4j.create(PyTorch.floats(tmp.resolve("sd.input.bin")), shape, 'c');
+        INDArray w = Nd4j.create(PyTorch.floats(tmp.resolve("sd.weights.bin")), shape, 'c');
+        INDArray wantOut = Nd4j.create(PyTorch.floats(tmp.resolve("sd.output.bin")), shape, 'c');
+        INDArray wantGrad = Nd4j.create(PyTorch.floats(tmp.resolve("sd.grad.bin")), shape, 'c');
+        Nd4j.getRandom().setSeed(21); // the same draw
+        INDArray out = net.outputSingle(true, x);
+        assertTrue(wantOut.equalsWithEps(out, 1e-6), "outputs differ: " + wantOut.sub(out).amaxNumber());
+        INDArray grad = net.getLayer("sd").backpropGradient(w,
+                org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces()).getSecond();
+        assertTrue(wantGrad.equalsWithEps(grad, 1e-6), "input gradients differ: " + wantGrad.sub(grad).amaxNumber());
     }
 }

@@ -53,6 +53,7 @@ class TorchParityTest {
             "squeezenet1_1;zip,bf16",
             "googlenet;zip",
             "densenet121;zip",
+            "densenet169;safetensors",
             "resnext50_32x4d;zip",
             "resnext101_32x8d;safetensors",
             "wide_resnet50_2;zip",
