@@ -68,3 +68,19 @@ for n in nets:
     print(f"| {n} | {tl[-1]:.4f} | {min(tl):.4f} | {t1[-1]:.4f} | {max(t1):.4f} | {secs} |")
 PY
 cat "$ROOT/bench/results/degradation.md"
+# the four networks of the experiment: the table also goes into bench/RESULTS.md, between its markers
+if [ "$NETS" = "plain20 plain56 resnet20 resnet56" ]; then
+  python3 - "$ROOT/bench/RESULTS.md" "$ROOT/bench/results/degradation.md" <<'PY'
+import sys
+results, table = sys.argv[1], open(sys.argv[2]).read()
+text = open(results).read()
+begin, end = "<!-- bench/degradation.sh: table -->\n", "<!-- /bench/degradation.sh -->"
+i, j = text.find(begin), text.find(end)
+if i < 0 or j < i:
+    sys.exit("bench/RESULTS.md has no degradation markers; the table is in bench/results/degradation.md")
+open(results + ".tmp", "w").write(text[:i + len(begin)] + table + text[j:])
+import os
+os.replace(results + ".tmp", results)
+print("bench/RESULTS.md: degradation table updated", file=sys.stderr)
+PY
+fi
