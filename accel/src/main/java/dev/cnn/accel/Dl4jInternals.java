@@ -141,7 +141,7 @@ final class Dl4jInternals {
         }
     }
 
-    private static void copyFields(Object from, Object to) throws IllegalAccessException {
+    static void copyFields(Object from, Object to) throws IllegalAccessException {
         for (Class<?> c = from.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {
             for (Field f : c.getDeclaredFields()) {
                 if (!Modifier.isStatic(f.getModifiers())) {

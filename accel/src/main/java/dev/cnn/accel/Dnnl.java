@@ -351,7 +351,7 @@ public final class Dnnl {
     /** The primitive-layout copies of all ports made so far, in bytes: what they would hold with memory of their own. */
     private static final java.util.concurrent.atomic.AtomicLong PORT_BYTES = new java.util.concurrent.atomic.AtomicLong();
 
-    /** Frees the calling thread's arena and scratchpad now (a thread that is about to end; else at its GC). */
+    /** Frees the calling thread's buffers (arena, scratchpad, working copies) now (a thread about to end; else at its GC). */
     static void releaseThreadBuffers() {
         if (!Boolean.TRUE.equals(available)) {
             return; // no engine, so no buffers (and no stream to make)
@@ -367,7 +367,7 @@ public final class Dnnl {
         ZEROS.get().release();
         ZEROS.remove();
         s.close();
-        STREAM.remove(); // a later call on this thread makes all three again
+        STREAM.remove(); // a later call on this thread makes them again
     }
 
     /** The bytes of the calling thread's arena (tests). */

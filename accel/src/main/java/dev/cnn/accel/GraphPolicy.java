@@ -86,10 +86,12 @@ final class GraphPolicy {
                                         .isAvgPoolIncludePadInDivisor()));
                     }
                     n++;
-                } else if (inner.getClass() == BatchNormalization.class) {
+                } else if (inner instanceof BatchNormalization) { // DL4J's, or an inference copy's ReluBatchNormLayer
                     if (!(Dl4jInternals.batchNormHelper(inner) instanceof DnnlBatchNormHelper)) {
                         Dl4jInternals.setBatchNormHelper(inner, new DnnlBatchNormHelper());
                     }
+                    ((DnnlBatchNormHelper) Dl4jInternals.batchNormHelper(inner))
+                            .fuseRelu(inner instanceof ReluBatchNormLayer);
                     n++;
                 }
             } catch (ReflectiveOperationException e) {

@@ -94,8 +94,9 @@ final class InferenceGraph {
             }
         }
         // a batch norm that no convolution feeds (DenseNet's, on a concatenation) takes the ReLU after it into its
-        // own pass, on oneDNN only (ReluBatchNormLayer replaces the layer once the network is built)
-        List<String> reluBatchNorms = new ArrayList<>();
+        // own pass, on oneDNN only: its configuration becomes a ReluBatchNormalization (so a copy saved or rebuilt
+        // from the configuration computes the same), and the ReLU layer goes
+        int reluBatchNorms = 0;
         boolean dnnl = GraphPolicy.usesDnnl(options) && net.params().dataType() == DataType.FLOAT
                 && Dl4jInternals.layersReplaceable();
         for (String bn : dnnl ? new ArrayList<>(vertices.keySet()) : List.<String>of()) {
@@ -107,12 +108,14 @@ final class InferenceGraph {
             if (next.size() == 1 && layerOf(vertices.get(next.get(0))) instanceof ActivationLayer act
                     && Eltwise.RELU.equals(Eltwise.of(act.getActivationFn())) && !hasPreProcessor(vertices.get(next.get(0)))
                     && !conf.getNetworkOutputs().contains(next.get(0))) {
+                org.deeplearning4j.nn.conf.NeuralNetConfiguration lc = ((LayerVertex) vertices.get(bn)).getLayerConf();
+                lc.setLayer(ReluBatchNormalization.of((BatchNormalization) lc.getLayer()));
                 remove(conf, next.get(0), bn);
-                reluBatchNorms.add(bn);
+                reluBatchNorms++;
                 relus++;
             }
         }
-        if (foldedBn.isEmpty() && reluBatchNorms.isEmpty()) {
+        if (foldedBn.isEmpty() && reluBatchNorms == 0) {
             GraphPolicy.install(net, options);
             return new Folded(net, 0, 0, 0);
         }
@@ -140,9 +143,6 @@ final class InferenceGraph {
             out = fused.network();
         }
         GraphPolicy.installForInference(out, options); // weights final from here on: reordered once, activations fused
-        for (String bn : reluBatchNorms) {
-            withRelu(out, bn);
-        }
         if (GraphPolicy.usesDnnl(options) && out.params().dataType() == DataType.FLOAT) {
             // no reorders between the convolutions (every network: EfficientNet's inference lost a third of its time
             // to reorders when only ResNets with fused residuals were blocked here)
@@ -274,20 +274,6 @@ final class InferenceGraph {
         return layerOf(v) instanceof ConvolutionLayer c && (c.getClass() == ConvolutionLayer.class
                 || c.getClass() == dev.cnn.zoo.layers.GroupedConvolution.class)
                 && (c.getActivationFn() == null || c.getActivationFn() instanceof ActivationIdentity);
-    }
-
-    /** Replaces batch-norm layer {@code name} of {@code g} by a {@link ReluBatchNormLayer} (its helper and state kept). */
-    private static void withRelu(ComputationGraph g, String name) {
-        Layer old = g.getLayer(name);
-        try {
-            ReluBatchNormLayer l = new ReluBatchNormLayer(old.conf(), Dl4jInternals.dataType(old));
-            Dl4jInternals.replaceLayer(g, g.getVertex(name), old, l);
-            if (l.getHelper() instanceof DnnlBatchNormHelper h) {
-                h.fuseRelu(true);
-            }
-        } catch (IllegalAccessException e) {
-            throw new IllegalStateException("cannot replace batch norm " + name, e);
-        }
     }
 
     /** Removes single-input vertex {@code name}, feeding its consumers from {@code replacement}. */

@@ -9,7 +9,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
- * A batch norm and the ReLU after it in an inference copy ({@link InferenceGraph}): DenseNet's batch norms read the
+ * The running layer of a {@link ReluBatchNormalization}: a batch norm and the ReLU after it in an inference copy
+ * ({@link InferenceGraph}). DenseNet's batch norms read the
  * concatenation of a block's features, not a convolution's output, so they cannot be folded into one, but their
  * ReLU can run inside the batch norm ({@link DnnlBatchNormHelper#fuseRelu}), which saves a pass over the features
  * (densenet121 inference spent 4% of its time in that ReLU). Where the helper did not run (another data type), the

@@ -83,8 +83,9 @@ final class WideDepthwiseWeights {
         }
         try {
             WideDepthwiseWeights w = new WideDepthwiseWeights(g, user);
-            return w.implementation.startsWith("jit") ? w : null;
-        } catch (RuntimeException e) { // no implementation at all for the windows
+            return w.implementation.startsWith("jit") && (w.windowWithBias == null
+                    || w.windowWithBias.implementation.startsWith("jit")) ? w : null;
+        } catch (RuntimeException e) { // no implementation at all for the windows, or not one like the others
             return null;
         }
     }
@@ -123,6 +124,9 @@ final class WideDepthwiseWeights {
                     new convolution_backward_weights.desc(algorithm.convolution_direct, xpDesc, Dnnl.any(wDims),
                             user[2], dyDesc, strides, new long[]{0, 0}, padL, padR),
                     Dnnl.attr(), Dnnl.engine(), fwd);
+            if (!bb.diff_weights_desc().equals(bw.diff_weights_desc())) { // the kept window gradient's layout
+                throw new IllegalStateException("window with bias: another weight layout");
+            }
             windowWithBias = new Dnnl.Prim(new convolution_backward_weights(bb), bb);
             diffBias = new memory(user[2], Dnnl.engine(), new Dnnl.Address(0));
         } else {
@@ -186,6 +190,8 @@ final class WideDepthwiseWeights {
      */
     void run(Dnnl.Run run, INDArray in, INDArray delta, INDArray gw, INDArray gb) {
         stream st = run.stream;
+        run.kept.add(in); // dense copies made for this call outlive the primitives (Run.finish drops them)
+        run.kept.add(delta);
         long shifted = Dnnl.SHIFTED.get().atLeast(dyShiftedOffset + dyShifted.get_desc().get_size(), st);
         long zeros = Dnnl.ZEROS.get().atLeast(zeroBytes, st, true);
         handle(src, Dnnl.address(in), st);

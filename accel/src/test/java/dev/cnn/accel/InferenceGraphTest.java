@@ -174,6 +174,13 @@ class InferenceGraphTest {
                     name + ": batch norms with the ReLU in their own pass on oneDNN, blocked layout");
             assertEquals(0, Stream.of(folded.getLayers()).filter(l -> l.conf().getLayer()
                     instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer).count(), name + ": ReLU layers left");
+            // the configuration says so: a network rebuilt from it (as a saved copy is) computes the same
+            ComputationGraph rebuilt = new ComputationGraph(org.deeplearning4j.nn.conf.ComputationGraphConfiguration
+                    .fromJson(folded.getConfiguration().toJson()));
+            rebuilt.init(folded.params().dup(), false);
+            assertTrue(Stream.of(rebuilt.getLayers()).anyMatch(l -> l instanceof ReluBatchNormLayer), name);
+            assertTrue(qa.sub(rebuilt.outputSingle(false, xf)).amaxNumber().doubleValue() < 1e-4,
+                    name + ": a copy rebuilt from the configuration gives other probabilities");
         }
     }
 
