@@ -83,18 +83,21 @@ public final class Main {
 
     /**
      * The command line for {@code args}: with only the subcommand {@code args} name when they name one exactly (not
-     * {@code help} or {@code generate-completion}, which read the others), else with all of them.
+     * {@code help} or {@code generate-completion}, which read the others, nor after the root's own help or version
+     * option), else with all of them.
      */
     static CommandLine commandLine(PrintWriter out, PrintWriter err, int verbosity, String[] args) {
         CommandLine cl = new CommandLine(new CnnCommand());
         String first = null;
+        boolean rootHelp = false; // cnn --help classify: the root's usage, which lists every command
         for (String a : args) {
             if (!a.startsWith("-")) {
                 first = a;
                 break;
             }
+            rootHelp |= a.equals("-h") || a.equals("--help") || a.equals("-V") || a.equals("--version");
         }
-        Class<?> only = first == null ? null : CnnCommand.named(first);
+        Class<?> only = first == null || rootHelp ? null : CnnCommand.named(first);
         if (only == CommandLine.HelpCommand.class || only == picocli.AutoComplete.GenerateCompletion.class) {
             only = null;
         }

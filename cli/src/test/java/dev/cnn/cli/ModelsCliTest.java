@@ -52,6 +52,8 @@ class ModelsCliTest {
                 new String[]{"-v", "summary", "resnet18"}).getSubcommands().keySet(), "only the command named");
         assertEquals(CnnCommand.SUBCOMMANDS.size(), Main.commandLine(sink, sink, 0,
                 new String[]{"help", "summary"}).getSubcommands().size(), "help reads them all");
+        assertEquals(CnnCommand.SUBCOMMANDS.size(), Main.commandLine(sink, sink, 0,
+                new String[]{"--help", "summary"}).getSubcommands().size(), "the root's usage lists them all");
     }
 
     @Test
