@@ -422,7 +422,7 @@ public final class DnnlConvHelper extends DnnlLayerHelper implements Convolution
                     dstUser})
                     : null;
             if (wide != null) {
-                backward = new WeightedBackward(user, dataPrim, dataDescs, wide, bias);
+                backward = new WeightedBackward(user, dataPrim, dataDescs, wide);
                 return backward;
             }
             // bias-free layers (ResNet's convolutions): no bias gradient

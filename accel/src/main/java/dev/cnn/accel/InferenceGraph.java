@@ -97,8 +97,7 @@ final class InferenceGraph {
         // own pass, on oneDNN only: its configuration becomes a ReluBatchNormalization (so a copy saved or rebuilt
         // from the configuration computes the same), and the ReLU layer goes
         int reluBatchNorms = 0;
-        boolean dnnl = GraphPolicy.usesDnnl(options) && net.params().dataType() == DataType.FLOAT
-                && Dl4jInternals.layersReplaceable();
+        boolean dnnl = GraphPolicy.usesDnnl(options) && net.params().dataType() == DataType.FLOAT;
         for (String bn : dnnl ? new ArrayList<>(vertices.keySet()) : List.<String>of()) {
             if (!(layerOf(vertices.get(bn)) instanceof BatchNormalization) || hasPreProcessor(vertices.get(bn))
                     || foldedBn.containsValue(bn) || conf.getNetworkOutputs().contains(bn)) {
@@ -106,7 +105,7 @@ final class InferenceGraph {
             }
             List<String> next = GraphQueries.consumers(conf, bn);
             if (next.size() == 1 && layerOf(vertices.get(next.get(0))) instanceof ActivationLayer act
-                    && Eltwise.RELU.equals(Eltwise.of(act.getActivationFn())) && !hasPreProcessor(vertices.get(next.get(0)))
+                    && GraphPolicy.plainRelu(act.getActivationFn()) && !hasPreProcessor(vertices.get(next.get(0)))
                     && !conf.getNetworkOutputs().contains(next.get(0))) {
                 org.deeplearning4j.nn.conf.NeuralNetConfiguration lc = ((LayerVertex) vertices.get(bn)).getLayerConf();
                 lc.setLayer(ReluBatchNormalization.of((BatchNormalization) lc.getLayer()));

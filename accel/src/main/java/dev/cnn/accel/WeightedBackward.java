@@ -28,7 +28,6 @@ final class WeightedBackward {
     private final Dnnl.Port diffWeights;
     private final Dnnl.Port diffBias;
     private final WideDepthwiseWeights wide; // the weight gradient when not `weights` (which is then null)
-    private final boolean wideBias;
 
     /**
      * @param user   the arrays' layouts: source, weights, bias, destination
@@ -48,16 +47,10 @@ final class WeightedBackward {
         diffWeights = Dnnl.Port.out(user[1], wgtDescs[2]);
         diffBias = wgtDescs[3] == null ? null : Dnnl.Port.out(user[2], wgtDescs[3]);
         wide = null;
-        wideBias = false;
     }
 
-    /**
-     * A convolution whose weight gradient {@code wide} computes (see {@link WideDepthwiseWeights}).
-     *
-     * @param bias whether {@code wide} computes a bias gradient
-     */
-    WeightedBackward(memory.desc[] user, Dnnl.Prim data, memory.desc[] dataDescs, WideDepthwiseWeights wide,
-                     boolean bias) {
+    /** A convolution whose weight (and bias) gradient {@code wide} computes (see {@link WideDepthwiseWeights}). */
+    WeightedBackward(memory.desc[] user, Dnnl.Prim data, memory.desc[] dataDescs, WideDepthwiseWeights wide) {
         this.data = data;
         this.weights = null;
         dataDiffDst = Dnnl.Port.in(user[3], dataDescs[0]);
@@ -68,11 +61,10 @@ final class WeightedBackward {
         diffWeights = null;
         diffBias = null;
         this.wide = wide;
-        this.wideBias = bias;
     }
 
     boolean hasBias() {
-        return wide != null ? wideBias : diffBias != null;
+        return wide != null ? wide.hasBias() : diffBias != null;
     }
 
     /**

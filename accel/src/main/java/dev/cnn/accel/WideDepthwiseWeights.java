@@ -179,6 +179,11 @@ final class WideDepthwiseWeights {
         return (bytes + 63) & ~63L;
     }
 
+    /** Whether this computes the bias gradient too. */
+    boolean hasBias() {
+        return windowWithBias != null;
+    }
+
     /** oneDNN's name for the windows' kernel, and how many windows. */
     String implementation() {
         return implementation + " (" + offsets.length + " windows " + g.kh() + "x3)";

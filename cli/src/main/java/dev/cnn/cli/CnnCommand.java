@@ -16,8 +16,8 @@ import picocli.CommandLine.Spec;
 final class CnnCommand implements java.util.concurrent.Callable<Integer> {
     /**
      * The subcommands, in the order the usage lists them. Not in the annotation: {@link Main#commandLine} registers
-     * only the one a command line names (picocli reads every registered command's annotations up front, 160-200 ms of
-     * a one-image classify that takes about a second), and all of them for help, completion and anything else.
+     * only the one a command line names (picocli reads every registered command's annotations up front: about 70 ms
+     * of a one-image classify that takes about a second), and all of them for help, completion and anything else.
      */
     static final java.util.List<Class<?>> SUBCOMMANDS = java.util.List.of(
             TrainCommand.class,
