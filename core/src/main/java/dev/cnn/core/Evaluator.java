@@ -83,6 +83,7 @@ public final class Evaluator {
                 org.nd4j.linalg.api.ndarray.INDArray p = net.outputSingle(false, ds.getFeatures());
                 m.add(p, ds.getLabels());
                 collectMisses(p, ds, labels, misses, mapped);
+                it.recycle(ds);
             }
             it.shutdown();
         }

@@ -62,6 +62,7 @@ public final class LrFinder {
                 while (it.hasNext() && step < iterations) {
                     DataSet d = it.next();
                     double loss = Trainer.dataLoss(g, (org.nd4j.linalg.dataset.DataSet) d);
+                    dev.cnn.data.ImageBatchIterator.recycle(it, (org.nd4j.linalg.dataset.DataSet) d);
                     double lr = start * Math.exp(ratio * step);
                     step++;
                     if (!Double.isFinite(loss)) {

@@ -243,6 +243,7 @@ public final class Trainer {
                         return;
                     }
                 }
+                dev.cnn.data.ImageBatchIterator.recycle(it, ds); // its array takes a later batch (no fresh pages)
             }
             skipBatches = 0;
         }
@@ -426,6 +427,7 @@ public final class Trainer {
         while (it.hasNext()) {
             DataSet ds = it.next();
             m.add(net.outputSingle(false, ds.getFeatures()), ds.getLabels());
+            dev.cnn.data.ImageBatchIterator.recycle(it, ds);
         }
         return m.count() == 0 ? null : m;
     }

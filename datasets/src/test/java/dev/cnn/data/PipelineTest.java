@@ -380,6 +380,37 @@ class PipelineTest {
         assertEquals(aug, Augmentation.parse(aug.toSpec()));
     }
 
+    @Test
+    void aRecycledBatchArrayIsWrittenOverByALaterBatchWithTheSameContentAsAFreshOne() {
+        DataSource s = DataSource.open("builtin:shapes?n=42&size=16&seed=3",
+                DataSource.Options.defaults().withValSplit(0));
+        Preprocess p = pre(3, 16);
+        List<DataSet> fresh = batches(ImageBatchIterator.builder(s.train(), p).batchSize(4).shuffle(true).seed(9)
+                .workers(2).build());
+        ImageBatchIterator it = ImageBatchIterator.builder(s.train(), p).batchSize(4).shuffle(true).seed(9)
+                .workers(2).prefetch(1).build();
+        List<org.nd4j.linalg.api.ndarray.INDArray> arrays = new ArrayList<>();
+        int i = 0;
+        while (it.hasNext()) {
+            DataSet d = it.next();
+            assertEquals(fresh.get(i).getFeatures(), d.getFeatures(), "batch " + i);
+            assertEquals(fresh.get(i).getLabels(), d.getLabels(), "batch " + i);
+            arrays.add(d.getFeatures());
+            it.recycle(d);
+            it.recycle(d); // twice: ignored
+            it.recycle(fresh.get(0)); // not this iterator's: ignored
+            i++;
+        }
+        it.shutdown();
+        assertEquals(11, arrays.size()); // ten of 4, one of 2
+        // one batch in the queue and one being decoded: from the fourth on, each is written into a given-back array
+        java.util.Set<org.nd4j.linalg.api.ndarray.INDArray> distinct =
+                java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        distinct.addAll(arrays.subList(0, 10));
+        assertTrue(distinct.size() <= 5, distinct.size() + " arrays for 10 full batches");
+        assertFalse(distinct.contains(arrays.get(10)), "the short last batch has its own array");
+    }
+
     static List<DataSet> batches(ImageBatchIterator it) {
         List<DataSet> out = new ArrayList<>();
         while (it.hasNext()) {

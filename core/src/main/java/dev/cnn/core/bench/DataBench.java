@@ -110,7 +110,9 @@ public final class DataBench {
                 .cache(cache).workers(workers).build();
         long n = 0;
         while (it.hasNext()) {
-            n += it.next().numExamples();
+            DataSet b = it.next();
+            n += b.numExamples();
+            it.recycle(b);
         }
         it.shutdown();
         return n / ((System.nanoTime() - t0) / 1e9);
