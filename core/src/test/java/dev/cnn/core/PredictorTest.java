@@ -71,4 +71,31 @@ class PredictorTest {
         assertEquals(4, four.stream().filter(p -> !p.ok()).count(), "img4, img10, img16, img22");
         assertTrue(four.get(4).error().contains("img4.png: not an image"), four.get(4).error());
     }
+
+    @Test
+    void batchesWrittenIntoOneReusedArrayGiveEachImageItsOwnProbabilities() {
+        ModelBundle b = BundleTest.bundle(); // 3 classes, 3x8x8
+        List<Path> files = new ArrayList<>();
+        for (int i = 0; i < 11; i++) {
+            files.add(Path.of("img" + i + ".png"));
+        }
+        Predictor.ImageLoader distinct = f -> {
+            int i = Integer.parseInt(f.toString().replaceAll("\\D", ""));
+            return Nd4j.linspace(1, 3 * 8 * 8, 3 * 8 * 8).reshape(1, 3, 8, 8).muli((i - 5) / 32.0);
+        };
+        List<Predictor.Prediction> single = new ArrayList<>();
+        new Predictor(b, distinct).workers(1).classify(files, 3, 1, single::add);
+        List<Predictor.Prediction> batched = new ArrayList<>();
+        new Predictor(b, distinct).workers(1).classify(files, 3, 4, batched::add); // 4, 4, 3: the array reused once
+        assertEquals(11, batched.size());
+        for (int i = 0; i < 11; i++) {
+            assertEquals(files.get(i).toString(), batched.get(i).path());
+            float[] want = single.get(i).probabilities();
+            float[] got = batched.get(i).probabilities();
+            for (int c = 0; c < want.length; c++) {
+                assertEquals(want[c], got[c], 1e-5, "image " + i + " class " + c);
+            }
+        }
+        assertTrue(single.get(0).probabilities()[0] != single.get(10).probabilities()[0], "images differ");
+    }
 }
