@@ -89,8 +89,13 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-flush-denormal", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    # as bench/pytorch_bench.py: a fresh network's denormal floats slow this CPU's float math ~4x, and oneDNN inside
+    # ND4J flushes them itself, so flushing here compares like with like
+    if not a.no_flush_denormal:
+        torch.set_flush_denormal(True)
     r = {"pipeline": pipeline, "train": train, "classify": classify}[a.mode](a)
     r.update(mode=a.mode, size=a.size, workers=a.workers, batch=a.batch)
     print(json.dumps(r))
