@@ -222,8 +222,10 @@ public final class Trainer {
             it.reset();
             while (it.hasNext()) {
                 DataSet ds = it.next();
+                DataSet made = ds; // what the iterator gave, to give back
                 if (batch < skipBatches) {
                     batch++;
+                    dev.cnn.data.ImageBatchIterator.recycle(it, made);
                     continue;
                 }
                 Nd4j.getRandom().setSeed(dev.cnn.zoo.ModelSpec.nd4jSeed(mix(config.seed(), epoch, batch)));
@@ -243,7 +245,7 @@ public final class Trainer {
                         return;
                     }
                 }
-                dev.cnn.data.ImageBatchIterator.recycle(it, ds); // its array takes a later batch (no fresh pages)
+                dev.cnn.data.ImageBatchIterator.recycle(it, made); // its array takes a later batch (no fresh pages)
             }
             skipBatches = 0;
         }

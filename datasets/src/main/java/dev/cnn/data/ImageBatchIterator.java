@@ -63,8 +63,16 @@ public final class ImageBatchIterator implements DataSetIterator {
     private ExecutorService pool;
     private Object head;
     private volatile boolean cancelled;
-    /** Full-batch feature arrays handed out and not yet given back with {@link #recycle}, by identity. */
-    private final Map<INDArray, Boolean> lent = Collections.synchronizedMap(new java.util.IdentityHashMap<>());
+    /**
+     * The latest full batches handed out and not yet given back with {@link #recycle} (at most {@link #MAX_LENT}),
+     * held weakly: a consumer that never recycles keeps nothing alive through them.
+     */
+    private final java.util.ArrayDeque<Lent> lent = new java.util.ArrayDeque<>();
+    private static final int MAX_LENT = 16;
+
+    /** A batch handed out and the array it was made in. */
+    private record Lent(java.lang.ref.WeakReference<DataSet> batch, java.lang.ref.WeakReference<INDArray> array) {
+    }
     /** Full-batch feature arrays given back, for later batches to be written into. */
     private final java.util.Deque<INDArray> spare = new java.util.concurrent.ConcurrentLinkedDeque<>();
     private static final int MAX_SPARE = 2;
@@ -204,12 +212,19 @@ public final class ImageBatchIterator implements DataSetIterator {
             features.data().asNioFloat().put(0, all, 0, ok * per);
             y = java.util.Arrays.copyOf(y, ok * data.numClasses());
             giveBack(batch);
-        } else if (n == batchSize) {
-            lent.put(batch, Boolean.TRUE);
         }
         INDArray labels = Nd4j.create(y, new long[]{ok, data.numClasses()});
         DataSet ds = new DataSet(features, labels);
         ds.setExampleMetaData(paths); // where each example came from (reports, misclassified images)
+        if (features == batch && n == batchSize) {
+            synchronized (lent) {
+                if (lent.size() >= MAX_LENT) {
+                    lent.pollFirst();
+                }
+                lent.addLast(new Lent(new java.lang.ref.WeakReference<>(ds),
+                        new java.lang.ref.WeakReference<>(batch)));
+            }
+        }
         return ds;
     }
 
@@ -218,11 +233,29 @@ public final class ImageBatchIterator implements DataSetIterator {
      * written over by a later batch. Optional; without it each batch gets a new array. A new array of tens of MB is
      * fresh memory for the kernel to zero and map on first touch (with the launcher's 1 MB mmap threshold), 16% of
      * the CPU time of the 224-px JPEG pipeline (perf); a given-back one is already mapped. Batches this iterator did
-     * not make, or has been given already, are ignored. The caller must not read {@code ds}'s features afterwards.
+     * not make (compared by identity: pass the object {@link #next()} returned), or has been given already, are
+     * ignored, as are batches whose features were replaced. The caller must not read {@code ds}'s features afterwards.
      */
     public void recycle(DataSet ds) {
-        if (ds != null && ds.getFeatures() != null && lent.remove(ds.getFeatures()) != null) {
-            giveBack(ds.getFeatures());
+        if (ds == null) {
+            return;
+        }
+        INDArray array = null;
+        synchronized (lent) {
+            for (java.util.Iterator<Lent> i = lent.iterator(); i.hasNext(); ) {
+                Lent l = i.next();
+                DataSet d = l.batch().get();
+                if (d == null) {
+                    i.remove();
+                } else if (d == ds) {
+                    i.remove();
+                    array = l.array().get();
+                    break;
+                }
+            }
+        }
+        if (array != null && ds.getFeatures() == array) {
+            giveBack(array);
         }
     }
 

@@ -381,7 +381,7 @@ class PipelineTest {
     }
 
     @Test
-    void aRecycledBatchArrayIsWrittenOverByALaterBatchWithTheSameContentAsAFreshOne() {
+    void aRecycledBatchArrayIsWrittenOverByALaterBatchWithTheSameContentAsAFreshOne() throws InterruptedException {
         DataSource s = DataSource.open("builtin:shapes?n=42&size=16&seed=3",
                 DataSource.Options.defaults().withValSplit(0));
         Preprocess p = pre(3, 16);
@@ -409,6 +409,20 @@ class PipelineTest {
         distinct.addAll(arrays.subList(0, 10));
         assertTrue(distinct.size() <= 5, distinct.size() + " arrays for 10 full batches");
         assertFalse(distinct.contains(arrays.get(10)), "the short last batch has its own array");
+
+        // a consumer that never gives batches back: the iterator keeps none of them alive
+        ImageBatchIterator keeps = ImageBatchIterator.builder(s.train(), p).batchSize(4).workers(2).build();
+        java.lang.ref.WeakReference<org.nd4j.linalg.api.ndarray.INDArray> first =
+                new java.lang.ref.WeakReference<>(keeps.next().getFeatures());
+        while (keeps.hasNext()) {
+            keeps.next();
+        }
+        for (int k = 0; k < 10 && first.get() != null; k++) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        assertNull(first.get(), "a batch never given back was kept alive");
+        keeps.shutdown();
     }
 
     static List<DataSet> batches(ImageBatchIterator it) {
