@@ -20,8 +20,8 @@ ROUNDS="${ROUNDS:-2}"
 RUNS="${RUNS:-3}"
 SIZES="${SIZES:-64 128 224}"
 SETS="${SETS:-jpg500 jpg1024 png500}"
-TRAIN_SETS="${TRAIN_SETS:-$SETS}"     # train epoch 1 and classify: each set at each size
-TRAIN_SIZES="${TRAIN_SIZES:-$SIZES}"
+TRAIN_SETS="${TRAIN_SETS-$SETS}"     # train epoch 1 and classify: each set at each size (empty: none)
+TRAIN_SIZES="${TRAIN_SIZES-$SIZES}"
 THREADS="${THREADS:-2}"
 PY=/usr/bin/python3
 DATA="${PHOTOS:-$ROOT/bench/target/photos}"   # generated once, kept between runs
@@ -31,7 +31,7 @@ trap 'rm -rf "$WORK"' EXIT
 export OMP_NUM_THREADS="$THREADS" CNN_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS"
 mkdir -p "$OUT" "$DATA"
 
-for set in $SETS; do
+for set in $(echo $SETS $TRAIN_SETS | tr ' ' '\n' | sort -u); do
   case "$set" in
     jpg500) args=(--size 500x375 --format jpg) ;;
     jpg1024) args=(--size 1024x768 --format jpg) ;;
