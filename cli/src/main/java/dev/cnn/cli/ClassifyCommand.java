@@ -121,9 +121,11 @@ final class ClassifyCommand extends BaseCommand {
             long mainAt = Main.startedAtMillis();
             // the model load includes ND4J's native initialisation, overlapped with parsing the configuration
             err().printf("timings: jvm start to main %d ms, main to this command %d ms, native init + model load "
-                            + "%d ms, classify %d images %d ms, total since jvm start %d ms%n", mainAt - jvmStart,
+                            + "%d ms, classify %d images %d ms, total since jvm start %d ms%s%n", mainAt - jvmStart,
                     commandAt - mainAt, (tLoad - t0) / 1_000_000, handled, (now - tLoad) / 1_000_000,
-                    System.currentTimeMillis() - jvmStart);
+                    System.currentTimeMillis() - jvmStart, java.lang.management.ManagementFactory.getRuntimeMXBean()
+                            .getInputArguments().contains("-XX:TieredStopAtLevel=1")
+                            ? " (JIT: client compiler only, as the launcher runs a classify of a few files)" : "");
         }
         if (format == Format.json) {
             out().println(Json.pretty(all.stream().map(Predictor.Prediction::toMap).toList()));

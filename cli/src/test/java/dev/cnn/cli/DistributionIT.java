@@ -87,5 +87,15 @@ class DistributionIT {
                 "jsonl");
         assertEquals(0, again.code(), again.out());
         assertEquals(classify.out(), again.out(), "nothing printed about the archive, the same predictions");
+
+        // a classify of a few files runs with the client compiler only; a folder with the full JIT
+        Result few = sh(work, path, "/usr/bin/env", "cnn", "classify", "--model", "m.zip", "x.png", "--timings");
+        assertEquals(0, few.code(), few.out());
+        assertTrue(few.out().contains("JIT: client compiler only"), few.out());
+        Files.createDirectories(work.resolve("imgs"));
+        Files.copy(work.resolve("x.png"), work.resolve("imgs/y.png"));
+        Result folder = sh(work, path, "/usr/bin/env", "cnn", "classify", "--model", "m.zip", "imgs", "--timings");
+        assertEquals(0, folder.code(), folder.out());
+        assertTrue(folder.out().contains("timings:") && !folder.out().contains("JIT:"), folder.out());
     }
 }
