@@ -123,9 +123,7 @@ final class ClassifyCommand extends BaseCommand {
             err().printf("timings: jvm start to main %d ms, main to this command %d ms, native init + model load "
                             + "%d ms, classify %d images %d ms, total since jvm start %d ms%s%n", mainAt - jvmStart,
                     commandAt - mainAt, (tLoad - t0) / 1_000_000, handled, (now - tLoad) / 1_000_000,
-                    System.currentTimeMillis() - jvmStart, java.lang.management.ManagementFactory.getRuntimeMXBean()
-                            .getInputArguments().contains("-XX:TieredStopAtLevel=1")
-                            ? " (JIT: client compiler only, as the launcher runs a classify of a few files)" : "");
+                    System.currentTimeMillis() - jvmStart, clientCompilerOnly() ? " (JIT: client compiler only)" : "");
         }
         if (format == Format.json) {
             out().println(Json.pretty(all.stream().map(Predictor.Prediction::toMap).toList()));
@@ -245,5 +243,16 @@ final class ClassifyCommand extends BaseCommand {
 
     static String csv(String s) {
         return s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replace("\"", "\"\"") + "\"" : s;
+    }
+
+    /** True when the JVM runs with the client compiler only: the last {@code -XX:TieredStopAtLevel} given is 1. */
+    static boolean clientCompilerOnly() {
+        String level = null;
+        for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (a.startsWith("-XX:TieredStopAtLevel=")) {
+                level = a.substring("-XX:TieredStopAtLevel=".length());
+            }
+        }
+        return "1".equals(level);
     }
 }
