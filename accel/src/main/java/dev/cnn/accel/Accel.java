@@ -103,7 +103,7 @@ public final class Accel {
         }
     }
 
-    /** Loads oneDNN on a daemon thread, for commands that can overlap it with other start-up work. */
+    /** Loads oneDNN on a daemon thread, for commands that can overlap it with other start-up work (idempotent). */
     public static void preload() {
         Dnnl.preload();
     }

@@ -36,6 +36,9 @@ public final class Dnnl {
     private static final ThreadLocal<stream> STREAM = ThreadLocal.withInitial(() -> new stream(engine));
     private static final ThreadLocal<ThreadBuffer> SCRATCHPAD = ThreadLocal.withInitial(ThreadBuffer::new);
 
+    private static final java.util.concurrent.atomic.AtomicBoolean PRELOADING =
+            new java.util.concurrent.atomic.AtomicBoolean();
+
     private Dnnl() {
     }
 
@@ -70,9 +73,19 @@ public final class Dnnl {
 
     /**
      * Loads the library on a daemon thread (about 0.3-0.5 s of native loading), for commands that can overlap it
-     * with other start-up work; {@link #available} then waits for it.
+     * with other start-up work; {@link #available} then waits for it. Idempotent.
+     *
+     * <p>JavaCPP's own classes are initialised first, on the calling thread. {@code Loader.loadLibrary} holds
+     * {@code Loader}'s class lock while a library's {@code JNI_OnLoad} initialises {@code Pointer}; a caller that
+     * went on to ND4J (its first array initialises {@code Pointer}, whose initialiser calls {@code Loader.load()})
+     * while the new thread was inside that first load would deadlock with it: seen as a classify that never ended
+     * when ND4J's load was started on a thread of its own, jstack showing exactly that.
      */
     public static void preload() {
+        if (!PRELOADING.compareAndSet(false, true)) {
+            return;
+        }
+        org.bytedeco.javacpp.Pointer.maxBytes(); // initialises Loader and Pointer on this thread
         Thread t = new Thread(Dnnl::available, "onednn-load");
         t.setDaemon(true);
         t.start();
