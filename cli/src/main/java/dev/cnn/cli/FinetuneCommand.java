@@ -53,6 +53,16 @@ final class FinetuneCommand extends BaseCommand {
     String strategy;
     @Option(names = "--cut", paramLabel = "LAYER", description = "Last base layer kept (default: the layer before the classifier).")
     String cut;
+    @Option(names = "--head-pool", paramLabel = "avg|max|flatten", defaultValue = "avg",
+            description = "How the new head reads a convolutional cut: the average or maximum of each channel, or "
+                    + "every position (flatten) (default: ${DEFAULT-VALUE}).")
+    String headPool;
+    @Option(names = "--head-hidden", paramLabel = "UNITS", defaultValue = "0",
+            description = "A dense ReLU layer of UNITS before the new classifier (default: none).")
+    int headHidden;
+    @Option(names = "--head-dropout", paramLabel = "P", defaultValue = "0",
+            description = "Dropout probability on the new classifier's input (default: ${DEFAULT-VALUE}).")
+    double headDropout;
     @Option(names = "--unfreeze-from", paramLabel = "LAYER", description = "Train from this layer up; keep the layers below frozen.")
     String unfreezeFrom;
     @Option(converter = Ranges.Positive.class, names = "--epochs", defaultValue = "5", description = "Epochs (for gradual: after the frozen ones) (default: ${DEFAULT-VALUE}).")
@@ -130,7 +140,7 @@ final class FinetuneCommand extends BaseCommand {
         if (lrFind || Double.isNaN(lr)) {
             FinetuneJob.Request probe = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,
                     frozenEpochs, featureCache, run.augment, run.valSplit, run.strict, run.cache, run.workers,
-                    run.config(epochs, batchSize, 1e-3, output), autoBatch());
+                    run.config(epochs, batchSize, 1e-3, output), autoBatch(), head());
             LrFinder.Result r = LrFindRun.sweep(err(), step -> FinetuneJob.lrFind(probe, b, step));
             if (lrFind) {
                 return LrFindRun.report(r, output, format, out(), "cnn finetune");
@@ -142,7 +152,7 @@ final class FinetuneCommand extends BaseCommand {
         TrainConfig cfg = run.config(epochs, batchSize, lr, output);
         FinetuneJob.Request req = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,
                 frozenEpochs, featureCache, run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg,
-                autoBatch());
+                autoBatch(), head());
         TrainingRun tr = new TrainingRun(out(), err(), "cnn finetune");
         err().printf("cnn finetune: %s from %s on %s (%s)%n", s.cliName(), b.source(), data,
                 s == FinetuneJob.Strategy.GRADUAL ? frozenEpochs + " frozen + " + epochs + " epochs" : epochs + " epochs");
@@ -150,6 +160,16 @@ final class FinetuneCommand extends BaseCommand {
         // the model, its checkpoints, epoch log and report come from one run
         try (OutputLock lock = OutputLock.acquire(output, "cnn finetune")) {
             return report(format, s, b, tr, tr.execute(onTrainer -> FinetuneJob.run(req, b, tr, onTrainer)));
+        }
+    }
+
+    /** The new head's shape from --head-pool, --head-hidden and --head-dropout. */
+    private FinetuneJob.HeadOptions head() {
+        try {
+            return new FinetuneJob.HeadOptions(dev.cnn.transfer.HeadSpec.Pooling.parse(headPool), headHidden,
+                    headDropout);
+        } catch (IllegalArgumentException e) {
+            throw dev.cnn.core.CnnException.usage("--head-pool: " + e.getMessage());
         }
     }
 

@@ -316,6 +316,12 @@ class TrainClassifyEvaluateCliTest {
                 dir.resolve("x.zip").toString());
         assertEquals(2, cut.code(), cut.err());
         assertTrue(cut.err().contains("--cut nope"), cut.err());
+        CliTestSupport.Run pool = run("finetune", "--base", model.toString(), "--head-pool", "mean", "--output",
+                dir.resolve("x.zip").toString());
+        assertEquals(2, pool.code(), pool.err());
+        assertTrue(pool.err().contains("--head-pool") && pool.err().contains("avg, max or flatten"), pool.err());
+        assertEquals(2, run("finetune", "--base", model.toString(), "--head-dropout", "1", "--output",
+                dir.resolve("x.zip").toString()).code());
         CliTestSupport.Run w = run("finetune", "--base", "zoo:vgg16:imagenet", "--weights",
                 dir.resolve("missing.zip").toString());
         assertEquals(4, w.code(), w.err());

@@ -91,11 +91,12 @@ public final class FinetuneJob {
      * @param cut          the last layer kept from the base (null: the layer before its classifier)
      * @param unfreezeFrom train from this layer up, keep the layers below frozen (null: strategy default)
      * @param featureCache compute frozen features once when nothing random happens before the cut
+     * @param head         the new head's shape (pooling, hidden layer, dropout)
      */
     public record Request(String data, String base, Path weights, Strategy strategy, String cut, String unfreezeFrom,
                           double baseLr, int frozenEpochs, boolean featureCache, String augment, double valSplit,
                           boolean strict, boolean cacheImages, int workers, TrainConfig config,
-                          boolean smallDataBatch) {
+                          boolean smallDataBatch, HeadOptions head) {
         /**
          * {@code cnn finetune}'s defaults for everything but the data, the base ({@code model.zip} or
          * {@code zoo:NAME:TAG}), the strategy and {@code config} ({@code config.lr()} is the head's rate): base rate
@@ -110,7 +111,22 @@ public final class FinetuneJob {
         /** The same request with a pretrained weights file on disk for a {@code zoo:} base (no download). */
         public Request withWeights(Path file) {
             return new Request(data, base, file, strategy, cut, unfreezeFrom, baseLr, frozenEpochs, featureCache,
-                    augment, valSplit, strict, cacheImages, workers, config, smallDataBatch);
+                    augment, valSplit, strict, cacheImages, workers, config, smallDataBatch, head);
+        }
+
+        /** The same request with another head shape. */
+        public Request withHead(HeadOptions h) {
+            return new Request(data, base, weights, strategy, cut, unfreezeFrom, baseLr, frozenEpochs, featureCache,
+                    augment, valSplit, strict, cacheImages, workers, config, smallDataBatch, h);
+        }
+
+        /** With the default head (pooled, no hidden layer, no dropout). */
+        public Request(String data, String base, Path weights, Strategy strategy, String cut, String unfreezeFrom,
+                       double baseLr, int frozenEpochs, boolean featureCache, String augment, double valSplit,
+                       boolean strict, boolean cacheImages, int workers, TrainConfig config,
+                       boolean smallDataBatch) {
+            this(data, base, weights, strategy, cut, unfreezeFrom, baseLr, frozenEpochs, featureCache, augment,
+                    valSplit, strict, cacheImages, workers, config, smallDataBatch, HeadOptions.DEFAULT);
         }
 
         /** With the batch size as given ({@code smallDataBatch} off: see {@link TrainJob#smallDataBatch}). */
@@ -122,6 +138,9 @@ public final class FinetuneJob {
         }
 
         public Request {
+            if (head == null) {
+                head = HeadOptions.DEFAULT;
+            }
             if (strategy == null) {
                 throw CnnException.usage("--strategy is required");
             }
@@ -134,6 +153,34 @@ public final class FinetuneJob {
             if (strategy == Strategy.GRADUAL && frozenEpochs < 1) {
                 throw CnnException.usage("--frozen-epochs must be >= 1 for the gradual strategy, got " + frozenEpochs);
             }
+        }
+    }
+
+    /**
+     * The shape of the new head, as fastai's {@code vision_learner(lin_ftrs=, ps=)} and Keras' {@code pooling=} let
+     * one choose it (see {@link HeadSpec}).
+     *
+     * @param pooling how a convolutional cut's output becomes a vector: averaged (the default), maxed or flattened
+     * @param hidden  units of a dense ReLU layer before the classifier, 0 for none
+     * @param dropout drop probability on the classifier's input, in [0, 1)
+     */
+    public record HeadOptions(HeadSpec.Pooling pooling, int hidden, double dropout) {
+        public static final HeadOptions DEFAULT = new HeadOptions(HeadSpec.Pooling.AVG, 0, 0);
+
+        public HeadOptions {
+            if (pooling == null) {
+                pooling = HeadSpec.Pooling.AVG;
+            }
+            if (hidden < 0) {
+                throw CnnException.usage("--head-hidden must be >= 0, got " + hidden);
+            }
+            if (!(dropout >= 0 && dropout < 1)) {
+                throw CnnException.usage("--head-dropout must be in [0, 1), got " + dropout);
+            }
+        }
+
+        HeadSpec applyTo(HeadSpec spec) {
+            return spec.withPooling(pooling).withHidden(hidden, dropout);
         }
     }
 
@@ -455,7 +502,7 @@ public final class FinetuneJob {
             ComputationGraph g0 = Freezing.unfreeze(base.network());
             cut = req.cut() != null ? req.cut() : defaultCut(g0);
             checkLayers(g0, cut, req.unfreezeFrom());
-            network = resumed ? g0 : withHead(g0, cut, source.classes().size(), cfg.seed(), preprocess);
+            network = resumed ? g0 : withHead(g0, cut, source.classes().size(), cfg.seed(), preprocess, req.head());
             headLayers = GraphQueries.descendants(network, cut);
             // nothing random may happen before the cut for its features to be computed once
             featureCache = req.featureCache() && aug.isNone();
@@ -535,14 +582,15 @@ public final class FinetuneJob {
     }
 
     /** {@code g} cut at {@code cut} with a new softmax head named {@code head} (or {@code head2}, ...). */
-    private static ComputationGraph withHead(ComputationGraph g, String cut, int classes, long seed, Preprocess pre) {
+    private static ComputationGraph withHead(ComputationGraph g, String cut, int classes, long seed, Preprocess pre,
+                                             HeadOptions options) {
         Set<String> kept = GraphQueries.ancestors(g, cut);
         kept.add(cut);
         String headName = "head";
         for (int i = 2; kept.contains(headName) || kept.contains(headName + "_pool") || kept.contains(headName + "_fc"); i++) {
             headName = "head" + i;
         }
-        HeadSpec hs = HeadSpec.of(classes).withName(headName).withSeed(seed)
+        HeadSpec hs = options.applyTo(HeadSpec.of(classes)).withName(headName).withSeed(seed)
                 .withInputTypes(InputType.convolutional(pre.height(), pre.width(), pre.channels()));
         try {
             return Heads.replaceHead(g, cut, hs);

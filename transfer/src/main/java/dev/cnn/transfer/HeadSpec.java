@@ -9,13 +9,16 @@ import java.util.List;
 /**
  * The classifier {@link Heads#replaceHead} puts on a cut layer.
  *
- * <p>Layers added, in order: {@code <name>_pool} (global average pooling, only when the cut's output is
- * convolutional), {@code <name>_fc} (dense, ReLU, only when {@code hidden > 0}, with dropout {@code dropout} on its
+ * <p>Layers added, in order: {@code <name>_pool} (global average or max pooling, only when the cut's output is
+ * convolutional and not flattened), {@code <name>_fc} (dense, ReLU, only when {@code hidden > 0}, with dropout {@code dropout} on its
  * output side, i.e. on the input of the output layer) and {@code <name>} (OutputLayer, softmax, MCXENT).
  *
  * @param numClasses     number of classes (&gt; 0)
  * @param name           name of the output layer (default {@code head})
  * @param hidden         units of an extra dense layer, 0 for none
+ * @param pooling        how a convolutional cut's output becomes a vector: averaged or maxed over each channel, or
+ *                       flattened (every position kept, as Keras' {@code include_top=False} with {@code pooling=None}
+ *                       and a {@code Flatten}); a flat cut ignores it
  * @param dropout        drop <em>probability</em> (0 = none) applied to the output layer's input; note that DL4J's own
  *                       {@code dropOut(x)} takes the <em>retain</em> probability
  * @param seed           seed for the new layers' weights
@@ -25,10 +28,24 @@ import java.util.List;
  * @param inputTypes     the network's input types, e.g. {@code InputType.convolutional(224, 224, 3)}; empty = work
  *                       out the cut's output from the layer configurations (enough for the common layer types)
  */
-public record HeadSpec(int numClasses, String name, int hidden, double dropout, long seed, IUpdater updater,
+public record HeadSpec(int numClasses, String name, int hidden, Pooling pooling, double dropout, long seed, IUpdater updater,
                        List<Regularization> regularization, List<InputType> inputTypes) {
 
     public static final String DEFAULT_NAME = "head";
+
+    /** How a convolutional cut's output becomes the head's input vector. */
+    public enum Pooling {
+        AVG, MAX, FLATTEN;
+
+        /** {@code avg}, {@code max} or {@code flatten}, any case. */
+        public static Pooling parse(String s) {
+            try {
+                return valueOf(s.trim().toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("unknown head pooling '" + s + "'; use avg, max or flatten");
+            }
+        }
+    }
     public static final long DEFAULT_SEED = 12345L;
 
     public HeadSpec {
@@ -37,6 +54,9 @@ public record HeadSpec(int numClasses, String name, int hidden, double dropout, 
         }
         if (name == null || name.isBlank()) {
             name = DEFAULT_NAME;
+        }
+        if (pooling == null) {
+            pooling = Pooling.AVG;
         }
         if (hidden < 0) {
             throw new IllegalArgumentException("hidden units must be >= 0, got " + hidden);
@@ -50,35 +70,39 @@ public record HeadSpec(int numClasses, String name, int hidden, double dropout, 
 
     /** A plain softmax head named {@code head}, seed {@value #DEFAULT_SEED}. */
     public static HeadSpec of(int numClasses) {
-        return new HeadSpec(numClasses, DEFAULT_NAME, 0, 0, DEFAULT_SEED, null, null, List.of());
+        return new HeadSpec(numClasses, DEFAULT_NAME, 0, Pooling.AVG, 0, DEFAULT_SEED, null, null, List.of());
     }
 
     public HeadSpec withName(String n) {
-        return new HeadSpec(numClasses, n, hidden, dropout, seed, updater, regularization, inputTypes);
+        return new HeadSpec(numClasses, n, hidden, pooling, dropout, seed, updater, regularization, inputTypes);
     }
 
     public HeadSpec withHidden(int units, double dropProbability) {
-        return new HeadSpec(numClasses, name, units, dropProbability, seed, updater, regularization, inputTypes);
+        return new HeadSpec(numClasses, name, units, pooling, dropProbability, seed, updater, regularization, inputTypes);
     }
 
     public HeadSpec withDropout(double dropProbability) {
-        return new HeadSpec(numClasses, name, hidden, dropProbability, seed, updater, regularization, inputTypes);
+        return new HeadSpec(numClasses, name, hidden, pooling, dropProbability, seed, updater, regularization, inputTypes);
+    }
+
+    public HeadSpec withPooling(Pooling p) {
+        return new HeadSpec(numClasses, name, hidden, p, dropout, seed, updater, regularization, inputTypes);
     }
 
     public HeadSpec withSeed(long s) {
-        return new HeadSpec(numClasses, name, hidden, dropout, s, updater, regularization, inputTypes);
+        return new HeadSpec(numClasses, name, hidden, pooling, dropout, s, updater, regularization, inputTypes);
     }
 
     public HeadSpec withUpdater(IUpdater u) {
-        return new HeadSpec(numClasses, name, hidden, dropout, seed, u, regularization, inputTypes);
+        return new HeadSpec(numClasses, name, hidden, pooling, dropout, seed, u, regularization, inputTypes);
     }
 
     public HeadSpec withRegularization(List<Regularization> r) {
-        return new HeadSpec(numClasses, name, hidden, dropout, seed, updater, r, inputTypes);
+        return new HeadSpec(numClasses, name, hidden, pooling, dropout, seed, updater, r, inputTypes);
     }
 
     public HeadSpec withInputTypes(InputType... types) {
-        return new HeadSpec(numClasses, name, hidden, dropout, seed, updater, regularization, List.of(types));
+        return new HeadSpec(numClasses, name, hidden, pooling, dropout, seed, updater, regularization, List.of(types));
     }
 
     String poolName() {

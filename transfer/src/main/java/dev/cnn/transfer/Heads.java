@@ -4,7 +4,9 @@ import dev.cnn.transfer.ShapeInference.Act;
 import dev.cnn.zoo.Subgraphs;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.dropout.Dropout;
+import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
@@ -50,9 +52,9 @@ public final class Heads {
 
     /**
      * A copy of {@code g} keeping only {@code cutLayer} and what it depends on (weights copied, frozen layers stay
-     * frozen), with a new, freshly initialised (seeded) classifier on top: global average pooling if the cut's output
-     * is convolutional, an optional dense layer, and a softmax/MCXENT {@link OutputLayer}. The new output layer is the
-     * graph's only output.
+     * frozen), with a new, freshly initialised (seeded) classifier on top: global average or max pooling, or
+     * flattening, if the cut's output is convolutional, an optional dense layer, and a softmax/MCXENT
+     * {@link OutputLayer}. The new output layer is the graph's only output.
      */
     public static ComputationGraph replaceHead(ComputationGraph g, String cutLayer, HeadSpec spec) {
         ComputationGraphConfiguration src = g.getConfiguration();
@@ -92,16 +94,26 @@ public final class Heads {
 
         String prev = cutLayer;
         long n = act.size();
-        if (act.cnn()) {
-            GlobalPoolingLayer gap = new GlobalPoolingLayer.Builder(PoolingType.AVG).name(spec.poolName()).build();
+        InputPreProcessor flatten = null; // on the first layer after the cut, when its output is flattened
+        if (act.cnn() && spec.pooling() == HeadSpec.Pooling.FLATTEN) {
+            if (act.height() <= 0 || act.width() <= 0) {
+                throw new IllegalArgumentException("flattening the output of '" + cutLayer + "' needs its height and "
+                        + "width: pass the network input type (HeadSpec.withInputTypes)");
+            }
+            flatten = new CnnToFeedForwardPreProcessor(act.height(), act.width(), act.size(), act.format());
+            n = act.size() * act.height() * act.width();
+        } else if (act.cnn()) {
+            PoolingType type = spec.pooling() == HeadSpec.Pooling.MAX ? PoolingType.MAX : PoolingType.AVG;
+            GlobalPoolingLayer gap = new GlobalPoolingLayer.Builder(type).name(spec.poolName()).build();
             gap.setNIn(InputType.convolutional(1, 1, act.size(), act.format()), true);
-            addLayer(c, spec.poolName(), gap, prev, spec, updater, List.of(), false);
+            addLayer(c, spec.poolName(), gap, prev, null, spec, updater, List.of(), false);
             prev = spec.poolName();
         }
         if (spec.hidden() > 0) {
             DenseLayer fc = new DenseLayer.Builder().name(spec.fcName()).nIn(n).nOut(spec.hidden())
                     .activation(Activation.RELU).weightInit(WeightInit.RELU).build();
-            addLayer(c, spec.fcName(), fc, prev, spec, updater, reg, false);
+            addLayer(c, spec.fcName(), fc, prev, flatten, spec, updater, reg, false);
+            flatten = null;
             prev = spec.fcName();
             n = spec.hidden();
         }
@@ -110,7 +122,7 @@ public final class Heads {
         if (spec.dropout() > 0) {
             ob.dropOut(new Dropout(1.0 - spec.dropout())); // DL4J takes the retain probability
         }
-        addLayer(c, spec.name(), ob.build(), prev, spec, updater, reg, true);
+        addLayer(c, spec.name(), ob.build(), prev, flatten, spec, updater, reg, true);
         c.setNetworkOutputs(new ArrayList<>(List.of(spec.name())));
         c.setTopologicalOrder(null);
         c.setTopologicalOrderStr(null);
@@ -128,8 +140,9 @@ public final class Heads {
     }
 
     private static void addLayer(ComputationGraphConfiguration c, String name,
-                                 org.deeplearning4j.nn.conf.layers.Layer layer, String input, HeadSpec spec,
-                                 IUpdater updater, List<Regularization> reg, boolean output) {
+                                 org.deeplearning4j.nn.conf.layers.Layer layer, String input,
+                                 InputPreProcessor preProcessor, HeadSpec spec, IUpdater updater,
+                                 List<Regularization> reg, boolean output) {
         NeuralNetConfiguration.Builder b = new NeuralNetConfiguration.Builder().seed(dev.cnn.zoo.ModelSpec.nd4jSeed(spec.seed()))
                 .updater(updater.clone()).weightInit(WeightInit.XAVIER);
         if (c.getDataType() != null) {
@@ -140,7 +153,7 @@ public final class Heads {
             bl.setRegularization(new ArrayList<>(reg));
             bl.setRegularizationBias(new ArrayList<>());
         }
-        LayerVertex lv = new LayerVertex(nnc, null);
+        LayerVertex lv = new LayerVertex(nnc, preProcessor);
         lv.setOutputVertex(output);
         if (c.getDataType() != null) {
             lv.setDataType(c.getDataType());

@@ -35,8 +35,14 @@ final class ShapeInference {
     private ShapeInference() {
     }
 
-    /** Kind and size of a vertex's output: convolutional (channels, format) or flat (size). */
-    record Act(boolean cnn, long size, CNN2DFormat format) {
+    /**
+     * Kind and size of a vertex's output: convolutional (channels, format; height and width when the network's input
+     * type is known, else 0) or flat (size).
+     */
+    record Act(boolean cnn, long size, CNN2DFormat format, long height, long width) {
+        Act(boolean cnn, long size, CNN2DFormat format) {
+            this(cnn, size, format, 0, 0);
+        }
     }
 
     /**
@@ -51,7 +57,7 @@ final class ShapeInference {
                     .getLayerActivationTypes(true, false, inputTypes.toArray(new InputType[0]));
             InputType t = types.get(cut);
             if (t instanceof InputType.InputTypeConvolutional ct) {
-                return new Act(true, ct.getChannels(), ct.getFormat());
+                return new Act(true, ct.getChannels(), ct.getFormat(), ct.getHeight(), ct.getWidth());
             }
             if (t instanceof InputType.InputTypeFeedForward ft) {
                 return new Act(false, ft.getSize(), CNN2DFormat.NCHW);

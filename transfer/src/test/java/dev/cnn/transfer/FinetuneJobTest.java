@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -164,6 +165,34 @@ class FinetuneJobTest {
                 "head beats chance (0.25) on the new task: " + o.history());
         assertTrue(o.history().get(5).valLoss() < 0.85 * o.history().get(0).valLoss(), "val loss falls: " + o.history());
         assertTrue(o.history().get(5).trainLoss() < o.history().get(0).trainLoss(), "loss falls: " + o.history());
+    }
+
+    @Test
+    void aFlattenedHeadWithAHiddenLayerReadsEveryPositionOfTheCutAndTrainsOnCachedFeatures() {
+        TrainConfig cfg = TrainConfig.builder().epochs(4).batchSize(32).lr(1e-2).schedule(LrSchedule.Kind.CONSTANT)
+                .seed(11).output(dir.resolve("fe-flat.zip")).build();
+        FinetuneJob.Request req = new FinetuneJob.Request(NEW_DATA, basePath.toString(), null,
+                FinetuneJob.Strategy.FEATURE_EXTRACTION, "relu4", null, 1e-3, 1, true, "none", 0.25, false, true, 1,
+                cfg).withHead(new FinetuneJob.HeadOptions(HeadSpec.Pooling.FLATTEN, 12, 0.25));
+        FinetuneJob.Outcome o = FinetuneJob.run(req, null, null);
+        assertEquals(Trainer.Status.COMPLETED, o.status());
+        assertTrue(o.phases().get(0).featureCache(), "the frozen part's features are computed once");
+        ModelBundle out = ModelBundle.load(dir.resolve("fe-flat.zip"), false);
+        List<String> names = GraphQueries.layerNames(out.network());
+        assertEquals(List.of("relu4", "head_fc", "head"), names.subList(names.size() - 3, names.size()),
+                "no pooling layer between the cut and the hidden layer");
+        // 16 px through three 2x2 poolings: 2 x 2 positions of 256 channels, all of them read
+        var fc = (org.deeplearning4j.nn.conf.layers.DenseLayer) out.network().getLayer("head_fc").conf().getLayer();
+        assertEquals(2 * 2 * 256, fc.getNIn());
+        assertEquals(12, fc.getNOut());
+        for (String n : baseLayers("relu4")) {
+            assertTrue(sameParams(base.network(), out.network(), n), n + " changed under feature extraction");
+        }
+        assertTrue(o.history().get(3).trainLoss() < o.history().get(0).trainLoss(), "loss falls: " + o.history());
+        assertArrayEquals(new long[]{1, 4}, out.network().outputSingle(false,
+                org.nd4j.linalg.factory.Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 3, 16, 16)).shape());
+        assertThrows(CnnException.class, () -> new FinetuneJob.HeadOptions(HeadSpec.Pooling.AVG, -1, 0));
+        assertThrows(CnnException.class, () -> new FinetuneJob.HeadOptions(HeadSpec.Pooling.AVG, 0, 1.0));
     }
 
     @Test

@@ -229,6 +229,43 @@ class GraphSurgeryTest {
     }
 
     @Test
+    void aHeadOnAConvolutionalCutPoolsByAverageOrMaximumOrFlattensEveryPosition() {
+        // mnist_cnn's pool: 12 x 12 positions of 64 channels (Keras' include_top=False, pooling=None)
+        ComputationGraph g = dev.cnn.zoo.ModelRegistry.get("mnist_cnn")
+                .build(dev.cnn.zoo.ModelSpec.builder().numClasses(10).input(1, 28, 28).build());
+        Untouched in = Untouched.of(g);
+        HeadSpec flat = HeadSpec.of(5).withPooling(HeadSpec.Pooling.FLATTEN).withHidden(16, 0.5)
+                .withInputTypes(InputType.convolutional(28, 28, 1));
+        ComputationGraph f = Heads.replaceHead(g, "pool", flat);
+        in.check();
+        assertEquals(List.of("conv1", "conv2", "pool", "head_fc", "head"), GraphQueries.layerNames(f));
+        assertEquals(12 * 12 * 64, ((org.deeplearning4j.nn.conf.layers.DenseLayer) f.getLayer("head_fc").conf()
+                .getLayer()).getNIn());
+        INDArray x = org.nd4j.linalg.factory.Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 4, 1, 28, 28);
+        assertArrayEquals(new long[]{4, 5}, f.outputSingle(x).shape());
+        f.fit(new DataSet(x, TinyNets.labels(4, 5)));
+        assertEquals(f.getConfiguration(), ComputationGraphConfiguration.fromJson(f.getConfiguration().toJson()));
+        // without the input's size the flattened length is unknown
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Heads.replaceHead(g, "pool",
+                HeadSpec.of(5).withPooling(HeadSpec.Pooling.FLATTEN)));
+        assertTrue(e.getMessage().contains("height and width"), e.getMessage());
+
+        ComputationGraph m = Heads.replaceHead(g, "pool", HeadSpec.of(5).withPooling(HeadSpec.Pooling.MAX));
+        ComputationGraph a = Heads.replaceHead(g, "pool", HeadSpec.of(5));
+        assertEquals(org.deeplearning4j.nn.conf.layers.PoolingType.MAX, poolingType(m));
+        assertEquals(org.deeplearning4j.nn.conf.layers.PoolingType.AVG, poolingType(a));
+        assertEquals(64, ((org.deeplearning4j.nn.conf.layers.OutputLayer) m.getLayer("head").conf().getLayer())
+                .getNIn());
+        assertThrows(IllegalArgumentException.class, () -> HeadSpec.Pooling.parse("mean"));
+        assertEquals(HeadSpec.Pooling.FLATTEN, HeadSpec.Pooling.parse(" Flatten"));
+    }
+
+    private static org.deeplearning4j.nn.conf.layers.PoolingType poolingType(ComputationGraph g) {
+        return ((org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer) g.getLayer("head_pool").conf().getLayer())
+                .getPoolingType();
+    }
+
+    @Test
     void phaseRatesAreDiscriminativeAndKeepTheOptimizer() {
         ComputationGraph g = TinyNets.convBnDropout(1);
         Untouched in = Untouched.of(g);
