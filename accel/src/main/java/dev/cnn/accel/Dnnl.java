@@ -76,16 +76,20 @@ public final class Dnnl {
      * with other start-up work; {@link #available} then waits for it. Idempotent.
      *
      * <p>JavaCPP's own classes are initialised first, on the calling thread. {@code Loader.loadLibrary} holds
-     * {@code Loader}'s class lock while a library's {@code JNI_OnLoad} initialises {@code Pointer}; a caller that
-     * went on to ND4J (its first array initialises {@code Pointer}, whose initialiser calls {@code Loader.load()})
-     * while the new thread was inside that first load would deadlock with it: seen as a classify that never ended
-     * when ND4J's load was started on a thread of its own, jstack showing exactly that.
+     * {@code Loader}'s class lock while a library's {@code JNI_OnLoad} waits for {@code Pointer} to be initialised,
+     * and {@code Pointer}'s initialiser calls {@code Loader.load()}: a caller loading ND4J's libraries while the new
+     * thread was initialising {@code Pointer} (its first step) would deadlock with it. Seen as a classify that never
+     * ended when ND4J's load was started on a thread of its own, jstack showing exactly that.
      */
     public static void preload() {
         if (!PRELOADING.compareAndSet(false, true)) {
             return;
         }
-        org.bytedeco.javacpp.Pointer.maxBytes(); // initialises Loader and Pointer on this thread
+        try {
+            org.bytedeco.javacpp.Pointer.maxBytes(); // initialises Loader and Pointer on this thread
+        } catch (Throwable t) { // a malformed org.bytedeco.javacpp.* property: ND4J reports it on its first use
+            return;
+        }
         Thread t = new Thread(Dnnl::available, "onednn-load");
         t.setDaemon(true);
         t.start();

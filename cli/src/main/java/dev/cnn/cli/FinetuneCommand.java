@@ -54,8 +54,8 @@ final class FinetuneCommand extends BaseCommand {
     @Option(names = "--cut", paramLabel = "LAYER", description = "Last base layer kept (default: the layer before the classifier).")
     String cut;
     @Option(names = "--head-pool", paramLabel = "avg|max|flatten", defaultValue = "avg",
-            description = "How the new head reads a convolutional cut: the average or maximum of each channel, or "
-                    + "every position (flatten) (default: ${DEFAULT-VALUE}).")
+            description = "How the new head reads a convolutional --cut: the average or maximum of each channel, or "
+                    + "every position (flatten) (default: ${DEFAULT-VALUE}; max and flatten need a convolutional cut).")
     String headPool;
     @Option(names = "--head-hidden", paramLabel = "UNITS", defaultValue = "0",
             description = "A dense ReLU layer of UNITS before the new classifier (default: none).")
@@ -128,6 +128,7 @@ final class FinetuneCommand extends BaseCommand {
                     + "zoo:NAME:imagenet (or --resume CHECKPOINT)");
         }
         FinetuneJob.Strategy s = FinetuneJob.Strategy.parse(strategy);
+        FinetuneJob.HeadOptions head = head(); // before a base is loaded or downloaded
         PretrainedWeights downloader = PretrainedWeights.fromEnvironment().withProgress(Progress.download(err()));
         FinetuneJob.Base b = FinetuneJob.loadBase(base, weights, downloader);
         if (listLayers) {
@@ -140,7 +141,7 @@ final class FinetuneCommand extends BaseCommand {
         if (lrFind || Double.isNaN(lr)) {
             FinetuneJob.Request probe = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,
                     frozenEpochs, featureCache, run.augment, run.valSplit, run.strict, run.cache, run.workers,
-                    run.config(epochs, batchSize, 1e-3, output), autoBatch(), head());
+                    run.config(epochs, batchSize, 1e-3, output), autoBatch(), head);
             LrFinder.Result r = LrFindRun.sweep(err(), step -> FinetuneJob.lrFind(probe, b, step));
             if (lrFind) {
                 return LrFindRun.report(r, output, format, out(), "cnn finetune");
@@ -152,7 +153,7 @@ final class FinetuneCommand extends BaseCommand {
         TrainConfig cfg = run.config(epochs, batchSize, lr, output);
         FinetuneJob.Request req = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,
                 frozenEpochs, featureCache, run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg,
-                autoBatch(), head());
+                autoBatch(), head);
         TrainingRun tr = new TrainingRun(out(), err(), "cnn finetune");
         err().printf("cnn finetune: %s from %s on %s (%s)%n", s.cliName(), b.source(), data,
                 s == FinetuneJob.Strategy.GRADUAL ? frozenEpochs + " frozen + " + epochs + " epochs" : epochs + " epochs");

@@ -320,8 +320,15 @@ class TrainClassifyEvaluateCliTest {
                 dir.resolve("x.zip").toString());
         assertEquals(2, pool.code(), pool.err());
         assertTrue(pool.err().contains("--head-pool") && pool.err().contains("avg, max or flatten"), pool.err());
-        assertEquals(2, run("finetune", "--base", model.toString(), "--head-dropout", "1", "--output",
-                dir.resolve("x.zip").toString()).code());
+        CliTestSupport.Run drop = run("finetune", "--base", model.toString(), "--head-dropout", "1", "--output",
+                dir.resolve("x.zip").toString());
+        assertEquals(2, drop.code(), drop.err());
+        assertTrue(drop.err().contains("--head-dropout must be in [0, 1)"), drop.err());
+        // the default cut of this simplecnn is its pooled vector: nothing to flatten
+        CliTestSupport.Run flat = run("finetune", "--base", model.toString(), "--head-pool", "flatten", "--output",
+                dir.resolve("x.zip").toString());
+        assertEquals(2, flat.code(), flat.err());
+        assertTrue(flat.err().contains("already flat"), flat.err());
         CliTestSupport.Run w = run("finetune", "--base", "zoo:vgg16:imagenet", "--weights",
                 dir.resolve("missing.zip").toString());
         assertEquals(4, w.code(), w.err());

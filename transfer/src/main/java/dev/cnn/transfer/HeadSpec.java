@@ -18,7 +18,7 @@ import java.util.List;
  * @param hidden         units of an extra dense layer, 0 for none
  * @param pooling        how a convolutional cut's output becomes a vector: averaged or maxed over each channel, or
  *                       flattened (every position kept, as Keras' {@code include_top=False} with {@code pooling=None}
- *                       and a {@code Flatten}); a flat cut ignores it
+ *                       and a {@code Flatten}); a flat cut takes only the default, {@code AVG} (nothing to pool)
  * @param dropout        drop <em>probability</em> (0 = none) applied to the output layer's input; note that DL4J's own
  *                       {@code dropOut(x)} takes the <em>retain</em> probability
  * @param seed           seed for the new layers' weights

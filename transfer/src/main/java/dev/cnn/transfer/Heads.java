@@ -95,6 +95,11 @@ public final class Heads {
         String prev = cutLayer;
         long n = act.size();
         InputPreProcessor flatten = null; // on the first layer after the cut, when its output is flattened
+        if (!act.cnn() && spec.pooling() != HeadSpec.Pooling.AVG) {
+            throw new IllegalArgumentException("the output of '" + cutLayer + "' is already flat, so there is nothing "
+                    + "to " + (spec.pooling() == HeadSpec.Pooling.MAX ? "max-pool" : "flatten")
+                    + ": cut at a convolutional layer (see --list-layers)");
+        }
         if (act.cnn() && spec.pooling() == HeadSpec.Pooling.FLATTEN) {
             if (act.height() <= 0 || act.width() <= 0) {
                 throw new IllegalArgumentException("flattening the output of '" + cutLayer + "' needs its height and "

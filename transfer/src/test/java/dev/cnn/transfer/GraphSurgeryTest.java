@@ -256,6 +256,12 @@ class GraphSurgeryTest {
         assertEquals(org.deeplearning4j.nn.conf.layers.PoolingType.AVG, poolingType(a));
         assertEquals(64, ((org.deeplearning4j.nn.conf.layers.OutputLayer) m.getLayer("head").conf().getLayer())
                 .getNIn());
+        // mnist_cnn's fc1 is flat: there is nothing to max-pool or flatten, and saying so beats ignoring it
+        IllegalArgumentException flatCut = assertThrows(IllegalArgumentException.class, () -> Heads.replaceHead(g,
+                "fc1", HeadSpec.of(5).withPooling(HeadSpec.Pooling.FLATTEN)));
+        assertTrue(flatCut.getMessage().contains("already flat"), flatCut.getMessage());
+        assertEquals(List.of("conv1", "conv2", "pool", "fc1", "head"),
+                GraphQueries.layerNames(Heads.replaceHead(g, "fc1", HeadSpec.of(5))));
         assertThrows(IllegalArgumentException.class, () -> HeadSpec.Pooling.parse("mean"));
         assertEquals(HeadSpec.Pooling.FLATTEN, HeadSpec.Pooling.parse(" Flatten"));
     }
