@@ -10,8 +10,9 @@ import java.util.List;
  * The classifier {@link Heads#replaceHead} puts on a cut layer.
  *
  * <p>Layers added, in order: {@code <name>_pool} (global average or max pooling, only when the cut's output is
- * convolutional and not flattened), {@code <name>_fc} (dense, ReLU, only when {@code hidden > 0}, with dropout {@code dropout} on its
- * output side, i.e. on the input of the output layer) and {@code <name>} (OutputLayer, softmax, MCXENT).
+ * convolutional and not flattened), {@code <name>_fc} (dense, ReLU, only when {@code hidden > 0}, with dropout
+ * {@code dropout} on its output side, i.e. on the input of the output layer) and {@code <name>} (OutputLayer, softmax,
+ * MCXENT).
  *
  * @param numClasses     number of classes (&gt; 0)
  * @param name           name of the output layer (default {@code head})
@@ -28,10 +29,11 @@ import java.util.List;
  * @param inputTypes     the network's input types, e.g. {@code InputType.convolutional(224, 224, 3)}; empty = work
  *                       out the cut's output from the layer configurations (enough for the common layer types)
  */
-public record HeadSpec(int numClasses, String name, int hidden, Pooling pooling, double dropout, long seed, IUpdater updater,
-                       List<Regularization> regularization, List<InputType> inputTypes) {
+public record HeadSpec(int numClasses, String name, int hidden, Pooling pooling, double dropout, long seed,
+                       IUpdater updater, List<Regularization> regularization, List<InputType> inputTypes) {
 
     public static final String DEFAULT_NAME = "head";
+    public static final long DEFAULT_SEED = 12345L;
 
     /** How a convolutional cut's output becomes the head's input vector. */
     public enum Pooling {
@@ -46,7 +48,6 @@ public record HeadSpec(int numClasses, String name, int hidden, Pooling pooling,
             }
         }
     }
-    public static final long DEFAULT_SEED = 12345L;
 
     public HeadSpec {
         if (numClasses < 1) {
@@ -78,11 +79,13 @@ public record HeadSpec(int numClasses, String name, int hidden, Pooling pooling,
     }
 
     public HeadSpec withHidden(int units, double dropProbability) {
-        return new HeadSpec(numClasses, name, units, pooling, dropProbability, seed, updater, regularization, inputTypes);
+        return new HeadSpec(numClasses, name, units, pooling, dropProbability, seed, updater, regularization,
+                inputTypes);
     }
 
     public HeadSpec withDropout(double dropProbability) {
-        return new HeadSpec(numClasses, name, hidden, pooling, dropProbability, seed, updater, regularization, inputTypes);
+        return new HeadSpec(numClasses, name, hidden, pooling, dropProbability, seed, updater, regularization,
+                inputTypes);
     }
 
     public HeadSpec withPooling(Pooling p) {
