@@ -87,7 +87,8 @@ public final class Dnnl {
         }
         try {
             org.bytedeco.javacpp.Pointer.maxBytes(); // initialises Loader and Pointer on this thread
-        } catch (Throwable t) { // a malformed org.bytedeco.javacpp.* property: ND4J reports it on its first use
+        } catch (Throwable t) { // e.g. a malformed org.bytedeco.javacpp.* property; later uses fail without the cause
+            LOG.warn("JavaCPP did not initialise: {}", t.toString());
             return;
         }
         Thread t = new Thread(Dnnl::available, "onednn-load");

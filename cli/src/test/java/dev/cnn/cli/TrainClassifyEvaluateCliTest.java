@@ -328,7 +328,7 @@ class TrainClassifyEvaluateCliTest {
         CliTestSupport.Run flat = run("finetune", "--base", model.toString(), "--head-pool", "flatten", "--output",
                 dir.resolve("x.zip").toString());
         assertEquals(2, flat.code(), flat.err());
-        assertTrue(flat.err().contains("already flat"), flat.err());
+        assertTrue(flat.err().contains("--head-pool flatten") && flat.err().contains("already flat"), flat.err());
         CliTestSupport.Run w = run("finetune", "--base", "zoo:vgg16:imagenet", "--weights",
                 dir.resolve("missing.zip").toString());
         assertEquals(4, w.code(), w.err());

@@ -595,7 +595,9 @@ public final class FinetuneJob {
         try {
             return Heads.replaceHead(g, cut, hs);
         } catch (IllegalArgumentException e) {
-            throw CnnException.usage("--cut " + cut + ": " + e.getMessage());
+            String pool = options.pooling() == HeadSpec.Pooling.AVG ? ""
+                    : " with --head-pool " + options.pooling().name().toLowerCase(Locale.ROOT);
+            throw CnnException.usage("--cut " + cut + pool + ": " + e.getMessage() + " (--list-layers names them)");
         }
     }
 

@@ -55,6 +55,10 @@ public final class Heads {
      * frozen), with a new, freshly initialised (seeded) classifier on top: global average or max pooling, or
      * flattening, if the cut's output is convolutional, an optional dense layer, and a softmax/MCXENT
      * {@link OutputLayer}. The new output layer is the graph's only output.
+     *
+     * @throws IllegalArgumentException if {@code cutLayer} is missing or the output, a head name is taken, the cut's
+     *                                  output cannot be worked out, or {@code spec} asks to max-pool or flatten a
+     *                                  flat output (or to flatten one whose height and width are unknown)
      */
     public static ComputationGraph replaceHead(ComputationGraph g, String cutLayer, HeadSpec spec) {
         ComputationGraphConfiguration src = g.getConfiguration();
@@ -98,7 +102,7 @@ public final class Heads {
         if (!act.cnn() && spec.pooling() != HeadSpec.Pooling.AVG) {
             throw new IllegalArgumentException("the output of '" + cutLayer + "' is already flat, so there is nothing "
                     + "to " + (spec.pooling() == HeadSpec.Pooling.MAX ? "max-pool" : "flatten")
-                    + ": cut at a convolutional layer (see --list-layers)");
+                    + ": cut at a convolutional layer");
         }
         if (act.cnn() && spec.pooling() == HeadSpec.Pooling.FLATTEN) {
             if (act.height() <= 0 || act.width() <= 0) {
