@@ -26,15 +26,25 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
 
     /**
      * What a finetuned model was transferred from and how. {@code headBatchSize}: the batch size of phases that train
-     * no batch-norm layer when it differs from the config's (small data), else 0.
+     * no batch-norm layer when it differs from the config's (small data), else 0. {@code headPool},
+     * {@code headHidden} and {@code headDropout}: the new head's shape ({@code cnn finetune --head-pool/--head-hidden/
+     * --head-dropout}); {@code headPool} is null in bundles written before it was recorded.
      */
     public record Transfer(String base, String baseArchitecture, List<String> baseLabels, String strategy,
                            String cut, List<String> head, String unfreezeFrom, double baseLr, int frozenEpochs,
-                           List<Phase> phases, int headBatchSize) {
+                           List<Phase> phases, int headBatchSize, String headPool, int headHidden,
+                           double headDropout) {
         public Transfer {
             baseLabels = baseLabels == null ? null : List.copyOf(baseLabels);
             head = head == null ? List.of() : List.copyOf(head);
             phases = phases == null ? List.of() : List.copyOf(phases);
+        }
+
+        public Transfer(String base, String baseArchitecture, List<String> baseLabels, String strategy, String cut,
+                        List<String> head, String unfreezeFrom, double baseLr, int frozenEpochs, List<Phase> phases,
+                        int headBatchSize) {
+            this(base, baseArchitecture, baseLabels, strategy, cut, head, unfreezeFrom, baseLr, frozenEpochs, phases,
+                    headBatchSize, null, 0, 0);
         }
 
         public Transfer(String base, String baseArchitecture, List<String> baseLabels, String strategy, String cut,
@@ -45,16 +55,19 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
 
         public Transfer withPhases(List<Phase> p) {
             return new Transfer(base, baseArchitecture, baseLabels, strategy, cut, head, unfreezeFrom, baseLr,
-                    frozenEpochs, p, headBatchSize);
+                    frozenEpochs, p, headBatchSize, headPool, headHidden, headDropout);
         }
     }
 
-    /** One training phase of a finetune run. */
+    /**
+     * One training phase of a finetune run. {@code batchSize} and {@code headLr} (the new head's peak learning rate
+     * in this phase) are 0 in bundles written before they were recorded.
+     */
     public record Phase(String name, String status, int epochs, boolean featureCache, double cacheSeconds,
-                        long cacheBytes, long trainableParams, int batchSize) {
+                        long cacheBytes, long trainableParams, int batchSize, double headLr) {
         public Phase(String name, String status, int epochs, boolean featureCache, double cacheSeconds,
                      long cacheBytes, long trainableParams) {
-            this(name, status, epochs, featureCache, cacheSeconds, cacheBytes, trainableParams, 0);
+            this(name, status, epochs, featureCache, cacheSeconds, cacheBytes, trainableParams, 0, 0);
         }
 
         public Map<String, Object> toMap() {
@@ -69,6 +82,9 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
             if (batchSize > 0) {
                 m.put("batchSize", batchSize);
             }
+            if (headLr > 0) {
+                m.put("headLr", headLr);
+            }
             return m;
         }
 
@@ -79,7 +95,7 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
             return new Phase(r.string("name"), r.string("status"), r.integer("epochs", 0),
                     Boolean.TRUE.equals(r.bool("featureCache")), r.real("cacheSeconds", 0),
                     bytes == null ? 0 : bytes.longValue(), params == null ? 0 : params.longValue(),
-                    r.integer("batchSize", 0));
+                    r.integer("batchSize", 0), r.real("headLr", 0));
         }
     }
 
@@ -130,6 +146,11 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
             if (transfer.headBatchSize() > 0) {
                 m.put("headBatchSize", transfer.headBatchSize());
             }
+            if (transfer.headPool() != null) {
+                m.put("headPool", transfer.headPool());
+                m.put("headHidden", transfer.headHidden());
+                m.put("headDropout", transfer.headDropout());
+            }
         }
         m.put("valSplit", valSplit);
         m.put("augment", augment);
@@ -171,7 +192,8 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
             t = new Transfer(r.string("base"), r.string("baseArchitecture"), r.strings("baseLabels"),
                     r.string("strategy"), r.string("cut"), r.strings("head"), r.string("unfreezeFrom"),
                     r.real("baseLr", 0), r.integer("frozenEpochs", 0), r.objects("phases", Phase::fromMap),
-                    r.integer("headBatchSize", 0));
+                    r.integer("headBatchSize", 0), r.string("headPool"), r.integer("headHidden", 0),
+                    r.real("headDropout", 0));
         }
         Result res = null;
         if (r.has("history") || r.has("status")) {

@@ -78,7 +78,7 @@ class BundleTest {
         EpochStats e2 = new EpochStats(2, 0.7, Double.NaN, Double.NaN, Double.NaN, 0.005, 2.0, 110, false);
         Provenance.Transfer t = new Provenance.Transfer("base.zip", "simplecnn", List.of("x", "y"), "gradual", "avgpool",
                 List.of("head"), null, 1e-4, 1, List.of(new Provenance.Phase("frozen", "completed", 1, true, 0.5, 1024,
-                1000, 8)), 8);
+                1000, 8, 0.01)), 8, "flatten", 128, 0.5);
         Provenance p = Provenance.of("photos", 0.2, "flip", null, null, 40, 10, cfg, t)
                 .withResult(new Provenance.Result(List.of(e1, e2), "completed", 1, e1));
         BundleMetadata m = bundle().metadata().withProvenance(p)
@@ -90,6 +90,9 @@ class BundleTest {
         @SuppressWarnings("unchecked")
         Map<String, Object> prov = (Map<String, Object>) json.get("provenance");
         assertEquals("gradual", prov.get("strategy"));
+        assertEquals(0.01, ((Map<?, ?>) ((List<?>) prov.get("phases")).get(0)).get("headLr"));
+        assertEquals(List.of("flatten", 128, 0.5), List.of(prov.get("headPool"), prov.get("headHidden"),
+                prov.get("headDropout")));
         assertEquals(2, ((List<?>) prov.get("history")).size());
         assertEquals("sgd", ((Map<?, ?>) prov.get("config")).get("optimizer"));
         assertEquals(3, ((Map<?, ?>) json.get("training")).get("batch"));

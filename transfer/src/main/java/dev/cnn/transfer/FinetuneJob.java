@@ -189,13 +189,14 @@ public final class FinetuneJob {
                        List<String> labels) {
     }
 
-    /** One training phase. */
+    /** One training phase; {@code headLr} is the new head's peak learning rate in it. */
     public record Phase(String name, Trainer.Result result, boolean featureCache, double cacheSeconds,
-                        long cacheBytes, int trainableParams, int batchSize) {
+                        long cacheBytes, int trainableParams, int batchSize, double headLr) {
         /** What the output's provenance keeps of it. */
         public Provenance.Phase record() {
             return new Provenance.Phase(name, result.status().name().toLowerCase(Locale.ROOT),
-                    result.history().size(), featureCache, cacheSeconds, cacheBytes, trainableParams, batchSize);
+                    result.history().size(), featureCache, cacheSeconds, cacheBytes, trainableParams, batchSize,
+                    headLr);
         }
     }
 
@@ -361,7 +362,8 @@ public final class FinetuneJob {
         TrainConfig cfg = b.build();
         Request req = new Request(prov.data(), t.base(), null, strategy, t.cut(), t.unfreezeFrom(), t.baseLr(),
                 Math.max(1, t.frozenEpochs()), true, prov.augment(), prov.valSplit(), Boolean.TRUE.equals(
-                prov.strict()), Boolean.TRUE.equals(prov.cache()), r.workers(), cfg);
+                prov.strict()), Boolean.TRUE.equals(prov.cache()), r.workers(), cfg)
+                .withHead(recordedHead(r.checkpoint(), t));
         Base base = new Base(ckpt.network(), t.baseArchitecture(), meta.preprocess(), t.base(), t.baseLabels());
         try (OutputLock lock = OutputLock.acquire(output, "cnn finetune")) {
             Listener l = listener == null ? new Listener() { } : listener;
@@ -513,7 +515,8 @@ public final class FinetuneJob {
             Provenance.Transfer t = new Provenance.Transfer(base.source(), base.architecture(), base.labels(),
                     req.strategy().cliName(), cut, new ArrayList<>(headLayers), req.unfreezeFrom(), req.baseLr(),
                     req.strategy() == Strategy.GRADUAL ? req.frozenEpochs() : 0, List.of(),
-                    headBatch == cfg.batchSize() ? 0 : headBatch);
+                    headBatch == cfg.batchSize() ? 0 : headBatch, req.head().pooling().cliName(), req.head().hidden(),
+                    req.head().dropout());
             meta = BundleMetadata.of(base.architecture(), source.classes(), preprocess, Provenance.of(req.data(),
                     source.valSplit(), aug.toSpec(), null, null, source.train().size(),
                     source.validation() == null ? 0 : source.validation().size(), cfg, t));
@@ -601,6 +604,19 @@ public final class FinetuneJob {
         }
     }
 
+    /** The head shape a checkpoint's provenance records (the default in checkpoints from before it was). */
+    private static HeadOptions recordedHead(Path checkpoint, Provenance.Transfer t) {
+        if (t.headPool() == null) {
+            return HeadOptions.DEFAULT;
+        }
+        try {
+            return new HeadOptions(HeadSpec.Pooling.parse(t.headPool()), t.headHidden(), t.headDropout());
+        } catch (IllegalArgumentException | CnnException e) {
+            throw CnnException.model(checkpoint + ": its provenance records an unreadable head (" + e.getMessage()
+                    + "); start the run again without --resume");
+        }
+    }
+
     private static void checkLayers(ComputationGraph g, String cut, String unfreezeFrom) {
         requireLayer(g, cut, "--cut");
         if (unfreezeFrom != null) {
@@ -621,7 +637,8 @@ public final class FinetuneJob {
         }
         int trainable = trainableParams(net);
         if (!useCache) {
-            return new Phase(name, trainer.fit(net, meta, images), false, 0, 0, trainable, cfg.batchSize());
+            return new Phase(name, trainer.fit(net, meta, images), false, 0, 0, trainable, cfg.batchSize(),
+                    cfg.lr());
         }
         long t0 = System.nanoTime();
         FeatureCache fc = FeatureCache.build(net, images.train(0));
@@ -635,7 +652,8 @@ public final class FinetuneJob {
         FeatureData fd = new FeatureData(fc.dataSets(), val, cfg.batchSize(), cfg.seed());
         fc.head().getConfiguration().setIterationCount(startIteration);
         trainer.exportWith(h -> fc.mergeInto(net));
-        return new Phase(name, trainer.fit(fc.head(), meta, fd), true, secs, bytes, trainable, cfg.batchSize());
+        return new Phase(name, trainer.fit(fc.head(), meta, fd), true, secs, bytes, trainable, cfg.batchSize(),
+                cfg.lr());
     }
 
     /** Number of parameters that training changes (not frozen; batch-norm statistics included). */

@@ -47,6 +47,11 @@ public record HeadSpec(int numClasses, String name, int hidden, Pooling pooling,
                 throw new IllegalArgumentException("unknown head pooling '" + s + "'; use avg, max or flatten");
             }
         }
+
+        /** {@code avg}, {@code max} or {@code flatten}, as {@link #parse} reads it. */
+        public String cliName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
     }
 
     public HeadSpec {

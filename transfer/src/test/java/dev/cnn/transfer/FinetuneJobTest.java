@@ -185,6 +185,10 @@ class FinetuneJobTest {
         var fc = (org.deeplearning4j.nn.conf.layers.DenseLayer) out.network().getLayer("head_fc").conf().getLayer();
         assertEquals(2 * 2 * 256, fc.getNIn());
         assertEquals(12, fc.getNOut());
+        var t = out.metadata().provenance().transfer();
+        assertEquals(List.of("flatten", 12, 0.25), List.of(t.headPool(), t.headHidden(), t.headDropout()),
+                "the head's shape is in the provenance");
+        assertEquals(1e-2, o.phases().get(0).record().headLr());
         for (String n : baseLayers("relu4")) {
             assertTrue(sameParams(base.network(), out.network(), n), n + " changed under feature extraction");
         }
