@@ -240,6 +240,10 @@ class TrainClassifyEvaluateCliTest {
                 "gradual", "--frozen-epochs", "1", "--epochs", "1", "--output", dir.resolve("gr.zip").toString());
         assertEquals(0, g.code(), g.err());
         assertTrue(g.out().contains("phase frozen") && g.out().contains("phase unfrozen"), g.out());
+        List<dev.cnn.core.Provenance.Phase> gp = dev.cnn.core.ModelBundle.readMetadata(dir.resolve("gr.zip"))
+                .provenance().transfer().phases();
+        assertEquals(List.of(0.01, 0.002), gp.stream().map(dev.cnn.core.Provenance.Phase::headLr).toList(),
+                "gradual's default: the head alone at 1e-2, then a fifth of it with the base");
 
         CliTestSupport.Run layers = run("finetune", "--base", model.toString(), "--list-layers");
         assertEquals(0, layers.code(), layers.err());
@@ -268,6 +272,21 @@ class TrainClassifyEvaluateCliTest {
         assertTrue(lr > 1e-7 && lr < 10 && lr != 0.003, "the suggestion, not the default: " + lr);
         assertEquals(2, run("train", "--lr", "fast").code());
         assertEquals(2, run("train", "--lr", "12").code());
+    }
+
+    @Test
+    void finetuneWithoutLrTrainsTheHeadAtTheStrategysDefaultRate() throws Exception {
+        CliTestSupport.Run f = run("finetune", "--base", model.toString(), "--data", data.toString(), "--strategy",
+                "finetune", "--epochs", "1", "--output", dir.resolve("ft-lr.zip").toString(), "--no-report",
+                "--format", "json");
+        assertEquals(0, f.code(), f.err());
+        assertTrue(f.err().contains("head lr 0.002"), f.err());
+        assertEquals(0.002, ((Map<?, ?>) ((List<?>) Json.readMap(f.out()).get("phases")).get(0)).get("headLr"));
+        CliTestSupport.Run given = run("finetune", "--base", model.toString(), "--data", data.toString(),
+                "--strategy", "finetune", "--epochs", "1", "--lr", "0.02", "--output",
+                dir.resolve("ft-lr2.zip").toString(), "--no-report");
+        assertEquals(0, given.code(), given.err());
+        assertTrue(given.err().contains("head lr 0.02)"), given.err());
     }
 
     @Test
