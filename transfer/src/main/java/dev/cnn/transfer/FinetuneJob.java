@@ -384,8 +384,7 @@ public final class FinetuneJob {
         TrainConfig cfg = b.build();
         Request req = new Request(prov.data(), t.base(), null, strategy, t.cut(), t.unfreezeFrom(), t.baseLr(),
                 Math.max(1, t.frozenEpochs()), true, prov.augment(), prov.valSplit(), Boolean.TRUE.equals(
-                prov.strict()), Boolean.TRUE.equals(prov.cache()), r.workers(), cfg)
-                .withHead(recordedHead(r.checkpoint(), t));
+                prov.strict()), Boolean.TRUE.equals(prov.cache()), r.workers(), cfg);
         Base base = new Base(ckpt.network(), t.baseArchitecture(), meta.preprocess(), t.base(), t.baseLabels());
         try (OutputLock lock = OutputLock.acquire(output, "cnn finetune")) {
             Listener l = listener == null ? new Listener() { } : listener;
@@ -395,6 +394,7 @@ public final class FinetuneJob {
                         + "checkpoint's " + meta.labels() + "; resume needs the same data");
             }
             run.meta = meta; // with the training state: the trainer continues where the checkpoint stands
+            run.earlier = t.phases(); // the phases that ended before the checkpoint (gradual's frozen one)
             run.startIteration = ckpt.network().getConfiguration().getIterationCount();
             String cut = run.cut;
             String from = req.unfreezeFrom() == null ? "every layer" : "from '" + req.unfreezeFrom() + "' up";
@@ -411,7 +411,10 @@ public final class FinetuneJob {
                                 Freezing.freezeUpTo(run.network, cut), frozen, frozen.lr(), run.featureCache);
                     }
                     if (s == Trainer.Status.COMPLETED || s == Trainer.Status.EARLY_STOPPED) {
-                        TrainConfig open = copy(cfg, cfg.epochs(), cfg.lr() / GRADUAL_OPEN_DIVISOR, cfg.checkpointDir());
+                        // resumed in the unfrozen phase: at the rate it ran at (checkpoints from before session 21:
+                        // half the head's rate, not a fifth)
+                        TrainConfig open = copy(cfg, cfg.epochs(), frozenPhase ? cfg.lr() / GRADUAL_OPEN_DIVISOR
+                                : state.config().lr(), cfg.checkpointDir());
                         ComputationGraph net = frozenPhase ? run.lastPhase().result().bundle().network() : run.network;
                         run.train("unfrozen", (frozenPhase ? "" : "resuming ") + "phase 2/2: training " + from,
                                 run.opened(net), open, req.baseLr(), false);
@@ -487,6 +490,8 @@ public final class FinetuneJob {
         final boolean featureCache;
         final String featureCacheNote;
         final List<Phase> phases = new ArrayList<>();
+        /** Phases of this run that ended before the checkpoint it resumed from. */
+        List<Provenance.Phase> earlier = List.of();
         BundleMetadata meta;
 
         /** Iteration count to continue the schedules from (a resumed phase), else 0. */
@@ -566,9 +571,18 @@ public final class FinetuneJob {
             g.getConfiguration().setIterationCount(startIteration);
             Phase p = phase(name, g, cfg, useCache, data, meta, listener, onTrainer, startIteration);
             startIteration = 0;
-            meta = meta.withTraining(null); // a later phase starts afresh
             phases.add(p);
+            // a later phase starts afresh, and its checkpoints record the phases before it
+            Provenance prov = meta.provenance();
+            meta = meta.withTraining(null).withProvenance(prov.withTransfer(prov.transfer().withPhases(records())));
             return p.result().status();
+        }
+
+        /** Every phase of the run so far, those before a resumed checkpoint first. */
+        List<Provenance.Phase> records() {
+            List<Provenance.Phase> all = new ArrayList<>(earlier);
+            phases.stream().map(Phase::record).forEach(all::add);
+            return all;
         }
 
         Phase lastPhase() {
@@ -590,7 +604,7 @@ public final class FinetuneJob {
                     && (last.status() != Trainer.Status.DIVERGED || !last.history().isEmpty())) {
                 Provenance p = out.metadata().provenance();
                 Provenance.Result r = p.result();
-                p = p.withTransfer(p.transfer().withPhases(phases.stream().map(Phase::record).toList()))
+                p = p.withTransfer(p.transfer().withPhases(records()))
                         .withResult(new Provenance.Result(history, r == null ? null : r.status(),
                                 r == null ? null : r.selectedEpoch(), r == null ? null : r.metrics()));
                 out = new ModelBundle(Freezing.unfreeze(out.network()), out.metadata().withProvenance(p));
@@ -623,19 +637,6 @@ public final class FinetuneJob {
             String pool = options.pooling() == HeadSpec.Pooling.AVG ? ""
                     : " with --head-pool " + options.pooling().name().toLowerCase(Locale.ROOT);
             throw CnnException.usage("--cut " + cut + pool + ": " + e.getMessage() + " (--list-layers names them)");
-        }
-    }
-
-    /** The head shape a checkpoint's provenance records (the default in checkpoints from before it was). */
-    private static HeadOptions recordedHead(Path checkpoint, Provenance.Transfer t) {
-        if (t.headPool() == null) {
-            return HeadOptions.DEFAULT;
-        }
-        try {
-            return new HeadOptions(HeadSpec.Pooling.parse(t.headPool()), t.headHidden(), t.headDropout());
-        } catch (IllegalArgumentException | CnnException e) {
-            throw CnnException.model(checkpoint + ": its provenance records an unreadable head (" + e.getMessage()
-                    + "); start the run again without --resume");
         }
     }
 

@@ -109,9 +109,10 @@ class FinetuneJobTest {
     void anInterruptedFinetuneResumesWhereItStoodAndWritesTheRunsOutput(FinetuneJob.Strategy s, String phase)
             throws Exception {
         String name = "resume-" + s.cliName() + "-" + phase;
-        FinetuneJob.Request req = request(name, s, "none", true, null, 3);
+        FinetuneJob.HeadOptions head = new FinetuneJob.HeadOptions(HeadSpec.Pooling.AVG, 8, 0.25);
+        FinetuneJob.Request req = request(name, s, "none", true, null, 3).withHead(head);
         FinetuneJob.Request frozen2 = new FinetuneJob.Request(req.data(), req.base(), null, s, null, null, 1e-3, 2,
-                true, "none", 0.25, false, true, 1, req.config());
+                true, "none", 0.25, false, true, 1, req.config()).withHead(head);
         FinetuneJob.Outcome first = interrupted(s == FinetuneJob.Strategy.GRADUAL ? frozen2 : req, phase, 1);
         assertEquals(Trainer.Status.INTERRUPTED, first.status());
         Path output = dir.resolve(name + ".zip");
@@ -131,6 +132,15 @@ class FinetuneJobTest {
         int expectedEpochs = phase.equals("frozen") ? 2 + 3 : 3;
         assertEquals(expectedEpochs, done.history().size(), phases + " " + done.history());
         assertEquals(phase.equals("frozen") ? List.of("frozen", "unfrozen") : List.of(phase), phases);
+        // the output's provenance: the head's shape, and every phase of the run with its head rate, including a
+        // phase that ended before the checkpoint (gradual resumed in its unfrozen phase)
+        var t = out.metadata().provenance().transfer();
+        assertEquals(List.of("avg", 8, 0.25), List.of(t.headPool(), t.headHidden(), t.headDropout()));
+        double lr = req.config().lr();
+        assertEquals(s == FinetuneJob.Strategy.GRADUAL ? List.of(lr, lr / 5) : List.of(lr),
+                t.phases().stream().map(dev.cnn.core.Provenance.Phase::headLr).toList(), t.phases().toString());
+        assertEquals(s == FinetuneJob.Strategy.GRADUAL ? List.of("frozen", "unfrozen") : List.of(phase),
+                t.phases().stream().map(dev.cnn.core.Provenance.Phase::name).toList());
         assertTrue(GraphQueries.frozenLayers(out.network()).isEmpty());
         // --epochs may change on resume: one more epoch of the same run
         FinetuneJob.Outcome more = FinetuneJob.resume(new FinetuneJob.Resume(
