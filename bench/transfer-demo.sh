@@ -3,6 +3,8 @@
 # from 10, 50 and 200 images per class with feature extraction, finetuning and from scratch, and time epochs with and
 # without the feature cache. Needs the Fashion-MNIST IDX files (default ../shared/data/fashion-mnist).
 # Usage: bench/transfer-demo.sh [FM_DIR] [WORK_DIR]
+#        DEFAULTS=1 [SEEDS="0 1 2"] bench/transfer-demo.sh   every strategy with its defaults against scratch, on the
+#        same base and tasks: bench/results/transfer-demo-defaults.{md,json}
 # Output: a table on stdout, bench/results/transfer-demo.{md,json} (with ONLY_TIMING=1, which reruns only the
 # feature-cache timings: bench/results/transfer-timing.{md,json}).
 set -euo pipefail
@@ -58,9 +60,9 @@ run() { # name n args...
   "$@" --output "$name.zip" --format json > "$name.json" 2> "$name.log"
   end=$(date +%s.%N)
   "$CNN" evaluate --model "$name.zip" --data "small$n/test" --format json > "$name.eval.json"
-  python3 - "$name" "$n" "$start" "$end" <<'EOF'
+  python3 - "$name" "$n" "$start" "$end" "$RECORDS" <<'EOF'
 import json, sys
-name, n, start, end = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+name, n, start, end, records = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 run = json.load(open(name + ".json")); ev = json.load(open(name + ".eval.json"))
 hist = run["history"]
 secs = [h["seconds"] for h in hist]
@@ -69,10 +71,58 @@ rec = {"name": name, "perClass": n, "testTop1": ev["top1"], "bestValTop1": max((
        "epochs": len(hist), "firstEpochSeconds": secs[0], "laterEpochSeconds": sorted(secs[1:])[len(secs[1:]) // 2] if len(secs) > 1 else None,
        "wallSeconds": end - start, "featureCache": cache,
        "cacheSeconds": sum(p.get("cacheSeconds", 0) for p in run.get("phases") or [])}
-with open("records.jsonl", "a") as f:
+with open(records, "a") as f:
     f.write(json.dumps(rec) + "\n")
 EOF
 }
+
+RECORDS=records.jsonl
+if [ "${DEFAULTS:-0}" = 1 ]; then   # every strategy with its defaults (only --epochs and --seed given), SEEDS seeds
+  RECORDS=records-defaults.jsonl    # the full demo's records stay
+  rm -f "$RECORDS"
+  for n in "${SIZES[@]}"; do
+    for s in ${SEEDS:-0 1 2}; do
+      for st in feature-extraction finetune gradual; do
+        run "$st-$n-s$s" "$n" "$CNN" finetune --base base8.zip --data "small$n" --strategy "$st" --epochs "$EPOCHS" \
+          --seed "$s" --cache --no-report
+      done
+      run "scratch-$n-s$s" "$n" "$CNN" train --data "small$n" --model simplecnn --channels 1 --image-size 28 \
+        --epochs "$EPOCHS" --seed "$s" --cache --no-report
+    done
+  done
+  python3 - "$ROOT/bench/results" "$PRE_EPOCHS" "${HELD[*]}" "$EPOCHS" <<'EOF'
+import json, sys, platform, os, datetime, statistics as st, collections
+out, pre_epochs, held, epochs = sys.argv[1:5]
+recs = [json.loads(l) for l in open("records-defaults.jsonl")]
+base = json.load(open("base8.eval.json"))
+cells = collections.defaultdict(list)
+for r in recs:
+    kind, n, seed = r["name"].rsplit("-", 2)
+    cells[(kind, int(n))].append(r["testTop1"])
+kinds = ("feature-extraction", "finetune", "gradual", "scratch")
+def cell(v):
+    return f"{st.mean(v):.4f} ± {st.stdev(v):.4f}" if len(v) > 1 else f"{v[0]:.4f}" if v else "-"
+lines = [f"Base: simplecnn trained on the 8 other Fashion-MNIST classes ({pre_epochs} epochs), test top-1 "
+         f"{base['top1']:.4f} on them. New task: the held-out pair ({held}), n training images a class, 200 a class "
+         f"for validation, the 2,000 test images of the pair. Every strategy with its defaults (`cnn finetune "
+         f"--strategy S --epochs {epochs}`, gradual's frozen epoch coming before them; `cnn train --model simplecnn "
+         f"--channels 1 --image-size 28 --epochs {epochs}`, the base's input; only `--seed` varies; the best "
+         f"validation epoch kept), mean ± std over seeds.", "",
+         "| train images/class | " + " | ".join(kinds) + " | best transfer - scratch |",
+         "|---:|---:|---:|---:|---:|---:|"]
+for n in sorted({k[1] for k in cells}):
+    best = max(st.mean(cells[(k, n)]) for k in kinds[:3])
+    lines.append(f"| {n} | " + " | ".join(cell(cells[(k, n)]) for k in kinds)
+                 + f" | {best - st.mean(cells[('scratch', n)]):+.4f} |")
+lines += ["", f"Machine: {platform.machine()}, {os.cpu_count()} cores; {datetime.date.today()}"]
+text = "\n".join(lines)
+print(text)
+open(os.path.join(out, "transfer-demo-defaults.md"), "w").write(text + "\n")
+json.dump({"records": recs, "base": {"top1": base["top1"]}}, open(os.path.join(out, "transfer-demo-defaults.json"), "w"),
+          indent=2)
+EOF
+  exit 0
+fi
 
 if [ "${ONLY_TIMING:-0}" = 1 ]; then   # keep the accuracy runs, redo the cache timings
   grep -v '"name": "\(fe-nocache-200\|fe-cache-200\|r18-fe-nocache\|r18-fe-cache\)"' records.jsonl > records.tmp || true
