@@ -70,10 +70,9 @@ final class FinetuneCommand extends BaseCommand {
     int epochs;
     @Option(converter = Ranges.Positive.class, names = "--frozen-epochs", defaultValue = "1", description = "gradual: head-only epochs first (default: ${DEFAULT-VALUE}).")
     int frozenEpochs;
-    @Option(names = {"--lr", "--head-lr"}, converter = Ranges.LearningRate.class,
-            description = "Head learning rate, or auto: the lr range test's suggestion (default: 0.002 for finetune, "
-                    + "0.01 for feature-extraction and gradual).")
-    Double lr;
+    @Option(names = {"--lr", "--head-lr"}, defaultValue = "0.01", converter = Ranges.LearningRate.class,
+            description = "Head learning rate, or auto: the lr range test's suggestion (default: ${DEFAULT-VALUE}).")
+    double lr;
     @Option(names = "--lr-find", description = "Run the learning-rate range test (fastai's lr_find) on what the "
             + "first phase trains: loss curve <output>.lr-find.png and a suggested --lr; trains nothing.")
     boolean lrFind;
@@ -139,9 +138,6 @@ final class FinetuneCommand extends BaseCommand {
                 out().printf("%-28s %-22s %,12d  %s%n", l.name(), l.type(), l.numParams(), String.join(",", l.inputs()));
             }
             return ExitCodes.OK;
-        }
-        if (lr == null) {
-            lr = s.defaultHeadLr();
         }
         if (lrFind || Double.isNaN(lr)) {
             FinetuneJob.Request probe = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,

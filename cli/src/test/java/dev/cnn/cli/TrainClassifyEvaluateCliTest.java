@@ -275,13 +275,13 @@ class TrainClassifyEvaluateCliTest {
     }
 
     @Test
-    void finetuneWithoutLrTrainsTheHeadAtTheStrategysDefaultRate() throws Exception {
+    void finetuneTrainsTheHeadAtLrAndRecordsTheRate() throws Exception {
         CliTestSupport.Run f = run("finetune", "--base", model.toString(), "--data", data.toString(), "--strategy",
                 "finetune", "--epochs", "1", "--output", dir.resolve("ft-lr.zip").toString(), "--no-report",
                 "--format", "json");
         assertEquals(0, f.code(), f.err());
-        assertTrue(f.err().contains("head lr 0.002"), f.err());
-        assertEquals(0.002, ((Map<?, ?>) ((List<?>) Json.readMap(f.out()).get("phases")).get(0)).get("headLr"));
+        assertTrue(f.err().contains("head lr 0.01)"), f.err());
+        assertEquals(0.01, ((Map<?, ?>) ((List<?>) Json.readMap(f.out()).get("phases")).get(0)).get("headLr"));
         CliTestSupport.Run given = run("finetune", "--base", model.toString(), "--data", data.toString(),
                 "--strategy", "finetune", "--epochs", "1", "--lr", "0.02", "--output",
                 dir.resolve("ft-lr2.zip").toString(), "--no-report");

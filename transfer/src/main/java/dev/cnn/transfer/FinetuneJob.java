@@ -61,11 +61,11 @@ import java.util.function.Consumer;
  */
 public final class FinetuneJob {
     /**
-     * Gradual's unfrozen epochs train the head at its frozen-phase rate divided by this: 2e-3 at the default 1e-2,
-     * the rate {@code finetune} uses where the whole network trains. fastai's {@code fine_tune} halves its rate after
-     * the frozen epoch; with this project's higher frozen-phase rate (a head alone on few images needs it) a fifth
-     * measured better: 10 images a class, ten seeds, paired with a half: simplecnn +0.5, mnist_cnn +0.2 points
-     * (bench/RESULTS.md, session 21).
+     * Gradual's unfrozen epochs train the head at its frozen-phase rate divided by this: 2e-3 at the default 1e-2.
+     * fastai's {@code fine_tune} halves its rate after the frozen epoch; with this project's higher frozen-phase rate
+     * (a head alone on few images needs it) a fifth measured better in the few-shot benchmark, 10 images a class, ten
+     * seeds, paired with a half: simplecnn +0.5, mnist_cnn +0.2, resnet18 +0.4 points; neutral at 50 images a class
+     * and on the transfer demo's task (bench/RESULTS.md, session 21).
      */
     static final double GRADUAL_OPEN_DIVISOR = 5;
 
@@ -89,17 +89,6 @@ public final class FinetuneJob {
         public String cliName() {
             return name().toLowerCase(Locale.ROOT).replace('_', '-');
         }
-
-        /**
-         * The head's learning rate when none is given ({@code cnn finetune} without {@code --lr}): 1e-2 where the
-         * head first trains alone on frozen features (feature extraction, gradual's frozen epochs), 2e-3 (fastai's
-         * {@code base_lr}) where the whole network trains from the first step. Measured in the few-shot benchmark
-         * (bench/RESULTS.md, sessions 9, 20 and 21): a head alone on frozen features needs the high rate, finetune at
-         * 10 images a class gained 0.7-0.8 points on three bases with the lower one, and neither moved at 50.
-         */
-        public double defaultHeadLr() {
-            return this == FINETUNE ? 2e-3 : 1e-2;
-        }
     }
 
     /**
@@ -120,8 +109,7 @@ public final class FinetuneJob {
                           boolean smallDataBatch, HeadOptions head) {
         /**
          * {@code cnn finetune}'s defaults for everything but the data, the base ({@code model.zip} or
-         * {@code zoo:NAME:TAG}), the strategy and {@code config} ({@code config.lr()} is the head's rate; the CLI's
-         * default is {@link Strategy#defaultHeadLr()}): base rate
+         * {@code zoo:NAME:TAG}), the strategy and {@code config} ({@code config.lr()} is the head's rate): base rate
          * 1e-3, one frozen epoch for gradual, the default cut, cached features, no augmentation, the automatic
          * validation split, bad images skipped, one decoding thread, smaller head batches on small data.
          */
