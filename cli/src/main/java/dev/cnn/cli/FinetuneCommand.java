@@ -27,7 +27,7 @@ import java.util.Map;
                 "  finetune            new head, then train end to end (--base-lr for the base, --lr for the head)",
                 "  gradual             fastai fine_tune: head only for --frozen-epochs, then unfreeze and train",
                 "                      --epochs more (head at --lr/5, base at --base-lr)",
-                "  feature-extraction is the fastest; with few images a class gradual did best in the benchmark",
+                "  feature-extraction is the fastest and best where the base's features fit; gradual where they fit less",
                 "", "Examples:",
                 "  cnn finetune --base model.zip --data photos/ --strategy feature-extraction --epochs 5",
                 "  cnn finetune --base zoo:resnet18:imagenet --data photos/ --strategy gradual --epochs 3",
@@ -186,7 +186,7 @@ final class FinetuneCommand extends BaseCommand {
             doc.put("status", o.status().name().toLowerCase());
             doc.put("output", output.toString());
             doc.put("cut", o.cut());
-            doc.put("phases", o.phases().stream().map(FinetuneJob.Phase::record).map(Provenance.Phase::toMap).toList());
+            doc.put("phases", o.phaseRecords().stream().map(Provenance.Phase::toMap).toList());
             doc.put("history", o.history().stream().map(EpochStats::toMap).toList());
             tr.json(doc);
         }

@@ -210,10 +210,13 @@ public final class FinetuneJob {
         }
     }
 
-    /** What happened. */
+    /**
+     * What happened. {@code phases} and {@code history}: what this call trained; {@code phaseRecords}: every phase of
+     * the run as the output's provenance keeps it, those before a resumed checkpoint first.
+     */
     public record Outcome(Trainer.Status status, ModelBundle bundle, List<Phase> phases, List<EpochStats> history,
                           DataSource source, Preprocess preprocess, String cut, String featureCacheNote,
-                          Path historyCsv, String message) {
+                          Path historyCsv, String message, List<Provenance.Phase> phaseRecords) {
     }
 
     /** Progress callbacks: the trainer's, and one per phase. */
@@ -604,7 +607,7 @@ public final class FinetuneJob {
             }
             Path csv = TrainJob.writeHistory(cfg.output(), history);
             return new Outcome(last.status(), out, List.copyOf(phases), history, source, preprocess, cut,
-                    featureCacheNote, csv, last.message());
+                    featureCacheNote, csv, last.message(), records());
         }
     }
 

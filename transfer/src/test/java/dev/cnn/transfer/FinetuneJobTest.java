@@ -151,6 +151,27 @@ class FinetuneJobTest {
     }
 
     @Test
+    void aGradualRunResumedInItsUnfrozenPhaseKeepsTheRateItRanAt() throws Exception {
+        String name = "resume-rate";
+        FinetuneJob.Request req = request(name, FinetuneJob.Strategy.GRADUAL, "none", true, null, 3);
+        assertEquals(Trainer.Status.INTERRUPTED, interrupted(req, "unfrozen", 1).status());
+        // a checkpoint from before session 21, whose unfrozen phase trained the head at half the rate
+        Path last = dir.resolve(name + ".zip.checkpoints/last.zip");
+        ModelBundle ck = ModelBundle.load(last, true);
+        dev.cnn.core.TrainingState st = ck.metadata().training();
+        double half = req.config().lr() / 2;
+        new ModelBundle(ck.network(), ck.metadata().withTraining(new dev.cnn.core.TrainingState(st.epoch(), st.batch(),
+                st.history(), st.bestTop1(), st.badEpochs(), st.config().toBuilder().lr(half).output(dir.resolve(name + ".zip")).build(), st.output())))
+                .save(last, true);
+        FinetuneJob.Outcome done = FinetuneJob.resume(new FinetuneJob.Resume(last, null, null, 1), null, null);
+        assertEquals(Trainer.Status.COMPLETED, done.status(), done.message());
+        assertEquals(List.of(req.config().lr(), half), done.phaseRecords().stream().map(Provenance.Phase::headLr)
+                .toList(), "the frozen phase's record from the checkpoint, the unfrozen one at its own rate");
+        assertEquals(done.phaseRecords(), ModelBundle.readMetadata(dir.resolve(name + ".zip")).provenance().transfer()
+                .phases());
+    }
+
+    @Test
     void featureExtractionWithCacheKeepsEveryBaseParameterAndTrainsTheHead() {
         FinetuneJob.Outcome o = FinetuneJob.run(request("fe", FinetuneJob.Strategy.FEATURE_EXTRACTION, "none", true,
                 null, 6, 2e-2), null, null);
