@@ -62,7 +62,7 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
     /**
      * One training phase of a finetune run. {@code batchSize} and {@code headLr} (the new head's peak learning rate
      * in this phase) are 0 in bundles written before they were recorded. A resumed run lists the phases that ended
-     * before its checkpoint too, while its epoch history holds only the phases trained since.
+     * before its checkpoint too.
      */
     public record Phase(String name, String status, int epochs, boolean featureCache, double cacheSeconds,
                         long cacheBytes, long trainableParams, int batchSize, double headLr) {

@@ -334,6 +334,24 @@ public final class FinetuneJob {
     }
 
     /** A checkpoint of gradual's first phase lies in {@code <output>.checkpoints/frozen/}; the run's folder is above. */
+    /**
+     * The epochs of gradual's frozen phase, from that phase's output in the run's checkpoint folder
+     * ({@code frozen/phase1.zip}), when it matches the checkpoint's record of the phase; else none.
+     */
+    private static List<EpochStats> frozenHistory(Path checkpointDir, List<Provenance.Phase> earlier) {
+        Path phase1 = checkpointDir.resolve("frozen").resolve("phase1.zip");
+        if (earlier.size() != 1 || !java.nio.file.Files.isRegularFile(phase1)) {
+            return List.of();
+        }
+        try {
+            BundleMetadata m = ModelBundle.readMetadata(phase1);
+            List<EpochStats> h = m.provenance() == null ? List.of() : m.provenance().history();
+            return h.size() == earlier.get(0).epochs() ? h : List.of();
+        } catch (RuntimeException e) {
+            return List.of(); // an unreadable file: the history starts at the checkpoint, as before
+        }
+    }
+
     private static boolean inFrozenPhase(Path checkpoint) {
         Path dir = checkpoint.toAbsolutePath().getParent();
         return dir != null && dir.getFileName() != null && dir.getFileName().toString().equals("frozen");
@@ -386,6 +404,8 @@ public final class FinetuneJob {
             }
             run.meta = meta; // with the training state: the trainer continues where the checkpoint stands
             run.earlier = t.phases(); // the phases that ended before the checkpoint (gradual's frozen one)
+            run.earlierHistory = strategy == Strategy.GRADUAL && !frozenPhase
+                    ? frozenHistory(cfg.checkpointDir(), t.phases()) : List.of();
             run.startIteration = ckpt.network().getConfiguration().getIterationCount();
             String cut = run.cut;
             String from = req.unfreezeFrom() == null ? "every layer" : "from '" + req.unfreezeFrom() + "' up";
@@ -483,6 +503,8 @@ public final class FinetuneJob {
         final List<Phase> phases = new ArrayList<>();
         /** Phases of this run that ended before the checkpoint it resumed from. */
         List<Provenance.Phase> earlier = List.of();
+        /** Their epochs, when known. */
+        List<EpochStats> earlierHistory = List.of();
         BundleMetadata meta;
 
         /** Iteration count to continue the schedules from (a resumed phase), else 0. */
@@ -582,7 +604,7 @@ public final class FinetuneJob {
 
         /** Writes the output (no frozen layers: a plain trainable bundle and a valid next base) and the epoch log. */
         Outcome finish() {
-            List<EpochStats> history = new ArrayList<>();
+            List<EpochStats> history = new ArrayList<>(earlierHistory);
             for (Phase p : phases) {
                 int offset = history.size();
                 p.result().history().forEach(s -> history.add(s.renumbered(offset + s.epoch())));
