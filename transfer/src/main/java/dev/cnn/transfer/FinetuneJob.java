@@ -333,13 +333,11 @@ public final class FinetuneJob {
         return dir.resolveSibling(name.substring(0, name.length() - ".checkpoints".length()));
     }
 
-    /** A checkpoint of gradual's first phase lies in {@code <output>.checkpoints/frozen/}; the run's folder is above. */
     /**
-     * The epochs of gradual's frozen phase, from that phase's output in the run's checkpoint folder
-     * ({@code frozen/phase1.zip}), when it matches the checkpoint's record of the phase; else none.
+     * The epochs of gradual's frozen phase, from that phase's output {@code phase1} (in the run's checkpoint folder),
+     * when it matches the checkpoint's record of the phase; else none.
      */
-    private static List<EpochStats> frozenHistory(Path checkpointDir, List<Provenance.Phase> earlier) {
-        Path phase1 = checkpointDir.resolve("frozen").resolve("phase1.zip");
+    private static List<EpochStats> frozenHistory(Path phase1, List<Provenance.Phase> earlier) {
         if (earlier.size() != 1 || !java.nio.file.Files.isRegularFile(phase1)) {
             return List.of();
         }
@@ -352,6 +350,7 @@ public final class FinetuneJob {
         }
     }
 
+    /** A checkpoint of gradual's first phase lies in {@code <output>.checkpoints/frozen/}; the run's folder is above. */
     private static boolean inFrozenPhase(Path checkpoint) {
         Path dir = checkpoint.toAbsolutePath().getParent();
         return dir != null && dir.getFileName() != null && dir.getFileName().toString().equals("frozen");
@@ -405,7 +404,7 @@ public final class FinetuneJob {
             run.meta = meta; // with the training state: the trainer continues where the checkpoint stands
             run.earlier = t.phases(); // the phases that ended before the checkpoint (gradual's frozen one)
             run.earlierHistory = strategy == Strategy.GRADUAL && !frozenPhase
-                    ? frozenHistory(cfg.checkpointDir(), t.phases()) : List.of();
+                    ? frozenHistory(frozenPhase(cfg, 1).output(), t.phases()) : List.of();
             run.startIteration = ckpt.network().getConfiguration().getIterationCount();
             String cut = run.cut;
             String from = req.unfreezeFrom() == null ? "every layer" : "from '" + req.unfreezeFrom() + "' up";
