@@ -608,6 +608,7 @@ public final class FinetuneJob {
                 int offset = history.size();
                 p.result().history().forEach(s -> history.add(s.renumbered(offset + s.epoch())));
             }
+            List<Provenance.Phase> records = records();
             Trainer.Result last = lastPhase().result();
             ModelBundle out = last.bundle();
             TrainConfig cfg = req.config();
@@ -616,7 +617,7 @@ public final class FinetuneJob {
                     && (last.status() != Trainer.Status.DIVERGED || !last.history().isEmpty())) {
                 Provenance p = out.metadata().provenance();
                 Provenance.Result r = p.result();
-                p = p.withTransfer(p.transfer().withPhases(records()))
+                p = p.withTransfer(p.transfer().withPhases(records))
                         .withResult(new Provenance.Result(history, r == null ? null : r.status(),
                                 r == null ? null : r.selectedEpoch(), r == null ? null : r.metrics()));
                 out = new ModelBundle(Freezing.unfreeze(out.network()), out.metadata().withProvenance(p));
@@ -628,7 +629,7 @@ public final class FinetuneJob {
             }
             Path csv = TrainJob.writeHistory(cfg.output(), history);
             return new Outcome(last.status(), out, List.copyOf(phases), history, source, preprocess, cut,
-                    featureCacheNote, csv, last.message(), records());
+                    featureCacheNote, csv, last.message(), records);
         }
     }
 
@@ -647,7 +648,7 @@ public final class FinetuneJob {
             return Heads.replaceHead(g, cut, hs);
         } catch (IllegalArgumentException e) {
             String pool = options.pooling() == HeadSpec.Pooling.AVG ? ""
-                    : " with --head-pool " + options.pooling().name().toLowerCase(Locale.ROOT);
+                    : " with --head-pool " + options.pooling().cliName();
             throw CnnException.usage("--cut " + cut + pool + ": " + e.getMessage() + " (--list-layers names them)");
         }
     }
