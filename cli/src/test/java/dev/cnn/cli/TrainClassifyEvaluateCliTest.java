@@ -328,26 +328,26 @@ class TrainClassifyEvaluateCliTest {
                 dir.resolve("x.png").toString()).code());
     }
 
+    /** {@code cnn finetune --base model.zip OPTIONS --output x.zip} exits 2 with each of {@code expected} in stderr. */
+    private static void finetuneUsageError(List<String> expected, String... options) {
+        List<String> args = new java.util.ArrayList<>(List.of("finetune", "--base", model.toString()));
+        args.addAll(List.of(options));
+        args.addAll(List.of("--output", dir.resolve("x.zip").toString()));
+        CliTestSupport.Run r = run(args.toArray(new String[0]));
+        assertEquals(2, r.code(), r.err());
+        for (String e : expected) {
+            assertTrue(r.err().contains(e), r.err());
+        }
+    }
+
     @Test
     void finetuneErrorsHaveExitCodes() {
         assertEquals(2, run("finetune", "--base", model.toString(), "--strategy", "half").code());
-        CliTestSupport.Run cut = run("finetune", "--base", model.toString(), "--cut", "nope", "--output",
-                dir.resolve("x.zip").toString());
-        assertEquals(2, cut.code(), cut.err());
-        assertTrue(cut.err().contains("--cut nope"), cut.err());
-        CliTestSupport.Run pool = run("finetune", "--base", model.toString(), "--head-pool", "mean", "--output",
-                dir.resolve("x.zip").toString());
-        assertEquals(2, pool.code(), pool.err());
-        assertTrue(pool.err().contains("--head-pool") && pool.err().contains("avg, max or flatten"), pool.err());
-        CliTestSupport.Run drop = run("finetune", "--base", model.toString(), "--head-dropout", "1", "--output",
-                dir.resolve("x.zip").toString());
-        assertEquals(2, drop.code(), drop.err());
-        assertTrue(drop.err().contains("--head-dropout must be in [0, 1)"), drop.err());
+        finetuneUsageError(List.of("--cut nope"), "--cut", "nope");
+        finetuneUsageError(List.of("--head-pool", "avg, max or flatten"), "--head-pool", "mean");
+        finetuneUsageError(List.of("--head-dropout must be in [0, 1)"), "--head-dropout", "1");
         // the default cut of this simplecnn is its pooled vector: nothing to flatten
-        CliTestSupport.Run flat = run("finetune", "--base", model.toString(), "--head-pool", "flatten", "--output",
-                dir.resolve("x.zip").toString());
-        assertEquals(2, flat.code(), flat.err());
-        assertTrue(flat.err().contains("--head-pool flatten") && flat.err().contains("already flat"), flat.err());
+        finetuneUsageError(List.of("--head-pool flatten", "already flat"), "--head-pool", "flatten");
         CliTestSupport.Run w = run("finetune", "--base", "zoo:vgg16:imagenet", "--weights",
                 dir.resolve("missing.zip").toString());
         assertEquals(4, w.code(), w.err());
