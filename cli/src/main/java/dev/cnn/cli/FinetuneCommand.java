@@ -76,8 +76,10 @@ final class FinetuneCommand extends BaseCommand {
     @Option(names = "--lr-find", description = "Run the learning-rate range test (fastai's lr_find) on what the "
             + "first phase trains: loss curve <output>.lr-find.png and a suggested --lr; trains nothing.")
     boolean lrFind;
-    @Option(names = "--base-lr", defaultValue = "0.001", description = "Base learning rate when it trains (default: ${DEFAULT-VALUE}).")
-    double baseLr;
+    @Option(names = "--base-lr", paramLabel = "LR|LO:HI", defaultValue = "0.001",
+            converter = Ranges.BaseLearningRate.class, description = "Base learning rate when it trains, or LO:HI: "
+            + "LO at its first layer rising to HI at the cut, as fastai's slice(lo, hi) (default: ${DEFAULT-VALUE}).")
+    Ranges.BaseRates baseLr;
     @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "32", description = "Default: "
             + "${DEFAULT-VALUE}; on small data, phases that train no batch-norm layer (the head on a frozen base) "
             + "take smaller batches (at least 8 steps an epoch, batches of at least 8).")
@@ -140,9 +142,9 @@ final class FinetuneCommand extends BaseCommand {
             return ExitCodes.OK;
         }
         if (lrFind || Double.isNaN(lr)) {
-            FinetuneJob.Request probe = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,
-                    frozenEpochs, featureCache, run.augment, run.valSplit, run.strict, run.cache, run.workers,
-                    run.config(epochs, batchSize, 1e-3, output), autoBatch(), head);
+            FinetuneJob.Request probe = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom,
+                    baseLr.high(), frozenEpochs, featureCache, run.augment, run.valSplit, run.strict, run.cache, run.workers,
+                    run.config(epochs, batchSize, 1e-3, output), autoBatch(), head, baseLr.low());
             LrFinder.Result r = LrFindRun.sweep(err(), step -> FinetuneJob.lrFind(probe, b, step));
             if (lrFind) {
                 return LrFindRun.report(r, output, format, out(), "cnn finetune");
@@ -152,9 +154,9 @@ final class FinetuneCommand extends BaseCommand {
                     r.lrs().size());
         }
         TrainConfig cfg = run.config(epochs, batchSize, lr, output);
-        FinetuneJob.Request req = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr,
+        FinetuneJob.Request req = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom, baseLr.high(),
                 frozenEpochs, featureCache, run.augment, run.valSplit, run.strict, run.cache, run.workers, cfg,
-                autoBatch(), head);
+                autoBatch(), head, baseLr.low());
         TrainingRun tr = new TrainingRun(out(), err(), "cnn finetune");
         err().printf("cnn finetune: %s from %s on %s (%s)%n", s.cliName(), b.source(), data,
                 s == FinetuneJob.Strategy.GRADUAL ? frozenEpochs + " frozen + " + epochs + " epochs" : epochs + " epochs");

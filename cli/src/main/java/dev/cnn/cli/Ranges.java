@@ -55,6 +55,41 @@ final class Ranges {
         }
     }
 
+    /**
+     * {@code cnn finetune --base-lr}: one rate for the whole base ({@code 0.001}, 0 keeps it still), or {@code LO:HI}
+     * (fastai's {@code slice(lo, hi)}): LO at its first trainable layer rising to HI at the cut, 0 < LO <= HI; low 0
+     * for one rate.
+     */
+    record BaseRates(double low, double high) {
+    }
+
+    /** Reads {@link BaseRates}. */
+    static final class BaseLearningRate implements ITypeConverter<BaseRates> {
+        private static final String FORM = "a rate such as 0.001, or LO:HI such as 0.0001:0.001 (0 < LO <= HI < 10)";
+
+        @Override
+        public BaseRates convert(String value) {
+            String[] parts = value.trim().split(":", -1);
+            if (parts.length > 2) {
+                throw new TypeConversionException("'" + value + "' is not " + FORM);
+            }
+            double[] r = new double[parts.length];
+            for (int i = 0; i < parts.length; i++) {
+                try {
+                    r[i] = Double.parseDouble(parts[i].trim());
+                } catch (NumberFormatException e) {
+                    throw new TypeConversionException("'" + value + "' is not " + FORM);
+                }
+            }
+            double low = parts.length == 2 ? r[0] : 0;
+            double high = r[r.length - 1];
+            if (!(high >= 0 && high < 10) || parts.length == 2 && !(low > 0 && low <= high)) {
+                throw new TypeConversionException("'" + value + "' is out of range: use " + FORM);
+            }
+            return new BaseRates(low, high);
+        }
+    }
+
     /** Image height and width in pixels: 8 to 4096. */
     static final class ImageSize implements ITypeConverter<Integer> {
         @Override

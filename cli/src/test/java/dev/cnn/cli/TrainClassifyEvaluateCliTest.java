@@ -290,6 +290,20 @@ class TrainClassifyEvaluateCliTest {
     }
 
     @Test
+    void finetuneTakesABaseLrRangeAsFastaisSliceAndRecordsIt() throws Exception {
+        Path out = dir.resolve("ft-slice.zip");
+        CliTestSupport.Run f = run("finetune", "--base", model.toString(), "--data", data.toString(), "--strategy",
+                "finetune", "--epochs", "1", "--base-lr", "0.0001:0.001", "--output", out.toString(), "--no-report");
+        assertEquals(0, f.code(), f.err());
+        assertTrue(f.err().contains("(base lr 0.0001:0.001, head lr 0.01)"), f.err());
+        var t = dev.cnn.core.ModelBundle.readMetadata(out).provenance().transfer();
+        assertEquals(List.of(1e-4, 1e-3), List.of(t.baseLrLow(), t.baseLr()));
+        finetuneUsageError(List.of("--base-lr", "0 < LO <= HI"), "--base-lr", "0.001:0.0001");
+        finetuneUsageError(List.of("--base-lr", "'fast' is not a rate such as 0.001, or LO:HI"), "--base-lr", "fast");
+        finetuneUsageError(List.of("--base-lr", "is not a rate"), "--base-lr", "1e-4:1e-3:1e-2");
+    }
+
+    @Test
     void finetuneResumesFromItsCheckpointWithItsOwnSettings() throws Exception {
         Path out = dir.resolve("ft-resume.zip");
         CliTestSupport.Run f = run("finetune", "--base", model.toString(), "--data", data.toString(), "--epochs", "1",

@@ -28,12 +28,14 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
      * What a finetuned model was transferred from and how. {@code headBatchSize}: the batch size of phases that train
      * no batch-norm layer when it differs from the config's (small data), else 0. {@code headPool},
      * {@code headHidden} and {@code headDropout}: the new head's shape ({@code cnn finetune --head-pool/--head-hidden/
-     * --head-dropout}); {@code headPool} is null in bundles written before it was recorded.
+     * --head-dropout}); {@code headPool} is null in bundles written before it was recorded. {@code baseLrLow}: above
+     * 0, the rate of the base's first trainable layer, rising to {@code baseLr} at the cut ({@code --base-lr LO:HI});
+     * 0, one rate for the whole base.
      */
     public record Transfer(String base, String baseArchitecture, List<String> baseLabels, String strategy,
                            String cut, List<String> head, String unfreezeFrom, double baseLr, int frozenEpochs,
                            List<Phase> phases, int headBatchSize, String headPool, int headHidden,
-                           double headDropout) {
+                           double headDropout, double baseLrLow) {
         public Transfer {
             baseLabels = baseLabels == null ? null : List.copyOf(baseLabels);
             head = head == null ? List.of() : List.copyOf(head);
@@ -44,7 +46,7 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
                         List<String> head, String unfreezeFrom, double baseLr, int frozenEpochs, List<Phase> phases,
                         int headBatchSize) {
             this(base, baseArchitecture, baseLabels, strategy, cut, head, unfreezeFrom, baseLr, frozenEpochs, phases,
-                    headBatchSize, null, 0, 0);
+                    headBatchSize, null, 0, 0, 0);
         }
 
         public Transfer(String base, String baseArchitecture, List<String> baseLabels, String strategy, String cut,
@@ -55,7 +57,7 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
 
         public Transfer withPhases(List<Phase> p) {
             return new Transfer(base, baseArchitecture, baseLabels, strategy, cut, head, unfreezeFrom, baseLr,
-                    frozenEpochs, p, headBatchSize, headPool, headHidden, headDropout);
+                    frozenEpochs, p, headBatchSize, headPool, headHidden, headDropout, baseLrLow);
         }
     }
 
@@ -143,6 +145,9 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
             m.put("head", transfer.head());
             m.put("unfreezeFrom", transfer.unfreezeFrom());
             m.put("baseLr", transfer.baseLr());
+            if (transfer.baseLrLow() > 0) {
+                m.put("baseLrLow", transfer.baseLrLow());
+            }
             m.put("frozenEpochs", transfer.frozenEpochs());
             if (transfer.headBatchSize() > 0) {
                 m.put("headBatchSize", transfer.headBatchSize());
@@ -194,7 +199,7 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
                     r.string("strategy"), r.string("cut"), r.strings("head"), r.string("unfreezeFrom"),
                     r.real("baseLr", 0), r.integer("frozenEpochs", 0), r.objects("phases", Phase::fromMap),
                     r.integer("headBatchSize", 0), r.string("headPool"), r.integer("headHidden", 0),
-                    r.real("headDropout", 0));
+                    r.real("headDropout", 0), r.real("baseLrLow", 0));
         }
         Result res = null;
         if (r.has("history") || r.has("status")) {

@@ -78,7 +78,7 @@ class BundleTest {
         EpochStats e2 = new EpochStats(2, 0.7, Double.NaN, Double.NaN, Double.NaN, 0.005, 2.0, 110, false);
         Provenance.Transfer t = new Provenance.Transfer("base.zip", "simplecnn", List.of("x", "y"), "gradual", "avgpool",
                 List.of("head"), null, 1e-4, 1, List.of(new Provenance.Phase("frozen", "completed", 1, true, 0.5, 1024,
-                1000, 8, 0.01)), 8, "flatten", 128, 0.5);
+                1000, 8, 0.01)), 8, "flatten", 128, 0.5, 1e-5);
         Provenance p = Provenance.of("photos", 0.2, "flip", null, null, 40, 10, cfg, t)
                 .withResult(new Provenance.Result(List.of(e1, e2), "completed", 1, e1));
         BundleMetadata m = bundle().metadata().withProvenance(p)
@@ -93,6 +93,12 @@ class BundleTest {
         assertEquals(0.01, ((Map<?, ?>) ((List<?>) prov.get("phases")).get(0)).get("headLr"));
         assertEquals(List.of("flatten", 128, 0.5), List.of(prov.get("headPool"), prov.get("headHidden"),
                 prov.get("headDropout")));
+        assertEquals(List.of(1e-5, 1e-4), List.of(prov.get("baseLrLow"), prov.get("baseLr")));
+        // one rate for the whole base: no baseLrLow, as in bundles from before it was recorded
+        Map<String, Object> uniform = p.withTransfer(new Provenance.Transfer("base.zip", "simplecnn", null,
+                "finetune", "avgpool", List.of("head"), null, 1e-3, 0, List.of())).toMap();
+        assertFalse(uniform.containsKey("baseLrLow"), uniform.toString());
+        assertEquals(0.0, Provenance.fromMap(uniform).transfer().baseLrLow());
         assertEquals(2, ((List<?>) prov.get("history")).size());
         assertEquals("sgd", ((Map<?, ?>) prov.get("config")).get("optimizer"));
         assertEquals(3, ((Map<?, ?>) json.get("training")).get("batch"));

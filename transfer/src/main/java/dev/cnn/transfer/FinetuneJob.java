@@ -101,12 +101,16 @@ public final class FinetuneJob {
      * @param cut          the last layer kept from the base (null: the layer before its classifier)
      * @param unfreezeFrom train from this layer up, keep the layers below frozen (null: strategy default)
      * @param featureCache compute frozen features once when nothing random happens before the cut
+     * @param baseLr       the base's learning rate when it trains (its last layer's, with {@code baseLrLow})
      * @param head         the new head's shape (pooling, hidden layer, dropout)
+     * @param baseLrLow    above 0: the base's first trainable layer trains at this rate, and the rates rise
+     *                     geometrically to {@code baseLr} at the cut (fastai's {@code slice(lo, hi)},
+     *                     {@link LearningRates#baseRates}); 0: the whole base at {@code baseLr}
      */
     public record Request(String data, String base, Path weights, Strategy strategy, String cut, String unfreezeFrom,
                           double baseLr, int frozenEpochs, boolean featureCache, String augment, double valSplit,
                           boolean strict, boolean cacheImages, int workers, TrainConfig config,
-                          boolean smallDataBatch, HeadOptions head) {
+                          boolean smallDataBatch, HeadOptions head, double baseLrLow) {
         /**
          * {@code cnn finetune}'s defaults for everything but the data, the base ({@code model.zip} or
          * {@code zoo:NAME:TAG}), the strategy and {@code config} ({@code config.lr()} is the head's rate): base rate
@@ -121,13 +125,40 @@ public final class FinetuneJob {
         /** The same request with a pretrained weights file on disk for a {@code zoo:} base (no download). */
         public Request withWeights(Path file) {
             return new Request(data, base, file, strategy, cut, unfreezeFrom, baseLr, frozenEpochs, featureCache,
-                    augment, valSplit, strict, cacheImages, workers, config, smallDataBatch, head);
+                    augment, valSplit, strict, cacheImages, workers, config, smallDataBatch, head, baseLrLow);
         }
 
         /** The same request with another head shape. */
         public Request withHead(HeadOptions h) {
             return new Request(data, base, weights, strategy, cut, unfreezeFrom, baseLr, frozenEpochs, featureCache,
-                    augment, valSplit, strict, cacheImages, workers, config, smallDataBatch, h);
+                    augment, valSplit, strict, cacheImages, workers, config, smallDataBatch, h, baseLrLow);
+        }
+
+        /**
+         * The same request with the base's rates spread from {@code low} at its first trainable layer to
+         * {@code high} at the cut ({@code cnn finetune --base-lr LO:HI}); {@code low} 0: all at {@code high}.
+         */
+        public Request withBaseLr(double low, double high) {
+            return new Request(data, base, weights, strategy, cut, unfreezeFrom, high, frozenEpochs, featureCache,
+                    augment, valSplit, strict, cacheImages, workers, config, smallDataBatch, head, low);
+        }
+
+        /** The base's rates as {@code cnn finetune --base-lr} takes them: {@code 0.001}, or {@code 0.0001:0.001}. */
+        public String baseLrText() {
+            return baseLrLow > 0 ? plain(baseLrLow) + ":" + plain(baseLr) : plain(baseLr);
+        }
+
+        private static String plain(double rate) {
+            return java.math.BigDecimal.valueOf(rate).stripTrailingZeros().toPlainString();
+        }
+
+        /** With one rate for the whole base. */
+        public Request(String data, String base, Path weights, Strategy strategy, String cut, String unfreezeFrom,
+                       double baseLr, int frozenEpochs, boolean featureCache, String augment, double valSplit,
+                       boolean strict, boolean cacheImages, int workers, TrainConfig config,
+                       boolean smallDataBatch, HeadOptions head) {
+            this(data, base, weights, strategy, cut, unfreezeFrom, baseLr, frozenEpochs, featureCache, augment,
+                    valSplit, strict, cacheImages, workers, config, smallDataBatch, head, 0);
         }
 
         /** With the default head (pooled, no hidden layer, no dropout). */
@@ -159,6 +190,10 @@ public final class FinetuneJob {
             }
             if (!(baseLr >= 0) || Double.isInfinite(baseLr)) {
                 throw CnnException.usage("--base-lr must be >= 0, got " + baseLr);
+            }
+            if (!(baseLrLow >= 0) || baseLrLow > baseLr) {
+                throw CnnException.usage("--base-lr LO:HI needs 0 < LO <= HI (the first layers train slowest), got "
+                        + baseLrLow + ":" + baseLr);
             }
             if (strategy == Strategy.GRADUAL && frozenEpochs < 1) {
                 throw CnnException.usage("--frozen-epochs must be >= 1 for the gradual strategy, got " + frozenEpochs);
@@ -392,7 +427,8 @@ public final class FinetuneJob {
         TrainConfig cfg = b.build();
         Request req = new Request(prov.data(), t.base(), null, strategy, t.cut(), t.unfreezeFrom(), t.baseLr(),
                 Math.max(1, t.frozenEpochs()), true, prov.augment(), prov.valSplit(), Boolean.TRUE.equals(
-                prov.strict()), Boolean.TRUE.equals(prov.cache()), r.workers(), cfg);
+                prov.strict()), Boolean.TRUE.equals(prov.cache()), r.workers(), cfg).withBaseLr(t.baseLrLow(),
+                t.baseLr());
         Base base = new Base(ckpt.network(), t.baseArchitecture(), meta.preprocess(), t.base(), t.baseLabels());
         try (OutputLock lock = OutputLock.acquire(output, "cnn finetune")) {
             Listener l = listener == null ? new Listener() { } : listener;
@@ -444,7 +480,7 @@ public final class FinetuneJob {
         switch (req.strategy()) {
             case FEATURE_EXTRACTION -> run.train("head", "training the new head only; base frozen up to '" + cut + "'",
                     Freezing.freezeUpTo(run.network, cut), cfg, cfg.lr(), run.featureCache);
-            case FINETUNE -> run.train("all", "training " + from + " (base lr " + req.baseLr() + ", head lr "
+            case FINETUNE -> run.train("all", "training " + from + " (base lr " + req.baseLrText() + ", head lr "
                     + cfg.lr() + ")", req.unfreezeFrom() == null ? run.network
                     : run.opened(Freezing.freezeUpTo(run.network, cut)), cfg, req.baseLr(), false);
             case GRADUAL -> {
@@ -455,7 +491,7 @@ public final class FinetuneJob {
                 if (s == Trainer.Status.COMPLETED || s == Trainer.Status.EARLY_STOPPED) {
                     TrainConfig open = copy(cfg, cfg.epochs(), cfg.lr() / GRADUAL_OPEN_DIVISOR, cfg.checkpointDir());
                     run.train("unfrozen", "phase 2/2: " + cfg.epochs() + " epoch(s) training " + from + " (base lr "
-                                    + req.baseLr() + ", head lr " + open.lr() + ")",
+                                    + req.baseLrText() + ", head lr " + open.lr() + ")",
                             run.opened(run.lastPhase().result().bundle().network()), open, req.baseLr(), false);
                 }
             }
@@ -555,7 +591,7 @@ public final class FinetuneJob {
                     req.strategy().cliName(), cut, new ArrayList<>(headLayers), req.unfreezeFrom(), req.baseLr(),
                     req.strategy() == Strategy.GRADUAL ? req.frozenEpochs() : 0, List.of(),
                     headBatch == cfg.batchSize() ? 0 : headBatch, req.head().pooling().cliName(), req.head().hidden(),
-                    req.head().dropout());
+                    req.head().dropout(), req.baseLrLow());
             meta = BundleMetadata.of(base.architecture(), source.classes(), preprocess, Provenance.of(req.data(),
                     source.valSplit(), aug.toSpec(), null, null, source.train().size(),
                     source.validation() == null ? 0 : source.validation().size(), cfg, t));
@@ -579,7 +615,8 @@ public final class FinetuneJob {
             int batch = batchFor(net);
             cfg = cfg.toBuilder().batchSize(batch).build();
             ImageData data = images.withBatchSize(batch);
-            ComputationGraph g = LearningRates.forPhase(net, cfg, data.batchesPerEpoch(), baseLr, cfg.lr(), headLayers);
+            ComputationGraph g = LearningRates.forPhase(net, cfg, data.batchesPerEpoch(), req.baseLrLow(), baseLr,
+                    cfg.lr(), headLayers);
             g.getConfiguration().setIterationCount(startIteration);
             Phase p = phase(name, g, cfg, useCache, data, meta, listener, onTrainer, startIteration);
             startIteration = 0;

@@ -173,6 +173,59 @@ class FinetuneJobTest {
                 .phases());
     }
 
+    /** The rate of each of {@code layers}, then of the output layer, in the live network at each epoch's start. */
+    static FinetuneJob.Listener ratesAtEpochStart(List<String> layers, List<List<Double>> seen, Trainer[] trainer,
+                                                  int stopAfter) {
+        return new FinetuneJob.Listener() {
+            @Override
+            public void onEpochStart(Trainer.Loop loop) {
+                ComputationGraph g = loop.network();
+                List<Double> r = new ArrayList<>(layers.stream().map(n -> LearningRates.learningRate(g, n)).toList());
+                r.add(LearningRates.learningRate(g, g.getConfiguration().getNetworkOutputs().get(0)));
+                seen.add(r);
+            }
+
+            @Override
+            public void onEpochEnd(Trainer.Loop loop, EpochStats s) {
+                if (s.epoch() == stopAfter) {
+                    trainer[0].requestStop();
+                }
+            }
+        };
+    }
+
+    @Test
+    void aBaseLrRangeTrainsTheBasesFirstLayerAtLoRisingToHiAtTheCutAndAResumeKeepsIt() throws Exception {
+        String name = "base-range";
+        FinetuneJob.Request req = request(name, FinetuneJob.Strategy.FINETUNE, "none", true, null, 2)
+                .withBaseLr(1e-4, 1e-3);
+        List<String> kept = baseLayers(GraphQueries.defaultCut(base.network())); // conv, batch norm, dense
+        List<List<Double>> seen = new ArrayList<>();
+        Trainer[] trainer = {null};
+        FinetuneJob.Outcome first = FinetuneJob.run(req, ratesAtEpochStart(kept, seen, trainer, 1),
+                t -> trainer[0] = t);
+        assertEquals(Trainer.Status.INTERRUPTED, first.status());
+        Path last = dir.resolve(name + ".zip.checkpoints/last.zip");
+        int beforeResume = seen.size();
+        FinetuneJob.Outcome done = FinetuneJob.resume(new FinetuneJob.Resume(last, null, null, 1),
+                ratesAtEpochStart(kept, seen, trainer, 0), t -> trainer[0] = t);
+        assertEquals(Trainer.Status.COMPLETED, done.status(), done.message());
+        int n = kept.size();
+        assertTrue(n >= 3, kept.toString());
+        assertTrue(beforeResume >= 1 && seen.size() > beforeResume, seen.toString());
+        for (List<Double> rates : seen) { // the run's epochs, then the resumed run's
+            for (int i = 0; i < n; i++) {
+                assertEquals(1e-4 * Math.pow(10, i / (double) (n - 1)), rates.get(i), 1e-12, kept.get(i));
+            }
+            assertEquals(req.config().lr(), rates.get(n), 1e-12, "the head at --lr");
+        }
+        var t = ModelBundle.readMetadata(dir.resolve(name + ".zip")).provenance().transfer();
+        assertEquals(List.of(1e-4, 1e-3), List.of(t.baseLrLow(), t.baseLr()));
+        assertEquals("0.0001:0.001", req.baseLrText());
+        assertThrows(CnnException.class, () -> req.withBaseLr(1e-3, 1e-4), "LO above HI");
+        assertThrows(CnnException.class, () -> req.withBaseLr(-1e-4, 1e-3));
+    }
+
     @Test
     void featureExtractionWithCacheKeepsEveryBaseParameterAndTrainsTheHead() {
         FinetuneJob.Outcome o = FinetuneJob.run(request("fe", FinetuneJob.Strategy.FEATURE_EXTRACTION, "none", true,

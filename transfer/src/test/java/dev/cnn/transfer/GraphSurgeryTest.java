@@ -328,6 +328,28 @@ class GraphSurgeryTest {
     }
 
     @Test
+    void aBaseRateRangeRisesGeometricallyThroughTheTrainableBaseLayersOnly() {
+        ComputationGraph g = TinyNets.convBnDropout(1);
+        TrainConfig cfg = TrainConfig.builder().epochs(2).lr(0.05).schedule(LrSchedule.Kind.CONSTANT)
+                .output(java.nio.file.Path.of("m.zip")).build();
+        ComputationGraph d = LearningRates.forPhase(g, cfg, 4, 1e-4, 1e-2, 0.05, Set.of("out"));
+        assertEquals(1e-4, LearningRates.learningRate(d, "conv1"), 1e-15);
+        assertEquals(1e-3, LearningRates.learningRate(d, "bn1"), 1e-15);
+        assertEquals(1e-2, LearningRates.learningRate(d, "fc"), 1e-15);
+        assertEquals(0.05, LearningRates.learningRate(d, "out"), 1e-15);
+        fit(d);
+        // frozen layers are not counted: the range starts at the first layer that trains
+        ComputationGraph f = Freezing.freezeUpTo(g, "conv1");
+        assertEquals(Map.of("bn1", 1e-4, "fc", 1e-2), LearningRates.baseRates(f.getConfiguration(), 1e-4, 1e-2,
+                Set.of("out")));
+        // no low rate, or one layer: every one at the high rate
+        assertEquals(List.of(1e-2, 1e-2, 1e-2), List.copyOf(LearningRates.baseRates(g.getConfiguration(), 0, 1e-2,
+                Set.of("out")).values()));
+        assertEquals(Map.of("fc", 1e-2), LearningRates.baseRates(Freezing.freezeUpTo(g, "bn1").getConfiguration(),
+                1e-4, 1e-2, Set.of("out")));
+    }
+
+    @Test
     void unknownLayerNamesFailClearly() {
         ComputationGraph g = TinyNets.convBnDropout(1);
         var e = assertThrows(IllegalArgumentException.class, () -> Freezing.unfreezeFrom(g, "conv9"));
