@@ -78,7 +78,8 @@ final class FinetuneCommand extends BaseCommand {
     boolean lrFind;
     @Option(names = "--base-lr", paramLabel = "LR|LO:HI", defaultValue = "0.001",
             converter = Ranges.BaseLearningRate.class, description = "Base learning rate when it trains, or LO:HI: "
-            + "LO at its first layer rising to HI at the cut, as fastai's slice(lo, hi) (default: ${DEFAULT-VALUE}).")
+            + "LO at its first layer, rising layer by layer to HI at the cut, like fastai's slice(lo, hi); below 10 "
+            + "(default: ${DEFAULT-VALUE}).")
     Ranges.BaseRates baseLr;
     @Option(converter = Ranges.Positive.class, names = "--batch-size", defaultValue = "32", description = "Default: "
             + "${DEFAULT-VALUE}; on small data, phases that train no batch-norm layer (the head on a frozen base) "

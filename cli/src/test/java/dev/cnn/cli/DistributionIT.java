@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -31,7 +32,12 @@ class DistributionIT {
     }
 
     static Result sh(Path cwd, String path, String... cmd) throws Exception {
+        return sh(cwd, path, Map.of(), cmd);
+    }
+
+    static Result sh(Path cwd, String path, Map<String, String> env, String... cmd) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true);
+        pb.environment().putAll(env);
         pb.environment().put("PATH", path);
         pb.environment().put("CNN_CACHE", cwd.resolveSibling("cache").toString());
         pb.environment().put("CNN_HEAP", "512m");
@@ -64,6 +70,11 @@ class DistributionIT {
         Result version = sh(work, path, "/usr/bin/env", "cnn", "--version");
         assertEquals(0, version.code(), version.out());
         assertTrue(version.out().startsWith("cnn "), version.out());
+        // through a symlinked folder, by a relative path, with a CDPATH that would find that folder's parent
+        Files.createSymbolicLink(dir.resolve("cnnbin"), home.resolve("bin"));
+        Result linked = sh(dir, "/usr/bin:/bin", Map.of("CDPATH", dir.toString()), "cnnbin/cnn", "--version");
+        assertEquals(0, linked.code(), linked.out());
+        assertEquals(version.out(), linked.out());
 
         Path model = work.resolve("m.zip");
         ModelSpec spec = ModelSpec.builder().numClasses(2).input(1, 8, 8).build();

@@ -42,11 +42,19 @@ public record Provenance(String data, double valSplit, String augment, Boolean c
             phases = phases == null ? List.of() : List.copyOf(phases);
         }
 
+        /** With one rate for the whole base. */
+        public Transfer(String base, String baseArchitecture, List<String> baseLabels, String strategy, String cut,
+                        List<String> head, String unfreezeFrom, double baseLr, int frozenEpochs, List<Phase> phases,
+                        int headBatchSize, String headPool, int headHidden, double headDropout) {
+            this(base, baseArchitecture, baseLabels, strategy, cut, head, unfreezeFrom, baseLr, frozenEpochs, phases,
+                    headBatchSize, headPool, headHidden, headDropout, 0);
+        }
+
         public Transfer(String base, String baseArchitecture, List<String> baseLabels, String strategy, String cut,
                         List<String> head, String unfreezeFrom, double baseLr, int frozenEpochs, List<Phase> phases,
                         int headBatchSize) {
             this(base, baseArchitecture, baseLabels, strategy, cut, head, unfreezeFrom, baseLr, frozenEpochs, phases,
-                    headBatchSize, null, 0, 0, 0);
+                    headBatchSize, null, 0, 0);
         }
 
         public Transfer(String base, String baseArchitecture, List<String> baseLabels, String strategy, String cut,

@@ -446,15 +446,16 @@ public final class FinetuneJob {
             String from = req.unfreezeFrom() == null ? "every layer" : "from '" + req.unfreezeFrom() + "' up";
             switch (strategy) {
                 case FEATURE_EXTRACTION -> run.train("head", "resuming: the new head, base frozen up to '" + cut
-                        + "'", Freezing.freezeUpTo(run.network, cut), cfg, cfg.lr(), run.featureCache);
+                        + "'", Freezing.freezeUpTo(run.network, cut), cfg, 0, cfg.lr(), run.featureCache);
                 case FINETUNE -> run.train("all", "resuming: training " + from, req.unfreezeFrom() == null
-                        ? run.network : run.opened(Freezing.freezeUpTo(run.network, cut)), cfg, req.baseLr(), false);
+                        ? run.network : run.opened(Freezing.freezeUpTo(run.network, cut)), cfg, req.baseLrLow(),
+                        req.baseLr(), false);
                 case GRADUAL -> {
                     Trainer.Status s = Trainer.Status.COMPLETED;
                     if (frozenPhase) {
                         TrainConfig frozen = frozenPhase(cfg, req.frozenEpochs());
                         s = run.train("frozen", "resuming phase 1/2: the head only",
-                                Freezing.freezeUpTo(run.network, cut), frozen, frozen.lr(), run.featureCache);
+                                Freezing.freezeUpTo(run.network, cut), frozen, 0, frozen.lr(), run.featureCache);
                     }
                     if (s == Trainer.Status.COMPLETED || s == Trainer.Status.EARLY_STOPPED) {
                         // resumed in the unfrozen phase: at the rate it ran at (checkpoints from before session 21:
@@ -463,7 +464,7 @@ public final class FinetuneJob {
                                 : state.config().lr(), cfg.checkpointDir());
                         ComputationGraph net = frozenPhase ? run.lastPhase().result().bundle().network() : run.network;
                         run.train("unfrozen", (frozenPhase ? "" : "resuming ") + "phase 2/2: training " + from,
-                                run.opened(net), open, req.baseLr(), false);
+                                run.opened(net), open, req.baseLrLow(), req.baseLr(), false);
                     }
                 }
                 default -> throw new IllegalStateException();
@@ -479,20 +480,22 @@ public final class FinetuneJob {
         String from = req.unfreezeFrom() == null ? "every layer" : "from '" + req.unfreezeFrom() + "' up";
         switch (req.strategy()) {
             case FEATURE_EXTRACTION -> run.train("head", "training the new head only; base frozen up to '" + cut + "'",
-                    Freezing.freezeUpTo(run.network, cut), cfg, cfg.lr(), run.featureCache);
+                    Freezing.freezeUpTo(run.network, cut), cfg, 0, cfg.lr(), run.featureCache);
             case FINETUNE -> run.train("all", "training " + from + " (base lr " + req.baseLrText() + ", head lr "
                     + cfg.lr() + ")", req.unfreezeFrom() == null ? run.network
-                    : run.opened(Freezing.freezeUpTo(run.network, cut)), cfg, req.baseLr(), false);
+                    : run.opened(Freezing.freezeUpTo(run.network, cut)), cfg, req.baseLrLow(), req.baseLr(),
+                    false);
             case GRADUAL -> {
                 TrainConfig frozen = frozenPhase(cfg, req.frozenEpochs());
                 Trainer.Status s = run.train("frozen", "phase 1/2: " + req.frozenEpochs()
                                 + " epoch(s) training the head only", Freezing.freezeUpTo(run.network, cut), frozen,
-                        frozen.lr(), run.featureCache);
+                        0, frozen.lr(), run.featureCache);
                 if (s == Trainer.Status.COMPLETED || s == Trainer.Status.EARLY_STOPPED) {
                     TrainConfig open = copy(cfg, cfg.epochs(), cfg.lr() / GRADUAL_OPEN_DIVISOR, cfg.checkpointDir());
                     run.train("unfrozen", "phase 2/2: " + cfg.epochs() + " epoch(s) training " + from + " (base lr "
                                     + req.baseLrText() + ", head lr " + open.lr() + ")",
-                            run.opened(run.lastPhase().result().bundle().network()), open, req.baseLr(), false);
+                            run.opened(run.lastPhase().result().bundle().network()), open, req.baseLrLow(),
+                            req.baseLr(), false);
                 }
             }
             default -> throw new IllegalStateException();
@@ -608,15 +611,18 @@ public final class FinetuneJob {
                     : Freezing.unfreezeFrom(frozen, req.unfreezeFrom());
         }
 
-        /** Trains {@code net} as one phase: the head at the phase's rate, the rest at {@code baseLr}. */
-        Trainer.Status train(String name, String description, ComputationGraph net, TrainConfig cfg, double baseLr,
-                             boolean useCache) {
+        /**
+         * Trains {@code net} as one phase: the head at the phase's rate, the rest at {@code baseLr}, spread from
+         * {@code baseLrLow} when it is above 0 ({@link LearningRates#baseRates}).
+         */
+        Trainer.Status train(String name, String description, ComputationGraph net, TrainConfig cfg,
+                             double baseLrLow, double baseLr, boolean useCache) {
             listener.onPhase(name, description);
             int batch = batchFor(net);
             cfg = cfg.toBuilder().batchSize(batch).build();
             ImageData data = images.withBatchSize(batch);
-            ComputationGraph g = LearningRates.forPhase(net, cfg, data.batchesPerEpoch(), req.baseLrLow(), baseLr,
-                    cfg.lr(), headLayers);
+            ComputationGraph g = LearningRates.forPhase(net, cfg, data.batchesPerEpoch(), baseLrLow, baseLr, cfg.lr(),
+                    headLayers);
             g.getConfiguration().setIterationCount(startIteration);
             Phase p = phase(name, g, cfg, useCache, data, meta, listener, onTrainer, startIteration);
             startIteration = 0;

@@ -67,6 +67,9 @@ public final class LearningRates {
      */
     public static Map<String, Double> baseRates(ComputationGraphConfiguration c, double low, double high,
                                                 Set<String> headLayers) {
+        if (!(high >= 0) || Double.isInfinite(high) || !(low >= 0) || low > high) {
+            throw new IllegalArgumentException("base rates need 0 <= low <= high, finite; got " + low + ", " + high);
+        }
         List<String> layers = new ArrayList<>();
         for (String name : GraphQueries.topologicalOrder(c)) {
             // (a frozen layer is a wrapper, not a BaseLayer; a dropout layer is one without parameters)

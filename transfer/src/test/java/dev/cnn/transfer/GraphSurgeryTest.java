@@ -347,6 +347,10 @@ class GraphSurgeryTest {
                 Set.of("out")).values()));
         assertEquals(Map.of("fc", 1e-2), LearningRates.baseRates(Freezing.freezeUpTo(g, "bn1").getConfiguration(),
                 1e-4, 1e-2, Set.of("out")));
+        assertThrows(IllegalArgumentException.class, () -> LearningRates.baseRates(g.getConfiguration(), 1e-2, 1e-4,
+                Set.of("out")), "the first layers faster than the last");
+        assertThrows(IllegalArgumentException.class, () -> LearningRates.baseRates(g.getConfiguration(), 0,
+                Double.NaN, Set.of("out")));
     }
 
     @Test
