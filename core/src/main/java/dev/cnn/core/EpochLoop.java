@@ -143,11 +143,29 @@ public final class EpochLoop {
         return new Result(status, history, out, TrainJob.writeHistory(cfg.output(), history));
     }
 
-    /** The rate of the network's first layer at its current iteration and {@code epoch}. */
+    /**
+     * The rate the epoch line and history show: that of the last trainable layer with parameters (the classifier; in
+     * a finetune run the new head's, {@code --lr}, not a frozen or slower base's) at the network's current iteration
+     * and {@code epoch}; the config's rate if no layer has one.
+     */
     static double learningRate(ComputationGraph net, TrainConfig cfg, int epoch) {
-        return net.getLayer(0).conf().getLayer() instanceof BaseLayer bl && bl.getIUpdater() != null
-                && bl.getIUpdater().hasLearningRate()
-                ? bl.getIUpdater().getLearningRate(net.getIterationCount(), epoch) : cfg.lr();
+        List<org.deeplearning4j.nn.api.Layer> candidates = new ArrayList<>();
+        for (String out : net.getConfiguration().getNetworkOutputs()) { // the classifier first, then the rest
+            if (net.getVertex(out) != null && net.getVertex(out).hasLayer()) {
+                candidates.add(net.getVertex(out).getLayer());
+            }
+        }
+        org.deeplearning4j.nn.api.Layer[] layers = net.getLayers();
+        for (int i = layers.length - 1; i >= 0; i--) {
+            candidates.add(layers[i]);
+        }
+        for (org.deeplearning4j.nn.api.Layer l : candidates) {
+            if (l.numParams() > 0 && l.conf().getLayer() instanceof BaseLayer bl && bl.getIUpdater() != null
+                    && bl.getIUpdater().hasLearningRate()) {
+                return bl.getIUpdater().getLearningRate(net.getIterationCount(), epoch);
+            }
+        }
+        return cfg.lr();
     }
 
     private static void save(ModelBundle b, Path file, boolean withUpdater, Path ckpt) {

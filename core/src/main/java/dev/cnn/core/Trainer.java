@@ -2,7 +2,6 @@ package dev.cnn.core;
 
 import dev.cnn.accel.Accel;
 import dev.cnn.accel.TrainingSession;
-import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -251,9 +250,7 @@ public final class Trainer {
         }
 
         private double learningRate() {
-            return net.getLayer(0).conf().getLayer() instanceof BaseLayer bl && bl.getIUpdater() != null
-                    && bl.getIUpdater().hasLearningRate()
-                    ? bl.getIUpdater().getLearningRate(net.getIterationCount(), epoch) : trainer.config.lr();
+            return EpochLoop.learningRate(net, trainer.config, epoch);
         }
 
         /** Ends the run after the current step with {@code status}; the first stop wins. */

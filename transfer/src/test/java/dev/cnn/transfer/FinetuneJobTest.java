@@ -219,6 +219,9 @@ class FinetuneJobTest {
             }
             assertEquals(req.config().lr(), rates.get(n), 1e-12, "the head at --lr");
         }
+        for (EpochStats e : done.history()) { // the epoch line's rate is the head's, not the base's first layer's
+            assertEquals(req.config().lr(), e.lr(), 1e-12, e.toString());
+        }
         var t = ModelBundle.readMetadata(dir.resolve(name + ".zip")).provenance().transfer();
         assertEquals(List.of(1e-4, 1e-3), List.of(t.baseLrLow(), t.baseLr()));
         assertEquals("0.0001:0.001", req.baseLrText());
