@@ -103,6 +103,11 @@ class DistributionIT {
         Result few = sh(work, path, "/usr/bin/env", "cnn", "classify", "--model", "m.zip", "x.png", "--timings");
         assertEquals(0, few.code(), few.out());
         assertTrue(few.out().contains("JIT: client compiler only"), few.out());
+        // the JIT set through CNN_JAVA_OPTS wins, and the launcher's own JIT options do not stop the JVM from starting
+        Result own = sh(work, path, Map.of("CNN_JAVA_OPTS", "-XX:TieredStopAtLevel=4"), "/usr/bin/env", "cnn",
+                "classify", "--model", "m.zip", "x.png", "--timings");
+        assertEquals(0, own.code(), own.out());
+        assertTrue(own.out().contains("timings:") && !own.out().contains("JIT:"), own.out());
         Files.createDirectories(work.resolve("imgs"));
         Files.copy(work.resolve("x.png"), work.resolve("imgs/y.png"));
         Result folder = sh(work, path, "/usr/bin/env", "cnn", "classify", "--model", "m.zip", "imgs", "--timings");

@@ -144,13 +144,14 @@ public final class EpochLoop {
     }
 
     /**
-     * The rate the epoch line and history show: that of the last trainable layer with parameters (the classifier; in
-     * a finetune run the new head's, {@code --lr}, not a frozen or slower base's) at the network's current iteration
-     * and {@code epoch}; the config's rate if no layer has one.
+     * The rate the epoch line and history show, at the network's current iteration and {@code epoch}: that of its
+     * (first) output layer, the classifier, which in a finetune run is the new head's ({@code --lr}, not the base's);
+     * where that layer has no parameters (a loss layer), of the last trainable layer with parameters in the graph's
+     * layer order; the config's rate if no layer has one.
      */
     static double learningRate(ComputationGraph net, TrainConfig cfg, int epoch) {
         List<org.deeplearning4j.nn.api.Layer> candidates = new ArrayList<>();
-        for (String out : net.getConfiguration().getNetworkOutputs()) { // the classifier first, then the rest
+        for (String out : net.getConfiguration().getNetworkOutputs()) {
             if (net.getVertex(out) != null && net.getVertex(out).hasLayer()) {
                 candidates.add(net.getVertex(out).getLayer());
             }
@@ -160,8 +161,11 @@ public final class EpochLoop {
             candidates.add(layers[i]);
         }
         for (org.deeplearning4j.nn.api.Layer l : candidates) {
-            if (l.numParams() > 0 && l.conf().getLayer() instanceof BaseLayer bl && bl.getIUpdater() != null
-                    && bl.getIUpdater().hasLearningRate()) {
+            // a frozen layer reports its inner layer's configuration, rate included
+            boolean frozen = l instanceof org.deeplearning4j.nn.layers.FrozenLayer
+                    || l instanceof org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
+            if (!frozen && l.numParams() > 0 && l.conf().getLayer() instanceof BaseLayer bl
+                    && bl.getIUpdater() != null && bl.getIUpdater().hasLearningRate()) {
                 return bl.getIUpdater().getLearningRate(net.getIterationCount(), epoch);
             }
         }

@@ -46,6 +46,39 @@ class EpochLoopTest {
                 null, null));
     }
 
+    /** in -> a (dense, rate 0.1) -> b (dense, rate 0.2) -> out (output layer, rate 0.3, or a loss layer). */
+    private static ComputationGraph rated(boolean lossLayerOut) {
+        var b = new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder().seed(1)
+                .updater(new org.nd4j.linalg.learning.config.Sgd(0.5)).graphBuilder().addInputs("in")
+                .setInputTypes(org.deeplearning4j.nn.conf.inputs.InputType.feedForward(4))
+                .addLayer("a", new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(3)
+                        .updater(new org.nd4j.linalg.learning.config.Sgd(0.1)).build(), "in")
+                .addLayer("b", new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(2)
+                        .updater(new org.nd4j.linalg.learning.config.Sgd(0.2)).build(), "a");
+        b = lossLayerOut ? b.addLayer("out", new org.deeplearning4j.nn.conf.layers.LossLayer.Builder().build(), "b")
+                : b.addLayer("out", new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder().nOut(2)
+                .updater(new org.nd4j.linalg.learning.config.Sgd(0.3)).build(), "b");
+        ComputationGraph g = new ComputationGraph(b.setOutputs("out").build());
+        g.init();
+        return g;
+    }
+
+    @Test
+    void theEpochsRateIsTheClassifiersOrTheLastTrainableLayersWhereTheOutputHasNoParameters() {
+        TrainConfig cfg = TrainConfig.builder().lr(0.9).output(Path.of("m.zip")).build();
+        assertEquals(0.3, EpochLoop.learningRate(rated(false), cfg, 0), 1e-12, "the output layer's, not layer 0's");
+        ComputationGraph loss = rated(true);
+        assertEquals(0.2, EpochLoop.learningRate(loss, cfg, 0), 1e-12, "a loss layer has no rate of its own");
+        // a frozen layer reports its inner layer's rate: it is not the one that trains
+        var c = loss.getConfiguration().clone();
+        var v = (org.deeplearning4j.nn.conf.graph.LayerVertex) c.getVertices().get("b");
+        v.getLayerConf().setLayer(new org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop(
+                v.getLayerConf().getLayer()));
+        ComputationGraph frozen = new ComputationGraph(c);
+        frozen.init();
+        assertEquals(0.1, EpochLoop.learningRate(frozen, cfg, 0), 1e-12);
+    }
+
     @Test
     void theOutputHoldsTheBestEpochsWeightsAndItsResult(@TempDir Path dir) {
         TrainConfig cfg = TrainConfig.builder().epochs(3).output(dir.resolve("m.zip")).build();
