@@ -5,6 +5,8 @@
 # Usage: bench/transfer-demo.sh [FM_DIR] [WORK_DIR]
 #        DEFAULTS=1 [SEEDS="0 1 2"] bench/transfer-demo.sh   every strategy with its defaults against scratch, on the
 #        same base and tasks: bench/results/transfer-demo-defaults.{md,json}
+#        DEFAULTS=1 BASE_LR=0.0001:0.001 bench/transfer-demo.sh   finetune and gradual with that --base-lr, the rest at
+#        their defaults: bench/results/transfer-demo-base-lr.{md,json}
 # Output: a table on stdout, bench/results/transfer-demo.{md,json} (with ONLY_TIMING=1, which reruns only the
 # feature-cache timings: bench/results/transfer-timing.{md,json}).
 set -euo pipefail
@@ -78,48 +80,68 @@ EOF
 
 RECORDS=records.jsonl
 if [ "${DEFAULTS:-0}" = 1 ]; then   # every strategy with its defaults (only --epochs and --seed given), SEEDS seeds
+  STRATEGIES=(feature-extraction finetune gradual)
+  EXTRA=()
+  STEM=transfer-demo-defaults
   RECORDS=records-defaults.jsonl    # the full demo's records stay
+  if [ -n "${BASE_LR:-}" ]; then    # the strategies that train the base, at --base-lr BASE_LR
+    STRATEGIES=(finetune gradual)
+    EXTRA=(--base-lr "$BASE_LR")
+    STEM=transfer-demo-base-lr
+    RECORDS=records-base-lr.jsonl
+  fi
   rm -f "$RECORDS"
   for n in "${SIZES[@]}"; do
     for s in ${SEEDS:-0 1 2}; do
-      for st in feature-extraction finetune gradual; do
+      for st in "${STRATEGIES[@]}"; do
         run "$st-$n-s$s" "$n" "$CNN" finetune --base base8.zip --data "small$n" --strategy "$st" --epochs "$EPOCHS" \
-          --seed "$s" --cache --no-report
+          --seed "$s" --cache --no-report "${EXTRA[@]}"
       done
-      run "scratch-$n-s$s" "$n" "$CNN" train --data "small$n" --model simplecnn --channels 1 --image-size 28 \
-        --epochs "$EPOCHS" --seed "$s" --cache --no-report
+      if [ -z "${BASE_LR:-}" ]; then
+        run "scratch-$n-s$s" "$n" "$CNN" train --data "small$n" --model simplecnn --channels 1 --image-size 28 \
+          --epochs "$EPOCHS" --seed "$s" --cache --no-report
+      fi
     done
   done
-  python3 - "$ROOT/bench/results" "$PRE_EPOCHS" "${HELD[*]}" "$EPOCHS" <<'EOF'
+  python3 - "$ROOT/bench/results" "$PRE_EPOCHS" "${HELD[*]}" "$EPOCHS" "$RECORDS" "$STEM" "${BASE_LR:-}" <<'EOF'
 import json, sys, platform, os, datetime, statistics as st, collections
-out, pre_epochs, held, epochs = sys.argv[1:5]
-recs = [json.loads(l) for l in open("records-defaults.jsonl")]
+out, pre_epochs, held, epochs, records, stem, base_lr = sys.argv[1:8]
+recs = [json.loads(l) for l in open(records)]
 base = json.load(open("base8.eval.json"))
 cells = collections.defaultdict(list)
 for r in recs:
     kind, n, seed = r["name"].rsplit("-", 2)
     cells[(kind, int(n))].append(r["testTop1"])
-kinds = ("feature-extraction", "finetune", "gradual", "scratch")
+kinds = ("finetune", "gradual") if base_lr else ("feature-extraction", "finetune", "gradual", "scratch")
 def cell(v):
     return f"{st.mean(v):.4f} ± {st.stdev(v):.4f}" if len(v) > 1 else f"{v[0]:.4f}" if v else "-"
+how = (f"Finetune and gradual with `--base-lr {base_lr}` (`cnn finetune --strategy S --epochs {epochs} --base-lr "
+       f"{base_lr}`, gradual's frozen epoch coming before them; everything else at its default"
+       if base_lr else
+       f"Every strategy with its defaults (`cnn finetune --strategy S --epochs {epochs}`, gradual's frozen epoch "
+       f"coming before them; `cnn train --model simplecnn --channels 1 --image-size 28 --epochs {epochs}`, the "
+       f"base's input")
 lines = [f"Base: simplecnn trained on the 8 other Fashion-MNIST classes ({pre_epochs} epochs), test top-1 "
          f"{base['top1']:.4f} on them. New task: the held-out pair ({held}), n training images a class, 200 a class "
-         f"for validation, the 2,000 test images of the pair. Every strategy with its defaults (`cnn finetune "
-         f"--strategy S --epochs {epochs}`, gradual's frozen epoch coming before them; `cnn train --model simplecnn "
-         f"--channels 1 --image-size 28 --epochs {epochs}`, the base's input; only `--seed` varies; the best "
-         f"validation epoch kept), mean ± std over seeds.", "",
-         "| train images/class | " + " | ".join(kinds) + " | best transfer - scratch |",
-         "|---:|---:|---:|---:|---:|---:|"]
-for n in sorted({k[1] for k in cells}):
-    best = max(st.mean(cells[(k, n)]) for k in kinds[:3])
-    lines.append(f"| {n} | " + " | ".join(cell(cells[(k, n)]) for k in kinds)
-                 + f" | {best - st.mean(cells[('scratch', n)]):+.4f} |")
+         f"for validation, the 2,000 test images of the pair. {how}; only `--seed` varies; the best validation "
+         f"epoch kept), mean ± std over seeds.", ""]
+if base_lr:
+    lines += ["| train images/class | " + " | ".join(kinds) + " |", "|---:|---:|---:|"]
+    for n in sorted({k[1] for k in cells}):
+        lines.append(f"| {n} | " + " | ".join(cell(cells[(k, n)]) for k in kinds) + " |")
+else:
+    lines += ["| train images/class | " + " | ".join(kinds) + " | best transfer - scratch |",
+              "|---:|---:|---:|---:|---:|---:|"]
+    for n in sorted({k[1] for k in cells}):
+        best = max(st.mean(cells[(k, n)]) for k in kinds[:3])
+        lines.append(f"| {n} | " + " | ".join(cell(cells[(k, n)]) for k in kinds)
+                     + f" | {best - st.mean(cells[('scratch', n)]):+.4f} |")
 lines += ["", f"Machine: {platform.machine()}, {os.cpu_count()} cores; {datetime.date.today()}"]
 text = "\n".join(lines)
 print(text)
-open(os.path.join(out, "transfer-demo-defaults.md"), "w").write(text + "\n")
-json.dump({"records": recs, "base": {"top1": base["top1"]}}, open(os.path.join(out, "transfer-demo-defaults.json"), "w"),
-          indent=2)
+open(os.path.join(out, stem + ".md"), "w").write(text + "\n")
+json.dump({"records": recs, "base": {"top1": base["top1"]}, "baseLr": base_lr or None},
+          open(os.path.join(out, stem + ".json"), "w"), indent=2)
 EOF
   exit 0
 fi
