@@ -25,6 +25,7 @@ public final class Main {
         int code = run(out, err, args);
         out.flush();
         err.flush();
+        dev.cnn.accel.NativeIndex.save(); // where JavaCPP found the natives, for the next run (if the launcher asks)
         System.exit(code);
     }
 
@@ -34,6 +35,9 @@ public final class Main {
         int verbosity = verbosity(args);
         configureLogging(verbosity);
         Engine.init();
+        if (!helpOrVersion(args)) { // (help and --version load no natives: JavaCPP's set-up would cost them 40 ms)
+            dev.cnn.accel.NativeIndex.prefill(); // after Engine.init's platform extension, which JavaCPP reads once
+        }
         Accel.setDefaults(AccelOptions.fromSystemProperties()); // -Dcnn.dnnl=false, -Dcnn.fastAdam=false
         if (CudaCheck.cudaBuild() && !helpOrVersion(args)) {
             String problem = CudaCheck.problem();

@@ -87,17 +87,35 @@ class DistributionIT {
         assertEquals(0, classify.code(), classify.out());
         assertTrue(classify.out().contains("\"predictions\""), "natives load from lib/: " + classify.out());
 
-        // the first classify left a class-data sharing archive; the next one starts from it, with the same answer
+        // the first classify left a class-data sharing archive and, under the same key, where JavaCPP found each
+        // native library; the next one starts from both, with the same answer
         Path cache = work.resolveSibling("cache");
+        String key;
         try (Stream<Path> files = Files.list(cache)) {
-            List<String> archives = files.map(p -> p.getFileName().toString()).toList();
-            assertEquals(1, archives.size(), archives.toString());
-            assertTrue(archives.get(0).matches("cnn-\\d+-\\d+\\.jsa"), archives.toString());
+            List<String> names = files.map(p -> p.getFileName().toString()).sorted().toList();
+            assertEquals(2, names.size(), names.toString());
+            assertTrue(names.get(0).matches("cnn-\\d+-\\d+\\.jsa"), names.toString());
+            key = names.get(0).substring(0, names.get(0).length() - ".jsa".length());
+            assertEquals(key + ".natives", names.get(1));
         }
+        Path index = cache.resolve(key + ".natives");
+        List<String> lines = Files.readAllLines(index);
+        assertTrue(lines.get(0).startsWith("cnn native index 1\t"), lines.get(0));
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("jnind4jcpu\t/") && l.contains("libjnind4jcpu.so")),
+                lines.toString());
         Result again = sh(work, path, "/usr/bin/env", "cnn", "classify", "--model", "m.zip", "x.png", "--format",
                 "jsonl");
         assertEquals(0, again.code(), again.out());
         assertEquals(classify.out(), again.out(), "nothing printed about the archive, the same predictions");
+        assertEquals(lines, Files.readAllLines(index), "the same index");
+        // an index that no longer matches its files is not used, and the run writes a true one
+        Files.write(index, lines.stream()
+                .map(l -> l.startsWith("jnind4jcpu\t") ? l.replaceAll("\t\\d+\t", "\t1\t") : l).toList());
+        Result stale = sh(work, path, "/usr/bin/env", "cnn", "classify", "--model", "m.zip", "x.png", "--format",
+                "jsonl");
+        assertEquals(0, stale.code(), stale.out());
+        assertEquals(classify.out(), stale.out());
+        assertEquals(lines, Files.readAllLines(index));
 
         // a classify of a few files runs with the client compiler only; a folder with the full JIT
         Result few = sh(work, path, "/usr/bin/env", "cnn", "classify", "--model", "m.zip", "x.png", "--timings");
