@@ -28,8 +28,8 @@ import java.util.TreeMap;
  *
  * <p>The launcher names the index file with the system property {@value #PROPERTY}, next to its class-data archive and
  * under the same key (this installation, its jars, the JVM), so other jars get another file. An index is used only
- * when JavaCPP's and ND4J's system properties are those it was made with (another platform extension picks other
- * libraries) and every file in it still exists with the size and time it had; otherwise JavaCPP searches as usual.
+ * when JavaCPP's and ND4J's system properties and the library path are those it was made with (another platform
+ * extension picks other libraries) and every file in it still exists with the size and time it had; otherwise JavaCPP searches as usual.
  * A run that loads a library the index lacks rewrites it (temporary file and rename).
  */
 public final class NativeIndex {
@@ -175,13 +175,16 @@ public final class NativeIndex {
 
     /**
      * A digest of the system properties that may steer JavaCPP's and ND4J's choice of libraries (those named
-     * {@code org.bytedeco.*} and {@code org.nd4j.*}: the platform extension, the cache folder, a BLAS to load ...),
-     * but for memory limits and logging.
+     * {@code org.bytedeco.*} and {@code org.nd4j.*}: the platform extension, the cache folder, a BLAS to load ...,
+     * but for memory limits and logging; and {@code java.library.path}, with LD_LIBRARY_PATH in it, where JavaCPP
+     * looks last). A library installed later into the system's own folders is seen once the index is made again
+     * (a new JVM or new jars, or the index file deleted).
      */
     static String fingerprint(java.util.Properties p) {
         TreeMap<String, String> chosen = new TreeMap<>();
         for (String k : p.stringPropertyNames()) {
-            if ((k.startsWith("org.bytedeco.") || k.startsWith("org.nd4j.")) && !IGNORED.contains(k)) {
+            if ((k.startsWith("org.bytedeco.") || k.startsWith("org.nd4j.") || k.equals("java.library.path"))
+                    && !IGNORED.contains(k)) {
                 chosen.put(k, p.getProperty(k));
             }
         }

@@ -113,7 +113,7 @@ class NativeIndexTest {
     }
 
     @Test
-    void thePropertiesThatChooseLibrariesChangeTheFingerprintAndMemoryLimitsDoNot() {
+    void thePropertiesAndLibraryPathThatChooseLibrariesChangeTheFingerprintAndMemoryLimitsDoNot() {
         java.util.Properties p = new java.util.Properties();
         p.setProperty("org.bytedeco.javacpp.platform.extension", "-onednn-avx2");
         p.setProperty("user.dir", "/a");
@@ -125,7 +125,10 @@ class NativeIndexTest {
         assertTrue(!fp.equals(NativeIndex.fingerprint(p)), "another ND4J build");
         p.setProperty("org.bytedeco.javacpp.platform.extension", "-onednn-avx2");
         p.setProperty("org.bytedeco.openblas.load", "mkl_rt");
-        assertTrue(!fp.equals(NativeIndex.fingerprint(p)), "another BLAS");
+        String blas = NativeIndex.fingerprint(p);
+        assertTrue(!fp.equals(blas), "another BLAS");
+        p.setProperty("java.library.path", "/opt/intel/lib:/usr/lib");
+        assertTrue(!blas.equals(NativeIndex.fingerprint(p)), "another library path (LD_LIBRARY_PATH)");
     }
 
     @Test
