@@ -28,9 +28,10 @@ import java.util.TreeMap;
  *
  * <p>The launcher names the index file with the system property {@value #PROPERTY}, next to its class-data archive and
  * under the same key (this installation, its jars, the JVM), so other jars get another file. An index is used only
- * when JavaCPP's and ND4J's system properties and the library path are those it was made with (another platform
- * extension picks other libraries) and every file in it still exists with the size and time it had; otherwise JavaCPP searches as usual.
- * A run that loads a library the index lacks rewrites it (temporary file and rename).
+ * when its {@link #fingerprint} (JavaCPP's jar, the system properties that steer its choices, the library path and
+ * its folders' times) is this run's and every file in it still exists with the size and time it had; otherwise
+ * JavaCPP searches as usual. A run that ends well and loaded a library the index lacks rewrites it (temporary file and
+ * rename). Deleting the file (or {@code -Dcnn.nativeIndex=}) makes JavaCPP search again.
  */
 public final class NativeIndex {
     /** System property naming the index file; without it nothing is read or written. */
@@ -39,39 +40,47 @@ public final class NativeIndex {
 
     /** The library names this run's index supplied (null: none read). */
     private static volatile Set<String> supplied;
-    /** {@link #fingerprint} of the system properties as {@link #prefill} found them (null: not called). */
+    /** {@link #fingerprint} of this run as {@link #prefill} found it (null: not called, or no index wanted). */
     private static volatile String properties;
 
     private NativeIndex() {
     }
 
-    /** Fills JavaCPP's map of found libraries from the index the launcher names, if it is there and still true. */
+    /**
+     * Fills JavaCPP's map of found libraries from the index the launcher names, if it is there and still true. Call
+     * it on the main thread before anything loads natives (JavaCPP's own library, which its class loads as it
+     * initialises, is searched as usual).
+     */
     public static void prefill() {
         String file = System.getProperty(PROPERTY);
-        if (file == null || file.isEmpty() || supplied != null) {
+        if (file == null || file.isEmpty() || supplied != null
+                || System.getProperty("org.bytedeco.openblas.load") != null) {
+            // (another BLAS, such as MKL, may open its siblings by name through the links JavaCPP makes in its cache
+            // as it extracts: let JavaCPP search, and make them, every time)
             return;
         }
         try {
-            properties = fingerprint(System.getProperties());
+            String fp = fingerprint(System.getProperties(), javacppJar());
             Path path = Path.of(file);
-            if (!Files.isRegularFile(path)) {
-                supplied = Set.of();
-                return;
-            }
-            Map<String, URL[]> entries = read(Files.readAllLines(path, StandardCharsets.UTF_8), properties);
-            Map<String, URL[]> found = foundLibraries(); // (before any other thread loads natives)
-            for (Map.Entry<String, URL[]> e : entries.entrySet()) {
-                found.putIfAbsent(e.getKey(), e.getValue());
-            }
-            supplied = new HashSet<>(entries.keySet());
+            supplied = Files.isRegularFile(path) ? prefill(path, foundLibraries(), fp) : Set.of();
+            properties = fp;
         } catch (IOException | RuntimeException | LinkageError e) {
             supplied = Set.of(); // an unreadable index costs only the search it would have saved
         }
     }
 
+    /** Puts the index's entries into {@code found} where it has none; returns the names the index supplied. */
+    static Set<String> prefill(Path index, Map<String, URL[]> found, String fp) throws IOException {
+        Map<String, URL[]> entries = read(Files.readAllLines(index, StandardCharsets.UTF_8), fp);
+        for (Map.Entry<String, URL[]> e : entries.entrySet()) {
+            found.putIfAbsent(e.getKey(), e.getValue());
+        }
+        return new HashSet<>(entries.keySet());
+    }
+
     /**
-     * Writes the index for what this run loaded, if it names libraries the index did not (called as the command
-     * ends). Never fails the run.
+     * Writes the index for what this run loaded, if it names libraries the index did not. Call it when a command has
+     * ended well (a failed one may have left natives half-searched on other threads). Never fails the run.
      */
     public static void save() {
         String file = System.getProperty(PROPERTY);
@@ -82,22 +91,47 @@ public final class NativeIndex {
         try {
             // (a thread still loading natives may change the map as it is copied: then no index this time)
             Map<String, URL[]> found = new HashMap<>(foundLibraries());
-            Set<String> had = supplied == null ? Set.of() : supplied;
-            List<String> lines = lines(found, org.bytedeco.javacpp.Loader.getLoadedLibraries(), had, fp);
-            if (lines.size() <= 1 || had.containsAll(keys(lines))) {
-                return;
-            }
-            Path path = Path.of(file);
-            Path tmp = path.resolveSibling(path.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
-            try {
-                Files.write(tmp, lines, StandardCharsets.UTF_8);
-                Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            save(Path.of(file), found, org.bytedeco.javacpp.Loader.getLoadedLibraries(),
+                    supplied == null ? Set.of() : supplied, fp, NativeIndex::othersLoading);
         } catch (IOException | RuntimeException | LinkageError e) {
             // a cache that cannot be written: the next run searches as this one did
         }
+    }
+
+    /**
+     * Writes {@code index} from {@code found} and {@code loaded} (see {@link #lines}) unless it would name no library
+     * beyond {@code had} (what the index this run read supplied) or {@code busy} says another thread is inside
+     * JavaCPP's loader (a name it has not found yet looks like one found nowhere); returns whether it wrote.
+     */
+    static boolean save(Path index, Map<String, URL[]> found, Map<String, String> loaded, Set<String> had, String fp,
+                        java.util.function.BooleanSupplier busy) throws IOException {
+        List<String> lines = lines(found, loaded, had, fp);
+        if (lines.size() <= 1 || had.containsAll(keys(lines)) || busy.getAsBoolean()) {
+            return false;
+        }
+        Path tmp = index.resolveSibling(index.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
+        try {
+            Files.write(tmp, lines, StandardCharsets.UTF_8);
+            Files.move(tmp, index, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+        return true;
+    }
+
+    /** Whether a thread other than this one is inside JavaCPP's loader (only asked before a write). */
+    private static boolean othersLoading() {
+        Thread self = Thread.currentThread();
+        for (Map.Entry<Thread, StackTraceElement[]> e : Thread.getAllStackTraces().entrySet()) {
+            if (e.getKey() != self) {
+                for (StackTraceElement f : e.getValue()) {
+                    if (f.getClassName().equals("org.bytedeco.javacpp.Loader")) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
     }
 
     /**
@@ -174,18 +208,25 @@ public final class NativeIndex {
     }
 
     /**
-     * A digest of the system properties that may steer JavaCPP's and ND4J's choice of libraries (those named
-     * {@code org.bytedeco.*} and {@code org.nd4j.*}: the platform extension, the cache folder, a BLAS to load ...,
-     * but for memory limits and logging; and {@code java.library.path}, with LD_LIBRARY_PATH in it, where JavaCPP
-     * looks last). A library installed later into the system's own folders is seen once the index is made again
-     * (a new JVM or new jars, or the index file deleted).
+     * A digest of what may change JavaCPP's and ND4J's choice of libraries: JavaCPP's jar ({@code jar}, whose version
+     * decides what the map's entries mean), the system properties named {@code org.bytedeco.*} and
+     * {@code org.nd4j.*} (the platform extension, the cache folder, a BLAS to load ...; not memory limits or
+     * logging), those JavaCPP's default cache folder comes from, {@code java.library.path} (LD_LIBRARY_PATH is in it;
+     * JavaCPP's last resort looks there), and the modification times of that path's folders (a library installed
+     * there since, which JavaCPP would then find by name, makes another fingerprint).
      */
-    static String fingerprint(java.util.Properties p) {
+    static String fingerprint(java.util.Properties p, String jar) {
         TreeMap<String, String> chosen = new TreeMap<>();
         for (String k : p.stringPropertyNames()) {
-            if ((k.startsWith("org.bytedeco.") || k.startsWith("org.nd4j.") || k.equals("java.library.path"))
+            if ((k.startsWith("org.bytedeco.") || k.startsWith("org.nd4j.") || CHOOSING.contains(k))
                     && !IGNORED.contains(k)) {
                 chosen.put(k, p.getProperty(k));
+            }
+        }
+        chosen.put(" jar", jar);
+        for (String d : p.getProperty("java.library.path", "").split(java.io.File.pathSeparator)) {
+            if (!d.isEmpty()) {
+                chosen.put(" dir " + d, String.valueOf(new java.io.File(d).lastModified()));
             }
         }
         long h = 0xcbf29ce484222325L; // FNV-1a, 64 bits (no security provider to set up at start)
@@ -194,6 +235,10 @@ public final class NativeIndex {
         }
         return Long.toHexString(h);
     }
+
+    /** Properties outside JavaCPP's and ND4J's names that choose libraries or JavaCPP's cache folder. */
+    private static final Set<String> CHOOSING = Set.of("java.library.path", "user.home", "user.name",
+            "java.io.tmpdir");
 
     /** Properties that choose no library (memory limits, logging): changing them keeps the index. */
     private static final Set<String> IGNORED = Set.of("org.bytedeco.javacpp.maxbytes",
@@ -225,6 +270,12 @@ public final class NativeIndex {
             out.add(l.substring(0, l.indexOf('\t')));
         }
         return out;
+    }
+
+    /** Where JavaCPP's Loader was loaded from (its jar, with its version in the name). */
+    private static String javacppJar() {
+        java.security.CodeSource cs = org.bytedeco.javacpp.Loader.class.getProtectionDomain().getCodeSource();
+        return cs == null || cs.getLocation() == null ? "?" : cs.getLocation().toString();
     }
 
     @SuppressWarnings("unchecked")

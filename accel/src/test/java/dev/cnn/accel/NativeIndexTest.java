@@ -16,6 +16,8 @@ import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The index of where JavaCPP found each native library: what it records, and when it refuses to be used. */
@@ -85,7 +87,7 @@ class NativeIndexTest {
         List<String> lines = NativeIndex.lines(found, Map.of("a", a.toString(), "b", b.toString()), Set.of(), FP);
         assertEquals(2, NativeIndex.read(lines, FP).size());
 
-        Files.setLastModifiedTime(b, FileTime.fromMillis(1_700_000_000_000L)); // re-extracted: JavaCPP checks it
+        Files.setLastModifiedTime(b, FileTime.fromMillis(1_700_000_000_000L)); // replaced by something else
         assertTrue(NativeIndex.read(lines, FP).isEmpty(), "a file with another time");
         Files.setLastModifiedTime(b, FileTime.fromMillis(1_644_201_530_000L));
         Files.write(b, new byte[]{1, 2, 3, 4, 5});
@@ -113,22 +115,65 @@ class NativeIndexTest {
     }
 
     @Test
-    void thePropertiesAndLibraryPathThatChooseLibrariesChangeTheFingerprintAndMemoryLimitsDoNot() {
+    void theJarPropertiesAndLibraryPathThatChooseLibrariesChangeTheFingerprintAndMemoryLimitsDoNot()
+            throws IOException {
         java.util.Properties p = new java.util.Properties();
         p.setProperty("org.bytedeco.javacpp.platform.extension", "-onednn-avx2");
         p.setProperty("user.dir", "/a");
-        String fp = NativeIndex.fingerprint(p);
+        String fp = NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.7.jar");
         p.setProperty("user.dir", "/b");
         p.setProperty("org.bytedeco.javacpp.maxbytes", "8g");
-        assertEquals(fp, NativeIndex.fingerprint(p));
+        assertEquals(fp, NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.7.jar"));
+        assertNotEquals(fp, NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.8.jar"), "another JavaCPP");
         p.setProperty("org.bytedeco.javacpp.platform.extension", "-avx2");
-        assertTrue(!fp.equals(NativeIndex.fingerprint(p)), "another ND4J build");
+        assertNotEquals(fp, NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.7.jar"), "another ND4J build");
         p.setProperty("org.bytedeco.javacpp.platform.extension", "-onednn-avx2");
-        p.setProperty("org.bytedeco.openblas.load", "mkl_rt");
-        String blas = NativeIndex.fingerprint(p);
-        assertTrue(!fp.equals(blas), "another BLAS");
-        p.setProperty("java.library.path", "/opt/intel/lib:/usr/lib");
-        assertTrue(!blas.equals(NativeIndex.fingerprint(p)), "another library path (LD_LIBRARY_PATH)");
+        p.setProperty("user.home", "/home/other");
+        assertNotEquals(fp, NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.7.jar"), "another JavaCPP cache");
+        p.remove("user.home");
+
+        Path lib = Files.createDirectories(dir.resolve("lib"));
+        p.setProperty("java.library.path", lib.toString());
+        String withPath = NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.7.jar");
+        assertNotEquals(fp, withPath, "another library path (LD_LIBRARY_PATH)");
+        Files.setLastModifiedTime(lib, FileTime.fromMillis(1_700_000_000_000L)); // a library installed there
+        assertNotEquals(withPath, NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.7.jar"));
+    }
+
+    @Test
+    void aSavedIndexFillsOnlyTheNamesJavaCppHasNotFoundAndIsRewrittenOnlyForNewNames() throws IOException {
+        Path blas = lib("libopenblas.so.0");
+        Path index = dir.resolve("cnn-1-2.natives");
+        Map<String, URL[]> found = new LinkedHashMap<>();
+        found.put("openblas@.0", new URL[]{jar("libopenblas.so.0")});
+        found.put("iomp5", new URL[0]);
+        Map<String, String> loaded = Map.of("openblas@.0", blas.toString());
+        assertTrue(NativeIndex.save(index, found, loaded, Set.of(), FP, () -> false));
+
+        Map<String, URL[]> next = new LinkedHashMap<>();
+        URL[] own = {jar("libjnijavacpp.so")};
+        next.put("iomp5", own); // already searched by this run: kept
+        assertEquals(Set.of("openblas@.0", "iomp5"), NativeIndex.prefill(index, next, FP));
+        assertArrayEquals(new URL[]{blas.toUri().toURL()}, next.get("openblas@.0"));
+        assertArrayEquals(own, next.get("iomp5"));
+        assertEquals(Set.of(), NativeIndex.prefill(index, new LinkedHashMap<>(), "other"), "another fingerprint");
+
+        FileTime written = Files.getLastModifiedTime(index);
+        Files.setLastModifiedTime(index, FileTime.fromMillis(written.toMillis() - 60_000));
+        FileTime before = Files.getLastModifiedTime(index);
+        Set<String> had = Set.of("openblas@.0", "iomp5");
+        assertFalse(NativeIndex.save(index, found, loaded, had, FP, () -> false), "nothing new");
+        Path cv = lib("libopencv_core.so.405");
+        Map<String, URL[]> more = new LinkedHashMap<>(found);
+        more.put("opencv_core@.405", new URL[]{jar("libopencv_core.so.405")});
+        Map<String, String> moreLoaded = Map.of("openblas@.0", blas.toString(), "opencv_core@.405", cv.toString());
+        assertFalse(NativeIndex.save(index, more, moreLoaded, had, FP, () -> true), "another thread still loading");
+        assertEquals(before, Files.getLastModifiedTime(index));
+        assertTrue(NativeIndex.save(index, more, moreLoaded, had, FP, () -> false));
+        assertEquals(3, NativeIndex.read(Files.readAllLines(index), FP).size());
+        try (var files = Files.list(dir)) {
+            assertTrue(files.noneMatch(f -> f.toString().endsWith(".tmp")), "no temporary file left");
+        }
     }
 
     @Test

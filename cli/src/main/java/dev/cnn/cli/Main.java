@@ -25,7 +25,9 @@ public final class Main {
         int code = run(out, err, args);
         out.flush();
         err.flush();
-        dev.cnn.accel.NativeIndex.save(); // where JavaCPP found the natives, for the next run (if the launcher asks)
+        if (code == ExitCodes.OK) { // where JavaCPP found the natives, for the next run (if the launcher asks)
+            dev.cnn.accel.NativeIndex.save();
+        }
         System.exit(code);
     }
 
