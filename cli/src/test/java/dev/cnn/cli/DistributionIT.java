@@ -123,6 +123,8 @@ class DistributionIT {
         Result failed = sh(work, path, "/usr/bin/env", "cnn", "classify", "--model", "missing.zip", "x.png");
         assertEquals(ExitCodes.MODEL, failed.code(), failed.out());
         assertTrue(Files.notExists(index), "no index from a failed run");
+        assertEquals(0, sh(work, path, "/usr/bin/env", "cnn", "--version").code());
+        assertTrue(Files.notExists(index), "--version loads no natives and leaves no index");
 
         // a classify of a few files runs with the client compiler only; a folder with the full JIT
         Result few = sh(work, path, "/usr/bin/env", "cnn", "classify", "--model", "m.zip", "x.png", "--timings");
