@@ -40,7 +40,7 @@ public final class NativeIndex {
 
     /** The library names this run's index supplied (null: none read). */
     private static volatile Set<String> supplied;
-    /** {@link #fingerprint} of this run as {@link #prefill} found it (null: not called, or no index wanted). */
+    /** {@link #fingerprint} of this run, from {@link #prefill} (null: not called, or no index wanted). */
     private static volatile String properties;
 
     private NativeIndex() {
@@ -59,11 +59,17 @@ public final class NativeIndex {
             // as it extracts: let JavaCPP search, and make them, every time)
             return;
         }
+        for (String d : System.getProperty("java.library.path", "").split(java.io.File.pathSeparator, -1)) {
+            if (d.isEmpty() || !Path.of(d).isAbsolute()) {
+                // (the current folder is on the path: what JavaCPP finds there by name depends on where cnn runs)
+                return;
+            }
+        }
         try {
             String fp = fingerprint(System.getProperties(), javacppJar());
+            properties = fp; // (first: a run whose index cannot be read writes a new one)
             Path path = Path.of(file);
             supplied = Files.isRegularFile(path) ? prefill(path, foundLibraries(), fp) : Set.of();
-            properties = fp;
         } catch (IOException | RuntimeException | LinkageError e) {
             supplied = Set.of(); // an unreadable index costs only the search it would have saved
         }
@@ -90,6 +96,9 @@ public final class NativeIndex {
         }
         try {
             // (a thread still loading natives may change the map as it is copied: then no index this time)
+            if (othersLoading()) {
+                return;
+            }
             Map<String, URL[]> found = new HashMap<>(foundLibraries());
             save(Path.of(file), found, org.bytedeco.javacpp.Loader.getLoadedLibraries(),
                     supplied == null ? Set.of() : supplied, fp, NativeIndex::othersLoading);
@@ -208,8 +217,8 @@ public final class NativeIndex {
     }
 
     /**
-     * A digest of what may change JavaCPP's and ND4J's choice of libraries: JavaCPP's jar ({@code jar}, whose version
-     * decides what the map's entries mean), the system properties named {@code org.bytedeco.*} and
+     * A digest of what may change JavaCPP's and ND4J's choice of libraries: JavaCPP's jar ({@code jar}: its name,
+     * with the version that decides what the map's entries mean), the system properties named {@code org.bytedeco.*} and
      * {@code org.nd4j.*} (the platform extension, the cache folder, a BLAS to load ...; not memory limits or
      * logging), those JavaCPP's default cache folder comes from, {@code java.library.path} (LD_LIBRARY_PATH is in it;
      * JavaCPP's last resort looks there), and the modification times of that path's folders (a library installed
@@ -272,10 +281,15 @@ public final class NativeIndex {
         return out;
     }
 
-    /** Where JavaCPP's Loader was loaded from (its jar, with its version in the name). */
+    /** The name of the jar JavaCPP's Loader came from (its version is in it). */
     private static String javacppJar() {
         java.security.CodeSource cs = org.bytedeco.javacpp.Loader.class.getProtectionDomain().getCodeSource();
-        return cs == null || cs.getLocation() == null ? "?" : cs.getLocation().toString();
+        try {
+            Path p = cs == null || cs.getLocation() == null ? null : Path.of(cs.getLocation().toURI()).getFileName();
+            return p == null ? "?" : p.toString();
+        } catch (java.net.URISyntaxException | IllegalArgumentException e) {
+            return "?";
+        }
     }
 
     @SuppressWarnings("unchecked")

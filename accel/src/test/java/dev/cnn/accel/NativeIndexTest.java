@@ -120,24 +120,24 @@ class NativeIndexTest {
         java.util.Properties p = new java.util.Properties();
         p.setProperty("org.bytedeco.javacpp.platform.extension", "-onednn-avx2");
         p.setProperty("user.dir", "/a");
-        String fp = NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.7.jar");
+        String fp = NativeIndex.fingerprint(p, "javacpp-1.5.7.jar");
         p.setProperty("user.dir", "/b");
         p.setProperty("org.bytedeco.javacpp.maxbytes", "8g");
-        assertEquals(fp, NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.7.jar"));
-        assertNotEquals(fp, NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.8.jar"), "another JavaCPP");
+        assertEquals(fp, NativeIndex.fingerprint(p, "javacpp-1.5.7.jar"));
+        assertNotEquals(fp, NativeIndex.fingerprint(p, "javacpp-1.5.8.jar"), "another JavaCPP");
         p.setProperty("org.bytedeco.javacpp.platform.extension", "-avx2");
-        assertNotEquals(fp, NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.7.jar"), "another ND4J build");
+        assertNotEquals(fp, NativeIndex.fingerprint(p, "javacpp-1.5.7.jar"), "another ND4J build");
         p.setProperty("org.bytedeco.javacpp.platform.extension", "-onednn-avx2");
         p.setProperty("user.home", "/home/other");
-        assertNotEquals(fp, NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.7.jar"), "another JavaCPP cache");
+        assertNotEquals(fp, NativeIndex.fingerprint(p, "javacpp-1.5.7.jar"), "another JavaCPP cache");
         p.remove("user.home");
 
         Path lib = Files.createDirectories(dir.resolve("lib"));
         p.setProperty("java.library.path", lib.toString());
-        String withPath = NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.7.jar");
+        String withPath = NativeIndex.fingerprint(p, "javacpp-1.5.7.jar");
         assertNotEquals(fp, withPath, "another library path (LD_LIBRARY_PATH)");
         Files.setLastModifiedTime(lib, FileTime.fromMillis(1_700_000_000_000L)); // a library installed there
-        assertNotEquals(withPath, NativeIndex.fingerprint(p, "file:/m2/javacpp-1.5.7.jar"));
+        assertNotEquals(withPath, NativeIndex.fingerprint(p, "javacpp-1.5.7.jar"));
     }
 
     @Test
