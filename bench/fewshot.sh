@@ -13,7 +13,9 @@
 #        bench/fewshot.sh levers                  bench/results/fewshot-levers.md from WORK/levers.jsonl
 # Environment: ARCHS (default "simplecnn mnist_cnn"; resnet18 runs at 32 px), SIZES ("10 50"), SEEDS ("0 1 2"),
 # EPOCHS (15), BASE_EPOCHS (2; resnet18: R18_BASE_EPOCHS, 1), CNN (the launcher), PY (/usr/bin/python3),
-# SKIP_PYTORCH=1, FM_SRC and WORK (defaults ../shared/data/fashion-mnist, /tmp/cnn-fewshot).
+# SKIP_PYTORCH=1, FM_SRC and WORK (defaults ../shared/data/fashion-mnist, /tmp/cnn-fewshot), BASE_OPTS (more cnn train
+# options for the bases, e.g. PyTorch's base recipe: "--val-split 0 --lr 0.001 --schedule constant --batch-size 32
+# --seed 0"; use another WORK, as the bases are cached there).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 MODE=table
@@ -56,7 +58,7 @@ base() { # ARCH: base-ARCH.zip, trained once
     echo "base $arch: training on classes 0-4 ($epochs epochs)" >&2
     /usr/bin/time -f "%e" -o "base-$arch.time" "$CNN" train --data base04 --model "$arch" --channels 1 \
       --image-size "$size" --epochs "$epochs" --cache --no-report --format json --output "base-$arch.zip" \
-      > "base-$arch.json" 2> "base-$arch.log"
+      ${BASE_OPTS:-} > "base-$arch.json" 2> "base-$arch.log"
   fi
   [ -f "base-$arch.eval.json" ] || "$CNN" evaluate --model "base-$arch.zip" --data base04test --format json \
     > "base-$arch.eval.json" 2>/dev/null
