@@ -95,13 +95,15 @@ public final class NativeIndex {
             return;
         }
         try {
+            Set<String> had = supplied == null ? Set.of() : supplied;
             // (a thread still loading natives may change the map as it is copied: then no index this time)
-            if (othersLoading()) {
-                return;
+            List<String> lines = lines(new HashMap<>(foundLibraries()),
+                    org.bytedeco.javacpp.Loader.getLoadedLibraries(), had, fp);
+            if (lines.size() <= 1 || had.containsAll(keys(lines)) || othersLoading()) {
+                return; // (the usual end: nothing new, and no look at the other threads' stacks)
             }
-            Map<String, URL[]> found = new HashMap<>(foundLibraries());
-            save(Path.of(file), found, org.bytedeco.javacpp.Loader.getLoadedLibraries(),
-                    supplied == null ? Set.of() : supplied, fp, NativeIndex::othersLoading);
+            save(Path.of(file), new HashMap<>(foundLibraries()), org.bytedeco.javacpp.Loader.getLoadedLibraries(), had,
+                    fp, NativeIndex::othersLoading); // (copied again once no other thread is in the loader)
         } catch (IOException | RuntimeException | LinkageError e) {
             // a cache that cannot be written: the next run searches as this one did
         }
@@ -128,7 +130,7 @@ public final class NativeIndex {
         return true;
     }
 
-    /** Whether a thread other than this one is inside JavaCPP's loader (only asked before a write). */
+    /** Whether a thread other than this one is inside JavaCPP's loader (asked only when there is something new). */
     private static boolean othersLoading() {
         Thread self = Thread.currentThread();
         for (Map.Entry<Thread, StackTraceElement[]> e : Thread.getAllStackTraces().entrySet()) {
@@ -218,11 +220,11 @@ public final class NativeIndex {
 
     /**
      * A digest of what may change JavaCPP's and ND4J's choice of libraries: JavaCPP's jar ({@code jar}: its name,
-     * with the version that decides what the map's entries mean), the system properties named {@code org.bytedeco.*} and
-     * {@code org.nd4j.*} (the platform extension, the cache folder, a BLAS to load ...; not memory limits or
-     * logging), those JavaCPP's default cache folder comes from, {@code java.library.path} (LD_LIBRARY_PATH is in it;
-     * JavaCPP's last resort looks there), and the modification times of that path's folders (a library installed
-     * there since, which JavaCPP would then find by name, makes another fingerprint).
+     * with the version that decides what the map's entries mean), the system properties named
+     * {@code org.bytedeco.*} and {@code org.nd4j.*} (the platform extension, the cache folder, a BLAS to load ...;
+     * not memory limits or logging), those JavaCPP's default cache folder comes from, {@code java.library.path}
+     * (LD_LIBRARY_PATH is in it; JavaCPP's last resort looks there), and the modification times of that path's
+     * folders (a library installed there since, which JavaCPP would then find by name, makes another fingerprint).
      */
     static String fingerprint(java.util.Properties p, String jar) {
         TreeMap<String, String> chosen = new TreeMap<>();
