@@ -95,31 +95,28 @@ public final class NativeIndex {
             return;
         }
         try {
-            Set<String> had = supplied == null ? Set.of() : supplied;
-            // (a thread still loading natives may change the map as it is copied: then no index this time)
-            List<String> lines = lines(new HashMap<>(foundLibraries()),
-                    org.bytedeco.javacpp.Loader.getLoadedLibraries(), had, fp);
-            if (lines.size() <= 1 || had.containsAll(keys(lines)) || othersLoading()) {
-                return; // (the usual end: nothing new, and no look at the other threads' stacks)
-            }
-            save(Path.of(file), new HashMap<>(foundLibraries()), org.bytedeco.javacpp.Loader.getLoadedLibraries(), had,
-                    fp, NativeIndex::othersLoading); // (copied again once no other thread is in the loader)
+            save(Path.of(file), () -> new HashMap<>(foundLibraries()), org.bytedeco.javacpp.Loader::getLoadedLibraries,
+                    supplied == null ? Set.of() : supplied, fp, NativeIndex::othersLoading);
         } catch (IOException | RuntimeException | LinkageError e) {
-            // a cache that cannot be written: the next run searches as this one did
+            // a cache that cannot be written, or a thread still loading natives changed the map as it was copied:
+            // the next run searches as this one did
         }
     }
 
     /**
-     * Writes {@code index} from {@code found} and {@code loaded} (see {@link #lines}) unless it would name no library
-     * beyond {@code had} (what the index this run read supplied) or {@code busy} says another thread is inside
-     * JavaCPP's loader (a name it has not found yet looks like one found nowhere); returns whether it wrote.
+     * Writes {@code index} from copies of {@code found} and {@code loaded} (see {@link #lines}) unless it would name
+     * no library beyond {@code had} (what the index this run read supplied: the usual end, which asks nothing more)
+     * or {@code busy} says another thread is inside JavaCPP's loader (a name it has not found yet looks like one
+     * found nowhere); the maps are copied again once it is not. Returns whether it wrote.
      */
-    static boolean save(Path index, Map<String, URL[]> found, Map<String, String> loaded, Set<String> had, String fp,
+    static boolean save(Path index, java.util.function.Supplier<Map<String, URL[]>> found,
+                        java.util.function.Supplier<Map<String, String>> loaded, Set<String> had, String fp,
                         java.util.function.BooleanSupplier busy) throws IOException {
-        List<String> lines = lines(found, loaded, had, fp);
+        List<String> lines = lines(found.get(), loaded.get(), had, fp);
         if (lines.size() <= 1 || had.containsAll(keys(lines)) || busy.getAsBoolean()) {
             return false;
         }
+        lines = lines(found.get(), loaded.get(), had, fp);
         Path tmp = index.resolveSibling(index.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
         try {
             Files.write(tmp, lines, StandardCharsets.UTF_8);
@@ -173,8 +170,9 @@ public final class NativeIndex {
             if (bad(key)) {
                 continue;
             }
-            if (file != null && !bad(file) && Path.of(file).isAbsolute() && Files.isRegularFile(Path.of(file))) {
-                BasicFileAttributes a = Files.readAttributes(Path.of(file), BasicFileAttributes.class);
+            Path path = file == null || bad(file) ? null : Path.of(file);
+            if (path != null && path.isAbsolute() && Files.isRegularFile(path)) {
+                BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class);
                 out.add(key + "\t" + file + "\t" + a.size() + "\t" + a.lastModifiedTime().toMillis());
             } else if (file == null && urls != null && urls.length == 0) {
                 out.add(key + "\t\t\t");

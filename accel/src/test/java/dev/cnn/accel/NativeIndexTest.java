@@ -148,7 +148,7 @@ class NativeIndexTest {
         found.put("openblas@.0", new URL[]{jar("libopenblas.so.0")});
         found.put("iomp5", new URL[0]);
         Map<String, String> loaded = Map.of("openblas@.0", blas.toString());
-        assertTrue(NativeIndex.save(index, found, loaded, Set.of(), FP, () -> false));
+        assertTrue(NativeIndex.save(index, () -> found, () -> loaded, Set.of(), FP, () -> false));
 
         Map<String, URL[]> next = new LinkedHashMap<>();
         URL[] own = {jar("libjnijavacpp.so")};
@@ -162,14 +162,15 @@ class NativeIndexTest {
         Files.setLastModifiedTime(index, FileTime.fromMillis(written.toMillis() - 60_000));
         FileTime before = Files.getLastModifiedTime(index);
         Set<String> had = Set.of("openblas@.0", "iomp5");
-        assertFalse(NativeIndex.save(index, found, loaded, had, FP, () -> false), "nothing new");
+        assertFalse(NativeIndex.save(index, () -> found, () -> loaded, had, FP, () -> false), "nothing new");
         Path cv = lib("libopencv_core.so.405");
         Map<String, URL[]> more = new LinkedHashMap<>(found);
         more.put("opencv_core@.405", new URL[]{jar("libopencv_core.so.405")});
         Map<String, String> moreLoaded = Map.of("openblas@.0", blas.toString(), "opencv_core@.405", cv.toString());
-        assertFalse(NativeIndex.save(index, more, moreLoaded, had, FP, () -> true), "another thread still loading");
+        assertFalse(NativeIndex.save(index, () -> more, () -> moreLoaded, had, FP, () -> true),
+                "another thread still loading");
         assertEquals(before, Files.getLastModifiedTime(index));
-        assertTrue(NativeIndex.save(index, more, moreLoaded, had, FP, () -> false));
+        assertTrue(NativeIndex.save(index, () -> more, () -> moreLoaded, had, FP, () -> false));
         assertEquals(3, NativeIndex.read(Files.readAllLines(index), FP).size());
         try (var files = Files.list(dir)) {
             assertTrue(files.noneMatch(f -> f.toString().endsWith(".tmp")), "no temporary file left");
