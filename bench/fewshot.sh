@@ -15,7 +15,8 @@
 # EPOCHS (15), BASE_EPOCHS (2; resnet18: R18_BASE_EPOCHS, 1), CNN (the launcher), PY (/usr/bin/python3),
 # SKIP_PYTORCH=1, FM_SRC and WORK (defaults ../shared/data/fashion-mnist, /tmp/cnn-fewshot), BASE_OPTS (more cnn train
 # options for the bases, e.g. PyTorch's base recipe: "--val-split 0 --lr 0.001 --schedule constant --batch-size 32
-# --seed 0"; use another WORK, as the bases are cached there).
+# --seed 0"; use another WORK, as the bases are cached there), BASE_SEED (a base trained with `--seed BASE_SEED`,
+# cached as base-ARCH-bBASE_SEED.zip; the runs' names and records carry it: several bases per framework).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 MODE=table
@@ -50,24 +51,26 @@ setup() {
   "$PY" "$ROOT/bench/fewshot_pytorch.py" --fm fm --make-tasks . --sizes "${SIZES// /,}" --seeds "${SEEDS// /,}"
 }
 
-base() { # ARCH: base-ARCH.zip, trained once
-  local arch=$1 size epochs=$BASE_EPOCHS
+BSUFFIX="${BASE_SEED:+-b$BASE_SEED}"   # base-ARCH.zip, or base-ARCH-bS.zip for BASE_SEED=S
+
+base() { # ARCH: base-ARCH$BSUFFIX.zip, trained once
+  local arch=$1 size epochs=$BASE_EPOCHS b="base-$1$BSUFFIX"
   size=$(size_of "$arch")
   [ "$arch" = resnet18 ] && epochs=$R18_BASE_EPOCHS
-  if [ ! -f "base-$arch.zip" ]; then
-    echo "base $arch: training on classes 0-4 ($epochs epochs)" >&2
-    /usr/bin/time -f "%e" -o "base-$arch.time" "$CNN" train --data base04 --model "$arch" --channels 1 \
-      --image-size "$size" --epochs "$epochs" --cache --no-report --format json --output "base-$arch.zip" \
-      ${BASE_OPTS:-} > "base-$arch.json" 2> "base-$arch.log"
+  if [ ! -f "$b.zip" ]; then
+    echo "base $arch$BSUFFIX: training on classes 0-4 ($epochs epochs)" >&2
+    /usr/bin/time -f "%e" -o "$b.time" "$CNN" train --data base04 --model "$arch" --channels 1 \
+      --image-size "$size" --epochs "$epochs" --cache --no-report --format json --output "$b.zip" \
+      ${BASE_OPTS:-} ${BASE_SEED:+--seed "$BASE_SEED"} > "$b.json" 2> "$b.log"
   fi
-  [ -f "base-$arch.eval.json" ] || "$CNN" evaluate --model "base-$arch.zip" --data base04test --format json \
-    > "base-$arch.eval.json" 2>/dev/null
+  [ -f "$b.eval.json" ] || "$CNN" evaluate --model "$b.zip" --data base04test --format json \
+    > "$b.eval.json" 2>/dev/null
 }
 
 # one run: ARCH N SEED STRATEGY TAG RECORDS [extra cnn options]; skipped when RECORDS already has it
 one() {
   local arch=$1 n=$2 seed=$3 strategy=$4 tag=$5 records=$6; shift 6
-  local name="r-$arch-n$n-s$seed-$strategy-$tag" size start end extra="$*"
+  local name="r-$arch$BSUFFIX-n$n-s$seed-$strategy-$tag" size start end extra="$*"
   size=$(size_of "$arch")
   if [ -f "$records" ] && grep -q "\"name\": \"$name\"" "$records"; then return 0; fi
   base "$arch"
@@ -75,7 +78,7 @@ one() {
   if [ "$strategy" = scratch ]; then
     cmd=("$CNN" train --model "$arch" --channels 1 --image-size "$size" --data "task-n$n-s$seed" --epochs "$EPOCHS")
   else
-    cmd=("$CNN" finetune --base "base-$arch.zip" --data "task-n$n-s$seed" --strategy "$strategy" --epochs "$EPOCHS")
+    cmd=("$CNN" finetune --base "base-$arch$BSUFFIX.zip" --data "task-n$n-s$seed" --strategy "$strategy" --epochs "$EPOCHS")
   fi
   cmd+=(--seed "$seed" --cache --no-report --format json --output "$name.zip" "$@")
   rm -rf "$name.zip" "$name.zip.checkpoints"
@@ -83,9 +86,10 @@ one() {
   "${cmd[@]}" > "$name.json" 2> "$name.log" || { echo "FAILED: ${cmd[*]} (see $WORK/$name.log)" >&2; return 1; }
   end=$(date +%s.%N)
   "$CNN" evaluate --model "$name.zip" --data test59 --format json > "$name.eval.json" 2>/dev/null
-  "$PY" - "$name" "$arch" "$n" "$seed" "$strategy" "$tag" "$start" "$end" "$records" "${cmd[*]}" "$extra" <<'EOF'
+  "$PY" - "$name" "$arch" "$n" "$seed" "$strategy" "$tag" "$start" "$end" "$records" "${cmd[*]}" "$extra" \
+    "${BASE_SEED:-}" <<'EOF'
 import json, sys, zipfile
-name, arch, n, seed, strategy, tag, start, end, records, cmd, extra = sys.argv[1:]
+name, arch, n, seed, strategy, tag, start, end, records, cmd, extra, base_seed = sys.argv[1:]
 run = json.load(open(name + ".json")); ev = json.load(open(name + ".eval.json"))
 meta = json.loads(zipfile.ZipFile(name + ".zip").read("cnn-metadata.json"))
 prov = meta["provenance"]; cfg = prov["config"]
@@ -94,6 +98,7 @@ phases = prov.get("phases") or []  # finetune phases, each with its batch size (
 ntrain, nval = prov["trainImages"], prov["valImages"]
 batch = (phases[-1].get("batchSize") if phases else None) or cfg["batchSize"]
 rec = {"name": name, "arch": arch, "n": int(n), "seed": int(seed), "strategy": strategy, "tag": tag,
+       "baseSeed": int(base_seed) if base_seed else None,
        "top1": ev["top1"], "testImages": ev.get("images"), "trainImages": ntrain, "valImages": nval,
        "batchSize": batch, "lr": cfg["lr"], "valSplit": prov["valSplit"], "augment": prov["augment"],
        "stepsPerEpoch": -(-ntrain // batch), "epochs": len(hist), "selectedEpoch": prov.get("selectedEpoch"),
@@ -140,6 +145,7 @@ EOF
 fi
 
 # ------------------------------------------------------------------------------------------------ the table
+[ -z "${BASE_SEED:-}" ] || { echo "BASE_SEED is for 'run' (one run on another base); the table uses one base" >&2; exit 2; }
 T0=$(date +%s)
 setup
 PT_PID=

@@ -20,6 +20,8 @@ Adam lr 1e-3 (constant), batch 32, inputs scaled to [0,1], 15 epochs on the task
   gradual                new head; 1 epoch head only (base frozen), then 15 epochs everything (fresh Adam 1e-3)
 Usage:
   fewshot_pytorch.py --fm FM --out results.json [--archs simplecnn,mnist_cnn] [--sizes 10,50] [--seeds 0,1,2]
+                     [--base-seeds 0,1,..] [--strategies finetune,gradual]
+                     (--base-seeds: one base per seed, its records carry `baseSeed`; 0 is the table's base)
   fewshot_pytorch.py --fm FM --make-tasks WORK   # task folders WORK/task-n{N}-s{S}/<class>/ (symlinks) for cnn
 """
 import argparse
@@ -231,6 +233,8 @@ def main():
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--cache", default=None, help="folder for .npz copies of the decoded images")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--base-seeds", default="0", help="seeds of the bases (torch.manual_seed), one base each")
+    ap.add_argument("--strategies", default=None, help="only these rows (comma-separated names), e.g. finetune,gradual")
     a = ap.parse_args()
     sizes = [int(v) for v in a.sizes.split(",")]
     seeds = [int(v) for v in a.seeds.split(",")]
@@ -252,18 +256,20 @@ def main():
           file=sys.stderr)
     new_sorted = sorted(NEW_CLASSES)
     recs, bases = [], {}
-    for arch in a.archs.split(","):
+    only = set(a.strategies.split(",")) if a.strategies else None
+    for arch, base_seed in [(arch, bs) for arch in a.archs.split(",") for bs in map(int, a.base_seeds.split(","))]:
         size = SIZE.get(arch, 28)
         xb, xbt, xt = (tensor(v, size) for v in raw)
         base_epochs = BASE_EPOCHS_OF.get(arch, BASE_EPOCHS)
-        torch.manual_seed(0)
+        torch.manual_seed(base_seed)
         base = ARCHS[arch](len(BASE_CLASSES))
         t = time.time()
-        fit(base, xb, yb, base_epochs, torch.Generator().manual_seed(0))
-        bases[arch] = {"testTop1": accuracy(base, xbt, ybt), "seconds": time.time() - t, "epochs": base_epochs,
-                       "trainImages": len(xb)}
-        print(f"{arch} base: test top-1 {bases[arch]['testTop1']:.4f} on classes 0-4 "
-              f"({bases[arch]['seconds']:.0f} s)", file=sys.stderr)
+        fit(base, xb, yb, base_epochs, torch.Generator().manual_seed(base_seed))
+        key = arch if base_seed == 0 else f"{arch}-b{base_seed}"
+        bases[key] = {"testTop1": accuracy(base, xbt, ybt), "seconds": time.time() - t, "epochs": base_epochs,
+                      "trainImages": len(xb), "baseSeed": base_seed}
+        print(f"{key} base: test top-1 {bases[key]['testTop1']:.4f} on classes 0-4 "
+              f"({bases[key]['seconds']:.0f} s)", file=sys.stderr)
         cuts = {"mnist_cnn": ["penultimate", "conv-flat", "conv-gap"], "simplecnn": ["penultimate", "conv-gap"],
                 "resnet18": ["penultimate"]}[arch]
         for n in sizes:
@@ -275,6 +281,8 @@ def main():
                 rows = [("scratch", None)] + [("feature-extraction" if c == "penultimate" else "fe-" + c, c)
                                               for c in cuts] + [("finetune", None), ("gradual", None)]
                 for name, cut in rows:
+                    if only is not None and name not in only:
+                        continue
                     torch.manual_seed(seed)
                     gen = torch.Generator().manual_seed(seed)
                     t = time.time()
@@ -294,7 +302,8 @@ def main():
                         m.freeze(True)
                         steps = fit(m, x, y, EPOCHS, gen)
                     acc = accuracy(m, xt, yt)
-                    rec = {"arch": arch, "n": n, "seed": seed, "strategy": name, "top1": acc, "steps": steps,
+                    rec = {"arch": arch, "baseSeed": base_seed, "n": n, "seed": seed, "strategy": name, "top1": acc,
+                           "steps": steps,
                            "trainImages": len(x), "seconds": time.time() - t}
                     recs.append(rec)
                     print(json.dumps(rec), file=sys.stderr)
