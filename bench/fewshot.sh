@@ -207,7 +207,8 @@ pt_time = open("pytorch.time").read().strip() if os.path.exists("pytorch.time") 
 head = ["Fashion-MNIST few-shot transfer (issue #16): base on classes 0-4, task = classes 5-9 with N train images per "
         "class, test top-1 on all 5,000 test images of classes 5-9, mean ± std over seeds 0, 1, 2.", "",
         "cnn: defaults (`cnn train --model ARCH --epochs 15` / `cnn finetune --strategy S --epochs 15`; train: adam "
-        "lr 0.003 batch 64, finetune: head lr 0.01 (gradual's unfrozen epochs 0.002; 0.005 before session 21), "
+        "lr 0.003 batch 64, finetune: head lr 0.01 alone on a frozen base, 0.002 with the base (finetune: 0.01 "
+        "before session 24; gradual's unfrozen epochs: 0.005 before session 21), "
         "base lr 0.001, batch 32; batches shrink on small data to "
         "keep 8 steps an epoch, not below 8; cosine schedule; the default --val-split holds "
         "nothing out under 100 images a class (N=10 and N=50: all images train, last epoch kept; "

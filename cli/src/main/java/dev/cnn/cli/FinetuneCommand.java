@@ -24,7 +24,8 @@ import java.util.Map;
 @Command(name = "finetune", description = "Reuse a trained network for new classes (feature extraction or finetuning).",
         footer = {"", "Strategies:",
                 "  feature-extraction  freeze the base up to --cut, train a new head only (features cached once)",
-                "  finetune            new head, then train end to end (--base-lr for the base, --lr for the head)",
+                "  finetune            new head, then train end to end (--base-lr for the base, --lr for the head,",
+                "                      0.002 by default)",
                 "  gradual             fastai fine_tune: head only for --frozen-epochs, then unfreeze and train",
                 "                      --epochs more (head at --lr/5, base at --base-lr)",
                 "  feature-extraction is the fastest and best where the base's features fit; gradual where they fit less",
@@ -70,9 +71,10 @@ final class FinetuneCommand extends BaseCommand {
     int epochs;
     @Option(converter = Ranges.Positive.class, names = "--frozen-epochs", defaultValue = "1", description = "gradual: head-only epochs first (default: ${DEFAULT-VALUE}).")
     int frozenEpochs;
-    @Option(names = {"--lr", "--head-lr"}, defaultValue = "0.01", converter = Ranges.LearningRate.class,
-            description = "Head learning rate, or auto: the lr range test's suggestion (default: ${DEFAULT-VALUE}).")
-    double lr;
+    @Option(names = {"--lr", "--head-lr"}, converter = Ranges.LearningRate.class,
+            description = "Head learning rate, or auto: the lr range test's suggestion (default: 0.01; finetune: "
+                    + "0.002, as gradual's head once the base trains).")
+    Double lr;
     @Option(names = "--lr-find", description = "Run the learning-rate range test (fastai's lr_find) on what the "
             + "first phase trains: loss curve <output>.lr-find.png and a suggested --lr; trains nothing.")
     boolean lrFind;
@@ -141,6 +143,9 @@ final class FinetuneCommand extends BaseCommand {
                 out().printf("%-28s %-22s %,12d  %s%n", l.name(), l.type(), l.numParams(), String.join(",", l.inputs()));
             }
             return ExitCodes.OK;
+        }
+        if (lr == null) {
+            lr = s.defaultHeadLr();
         }
         if (lrFind || Double.isNaN(lr)) {
             FinetuneJob.Request probe = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom,

@@ -280,8 +280,14 @@ class TrainClassifyEvaluateCliTest {
                 "finetune", "--epochs", "1", "--output", dir.resolve("ft-lr.zip").toString(), "--no-report",
                 "--format", "json");
         assertEquals(0, f.code(), f.err());
-        assertTrue(f.err().contains("head lr 0.01)"), f.err());
-        assertEquals(0.01, ((Map<?, ?>) ((List<?>) Json.readMap(f.out()).get("phases")).get(0)).get("headLr"));
+        assertTrue(f.err().contains("head lr 0.002)"), "finetune's default: the head with the base at 2e-3 " + f.err());
+        assertEquals(0.002, ((Map<?, ?>) ((List<?>) Json.readMap(f.out()).get("phases")).get(0)).get("headLr"));
+        CliTestSupport.Run fe = run("finetune", "--base", model.toString(), "--data", data.toString(), "--strategy",
+                "feature-extraction", "--epochs", "1", "--output", dir.resolve("fe-lr.zip").toString(), "--no-report",
+                "--format", "json");
+        assertEquals(0, fe.code(), fe.err());
+        assertEquals(0.01, ((Map<?, ?>) ((List<?>) Json.readMap(fe.out()).get("phases")).get(0)).get("headLr"),
+                "a head alone on a frozen base keeps 1e-2");
         CliTestSupport.Run given = run("finetune", "--base", model.toString(), "--data", data.toString(),
                 "--strategy", "finetune", "--epochs", "1", "--lr", "0.02", "--output",
                 dir.resolve("ft-lr2.zip").toString(), "--no-report");
@@ -295,7 +301,7 @@ class TrainClassifyEvaluateCliTest {
         CliTestSupport.Run f = run("finetune", "--base", model.toString(), "--data", data.toString(), "--strategy",
                 "finetune", "--epochs", "1", "--base-lr", "0.0001:0.001", "--output", out.toString(), "--no-report");
         assertEquals(0, f.code(), f.err());
-        assertTrue(f.err().contains("(base lr 0.0001:0.001, head lr 0.01)"), f.err());
+        assertTrue(f.err().contains("(base lr 0.0001:0.001, head lr 0.002)"), f.err());
         var t = dev.cnn.core.ModelBundle.readMetadata(out).provenance().transfer();
         assertEquals(List.of(1e-4, 1e-3), List.of(t.baseLrLow(), t.baseLr()));
         finetuneUsageError(List.of("--base-lr", "0 < LO <= HI"), "--base-lr", "0.001:0.0001");

@@ -19,8 +19,10 @@ public final class FinetuneFromImportedWeights {
     }
 
     public static FinetuneJob.Outcome finetune(String data, String base, Path weights, Path output, int epochs) {
-        TrainConfig config = TrainConfig.builder().epochs(epochs).batchSize(32).lr(1e-2).output(output).build();
-        FinetuneJob.Request request = FinetuneJob.Request.of(data, base, FinetuneJob.Strategy.GRADUAL, config);
+        FinetuneJob.Strategy strategy = FinetuneJob.Strategy.GRADUAL;
+        TrainConfig config = TrainConfig.builder().epochs(epochs).batchSize(32).lr(strategy.defaultHeadLr())
+                .output(output).build(); // the head's rate: cnn finetune's default for the strategy
+        FinetuneJob.Request request = FinetuneJob.Request.of(data, base, strategy, config);
         if (weights != null) {
             request = request.withWeights(weights);
         }

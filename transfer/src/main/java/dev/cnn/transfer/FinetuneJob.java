@@ -73,6 +73,19 @@ public final class FinetuneJob {
     public enum Strategy {
         FEATURE_EXTRACTION, FINETUNE, GRADUAL;
 
+        /**
+         * The head's default learning rate ({@code cnn finetune} without {@code --lr}): 1e-2 where the head first
+         * trains alone on a frozen base (feature extraction; gradual's frozen epochs, whose unfrozen ones then take
+         * a fifth of it), 2e-3 for {@code finetune}, where the head trains with the base from the first step, as
+         * gradual's head does once unfrozen (fastai's {@code base_lr}). In the few-shot benchmark at 10 images a
+         * class the lower rate gained on each of five simplecnn bases (+0.6 points on average, ten seeds each) and
+         * was neutral on two resnet18 bases (+0.75, -0.2) (bench/RESULTS.md, session 24); on a task whose features
+         * fit it cost at 10 images a class, where feature extraction is the better strategy.
+         */
+        public double defaultHeadLr() {
+            return this == FINETUNE ? 2e-3 : 1e-2;
+        }
+
         public static Strategy parse(String s) {
             String n = s.trim().toUpperCase(Locale.ROOT).replace('-', '_');
             if (n.equals("FE") || n.equals("FEATURES")) {
@@ -113,7 +126,8 @@ public final class FinetuneJob {
                           boolean smallDataBatch, HeadOptions head, double baseLrLow) {
         /**
          * {@code cnn finetune}'s defaults for everything but the data, the base ({@code model.zip} or
-         * {@code zoo:NAME:TAG}), the strategy and {@code config} ({@code config.lr()} is the head's rate): base rate
+         * {@code zoo:NAME:TAG}), the strategy and {@code config} ({@code config.lr()} is the head's rate;
+         * {@link Strategy#defaultHeadLr()} is {@code cnn finetune}'s default for the strategy): base rate
          * 1e-3, one frozen epoch for gradual, the default cut, cached features, no augmentation, the automatic
          * validation split, bad images skipped, one decoding thread, smaller head batches on small data.
          */

@@ -153,6 +153,15 @@ class FinetuneJobTest {
     }
 
     @Test
+    void theHeadTrainsSlowerByDefaultWhereItTrainsWithTheBaseFromTheFirstStep() {
+        assertEquals(1e-2, FinetuneJob.Strategy.FEATURE_EXTRACTION.defaultHeadLr());
+        assertEquals(1e-2, FinetuneJob.Strategy.GRADUAL.defaultHeadLr(), "its frozen epochs; a fifth once unfrozen");
+        assertEquals(2e-3, FinetuneJob.Strategy.FINETUNE.defaultHeadLr());
+        assertEquals(FinetuneJob.Strategy.GRADUAL.defaultHeadLr() / FinetuneJob.GRADUAL_OPEN_DIVISOR,
+                FinetuneJob.Strategy.FINETUNE.defaultHeadLr(), 1e-15, "finetune's head as gradual's once unfrozen");
+    }
+
+    @Test
     void aGradualRunResumedInItsUnfrozenPhaseKeepsTheRateItRanAt() throws Exception {
         String name = "resume-rate";
         FinetuneJob.Request req = request(name, FinetuneJob.Strategy.GRADUAL, "none", true, null, 3);
