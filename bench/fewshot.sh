@@ -52,6 +52,7 @@ setup() {
 }
 
 BSUFFIX="${BASE_SEED:+-b$BASE_SEED}"   # base-ARCH.zip, or base-ARCH-bS.zip for BASE_SEED=S
+case " ${BASE_OPTS:-} " in *" --seed "*) [ -z "${BASE_SEED:-}" ] || { echo "BASE_SEED and --seed in BASE_OPTS: give one" >&2; exit 2; } ;; esac
 
 base() { # ARCH: base-ARCH$BSUFFIX.zip, trained once
   local arch=$1 size epochs=$BASE_EPOCHS b="base-$1$BSUFFIX"
@@ -128,14 +129,16 @@ if os.path.exists("records.jsonl"):
         r = json.loads(l); base[(r["arch"], r["n"], r["seed"], r["strategy"])] = r["top1"]
 g = collections.OrderedDict()
 for r in recs:
-    g.setdefault((r["arch"], r["n"], r["strategy"], r["tag"], r["options"]), []).append(r)
-lines = ["| base | N | strategy | options | seeds | top-1 | defaults, same seeds | train/val imgs | steps/epoch |",
-         "|---|---:|---|---|---|---:|---:|---|---:|"]
-for (arch, n, strat, tag, opts), rs in sorted(g.items(), key=lambda kv: kv[0][:3]):
+    g.setdefault((r["arch"], r["n"], r["strategy"], r["tag"], r["options"], r.get("baseSeed")), []).append(r)
+lines = ["| base | N | strategy | options | base seed | seeds | top-1 | defaults, same seeds (default base) "
+         "| train/val imgs | steps/epoch |",
+         "|---|---:|---|---|---:|---|---:|---:|---|---:|"]
+for (arch, n, strat, tag, opts, bseed), rs in sorted(g.items(), key=lambda kv: kv[0][:3]):
     t = [r["top1"] for r in rs]; d = [base.get((arch, n, r["seed"], strat)) for r in rs]
     fmt = lambda v: f"{st.mean(v):.4f}" + (f" ± {st.stdev(v):.4f}" if len(v) > 1 else "")
     dd = fmt(d) if all(x is not None for x in d) else "-"
-    lines.append(f"| {arch} | {n} | {strat} | {tag}: `{opts}` | {','.join(str(r['seed']) for r in rs)} | {fmt(t)} | {dd} "
+    lines.append(f"| {arch} | {n} | {strat} | {tag}: `{opts}` | {'-' if bseed is None else bseed} "
+                 f"| {','.join(str(r['seed']) for r in rs)} | {fmt(t)} | {dd} "
                  f"| {rs[0]['trainImages']}/{rs[0]['valImages']} | {rs[0]['stepsPerEpoch']} |")
 text = "\n".join(lines)
 print(text)

@@ -73,7 +73,7 @@ final class FinetuneCommand extends BaseCommand {
     int frozenEpochs;
     @Option(names = {"--lr", "--head-lr"}, converter = Ranges.LearningRate.class,
             description = "Head learning rate, or auto: the lr range test's suggestion (default: 0.01; finetune: "
-                    + "0.002, as gradual's head once the base trains).")
+                    + "0.002, as gradual's head once the base trains, unless --base-lr is 0).")
     Double lr;
     @Option(names = "--lr-find", description = "Run the learning-rate range test (fastai's lr_find) on what the "
             + "first phase trains: loss curve <output>.lr-find.png and a suggested --lr; trains nothing.")
@@ -145,7 +145,7 @@ final class FinetuneCommand extends BaseCommand {
             return ExitCodes.OK;
         }
         if (lr == null) {
-            lr = s.defaultHeadLr();
+            lr = s.defaultHeadLr(baseLr.high());
         }
         if (lrFind || Double.isNaN(lr)) {
             FinetuneJob.Request probe = new FinetuneJob.Request(data, base, weights, s, cut, unfreezeFrom,

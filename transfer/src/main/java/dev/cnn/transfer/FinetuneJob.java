@@ -86,6 +86,14 @@ public final class FinetuneJob {
             return this == FINETUNE ? 2e-3 : 1e-2;
         }
 
+        /**
+         * {@link #defaultHeadLr()} for a base that trains at {@code baseLr} (its last layer's rate): a finetune whose
+         * base stands still ({@code --base-lr 0}) trains its head alone, so at 1e-2.
+         */
+        public double defaultHeadLr(double baseLr) {
+            return this == FINETUNE && baseLr == 0 ? FEATURE_EXTRACTION.defaultHeadLr() : defaultHeadLr();
+        }
+
         public static Strategy parse(String s) {
             String n = s.trim().toUpperCase(Locale.ROOT).replace('-', '_');
             if (n.equals("FE") || n.equals("FEATURES")) {

@@ -159,6 +159,9 @@ class FinetuneJobTest {
         assertEquals(2e-3, FinetuneJob.Strategy.FINETUNE.defaultHeadLr());
         assertEquals(FinetuneJob.Strategy.GRADUAL.defaultHeadLr() / FinetuneJob.GRADUAL_OPEN_DIVISOR,
                 FinetuneJob.Strategy.FINETUNE.defaultHeadLr(), 1e-15, "finetune's head as gradual's once unfrozen");
+        assertEquals(2e-3, FinetuneJob.Strategy.FINETUNE.defaultHeadLr(1e-3));
+        assertEquals(1e-2, FinetuneJob.Strategy.FINETUNE.defaultHeadLr(0), "a base that stands still: the head alone");
+        assertEquals(1e-2, FinetuneJob.Strategy.GRADUAL.defaultHeadLr(1e-3));
     }
 
     @Test
