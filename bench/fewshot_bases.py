@@ -39,7 +39,6 @@ def main():
     lines = ["| base net | N | strategy | cnn: bases, mean of base means (sd across bases) | PyTorch: bases, mean (sd) "
              "| cnn - PyTorch (s.e.) | cnn base means | PyTorch base means |",
              "|---|---:|---|---:|---:|---:|---|---|"]
-    summary = []
     keys = sorted({(k[1], k[2], k[3]) for k in g if k[3] != "scratch" and k[0] == "cnn"})
     for arch, n, strat in keys:
         per = {}
@@ -62,8 +61,6 @@ def main():
         lines.append(f"| {arch} | {n} | {strat} | {len(mc)}, {st.mean(mc):.4f} ({sd(mc)}) | {len(mp)}, "
                      f"{st.mean(mp):.4f} ({sd(mp)}) | {d * 100:+.2f} ({se * 100:.2f}) | {fmt(means['cnn'])} "
                      f"| {fmt(means['pytorch'])} |")
-        summary.append({"arch": arch, "n": n, "strategy": strat, "seeds": sorted(common), "cnn": means["cnn"],
-                        "pytorch": means["pytorch"], "diffPoints": d * 100, "sePoints": se * 100})
     lines += ["", "Against cnn's scratch default (mean over bases, paired by seed):", ""]
     for arch, n in sorted({(k[1], k[2]) for k in g}):
         scratch = g.get(("cnn", arch, n, "scratch"), {}).get("-", {})

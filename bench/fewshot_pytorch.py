@@ -257,9 +257,12 @@ def main():
     new_sorted = sorted(NEW_CLASSES)
     recs, bases = [], {}
     only = set(a.strategies.split(",")) if a.strategies else None
+    sized = {}  # image size -> the three splits as tensors, made once per size, not per base
     for arch, base_seed in [(arch, bs) for arch in a.archs.split(",") for bs in map(int, a.base_seeds.split(","))]:
         size = SIZE.get(arch, 28)
-        xb, xbt, xt = (tensor(v, size) for v in raw)
+        if size not in sized:
+            sized[size] = tuple(tensor(v, size) for v in raw)
+        xb, xbt, xt = sized[size]
         base_epochs = BASE_EPOCHS_OF.get(arch, BASE_EPOCHS)
         torch.manual_seed(base_seed)
         base = ARCHS[arch](len(BASE_CLASSES))
